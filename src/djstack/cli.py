@@ -1,0 +1,210 @@
+"""The `djstack` command line. Each command is a thin layer over the module that does the work."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__, ui
+from .errors import DjstackError
+from .model import IMAGE_SOURCES, StackOptions
+
+FOLDER = click.argument(
+    "folder", required=False, default=".", type=click.Path(file_okay=False, path_type=Path)
+)
+
+
+def handles_errors(func):
+    """Print a DjstackError as message + fix and exit non-zero, without a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except DjstackError as exc:
+            ui.error(exc.message, exc.fix)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            ui.error("Interrupted.")
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="djstack")
+def main() -> None:
+    """Deploy a Django project on Docker Compose: Django+uWSGI, nginx, MySQL and Redis.
+
+    \b
+    djstack init [FOLDER]   write the stack's files into your project
+    djstack up [FOLDER]     build, start, wait until healthy, check it serves
+    """
+
+
+@main.command()
+@FOLDER
+@click.option("--images", "image_source", type=click.Choice(["auto", *IMAGE_SOURCES]), default="auto",
+              show_default=True,
+              help="Base images: official (Docker Hub) or debian (built locally from a Debian mirror). "
+                   "auto keeps what .env recorded, else picks official when Docker Hub answers.")
+@click.option("--host", "hosts", multiple=True, metavar="NAME",
+              help="A host name the site answers to (repeatable). Default: localhost, 127.0.0.1.")
+@click.option("--port", "http_port", type=click.IntRange(1, 65535), help="Host port nginx publishes. Default: 80.")
+@click.option("--bind", "http_bind", metavar="ADDRESS",
+              help="Host address nginx listens on. Default: 0.0.0.0 (all).")
+@click.option("--name", help="Compose project name. Default: the project folder's name.")
+@click.option("--pip-index-url", metavar="URL", help="A PyPI mirror for building the web image.")
+@click.option("--ca-bundle", "pip_ca_bundle", type=click.Path(dir_okay=False, path_type=Path),
+              help="Extra CA bundle (PEM) for pip behind a TLS-inspecting proxy; given to the build as a "
+                   "secret, never stored in an image.")
+@click.option("--debian-mirror", metavar="URL", help="Debian mirror for `--images debian`.")
+@click.option("--force", is_flag=True,
+              help="Replace files that differ from what djstack would write, keeping each as FILE.bak.")
+@handles_errors
+def init(folder, image_source, hosts, http_port, http_bind, name, pip_index_url, pip_ca_bundle,
+         debian_mirror, force):
+    """Write the stack's files into the Django project in FOLDER (default: here).
+
+    Existing files are never overwritten unless --force. Re-running keeps .env's secrets and choices.
+    """
+    from .detect import detect
+    from .initialise import choose_source, run_init
+
+    project = detect(folder)
+    source, why = choose_source(project, image_source)
+    options = StackOptions(
+        name=name,
+        image_source=source,
+        hosts=tuple(hosts),
+        http_bind=http_bind,
+        http_port=http_port,
+        pip_index_url=pip_index_url,
+        pip_ca_bundle=str(pip_ca_bundle.resolve()) if pip_ca_bundle else None,
+        debian_mirror=debian_mirror,
+    )
+    stack, results = run_init(folder, options, force=force)
+    ui.say(f"Django project [bold]{stack.project.settings_module.split('.')[0]}[/] in {stack.project.root} "
+           f"(settings {stack.project.settings_module}, WSGI {stack.project.wsgi_module}).")
+    ui.say(f"Images: [bold]{stack.image_source}[/] ({why}).")
+    for result in results:
+        note = f" (previous kept as {result.backup})" if result.backup else ""
+        ui.say(f"  {result.action:<9} {result.path}{note}")
+    ui.ok(f"Stack written. Next: djstack up {folder}")
+
+
+@main.command()
+@FOLDER
+@handles_errors
+def up(folder):
+    """Build, start, wait until every service is healthy, and check the site through nginx."""
+    from .envfile import read_env
+    from .initialise import load_initialised
+    from .lifecycle import up as run_up
+
+    stack = load_initialised(folder)
+    run_up(stack, read_env(stack.project.root / ".env"))
+    ui.say(f"[bold]{stack.name}[/] is up: [bold]{stack.base_url}[/]")
+
+
+@main.command()
+@FOLDER
+@click.option("--volumes", is_flag=True, help="Also delete the volumes: the database, Redis data, media.")
+@click.option("--yes", is_flag=True, help="Do not ask before deleting volumes.")
+@handles_errors
+def down(folder, volumes, yes):
+    """Stop and remove the stack's containers. Data volumes are kept unless --volumes."""
+    from .initialise import load_initialised
+    from .lifecycle import down as run_down
+
+    stack = load_initialised(folder)
+    if volumes and not yes:
+        if not sys.stdin.isatty():
+            raise DjstackError("--volumes deletes the database and media, and there is no terminal to confirm.",
+                               "Add --yes to confirm.")
+        click.confirm(f"Delete {stack.name}'s database, Redis data and media for good?", abort=True)
+    run_down(stack, volumes=volumes)
+
+
+@main.command()
+@FOLDER
+@handles_errors
+def ps(folder):
+    """Show each service's state and health."""
+    from rich.table import Table
+
+    from .compose import Compose
+    from .initialise import load_initialised
+
+    stack = load_initialised(folder)
+    table = Table("service", "state", "health", "exit code")
+    for s in Compose(stack.project.root).states():
+        table.add_row(s.service, s.state, s.health or "-", str(s.exit_code) if s.state != "running" else "")
+    ui.console.print(table)
+
+
+@main.command()
+@click.argument("service", required=False)
+@click.option("--dir", "folder", default=".", type=click.Path(file_okay=False, path_type=Path),
+              help="The project folder (default: here).")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@click.option("--tail", default="200", show_default=True, help="Lines to show from the end, or 'all'.")
+@handles_errors
+def logs(service, folder, follow, tail):
+    """Show the logs of SERVICE (web, nginx, db, redis), or of all services."""
+    from .compose import Compose
+    from .initialise import load_initialised
+
+    stack = load_initialised(folder)
+    args = ["logs", "--tail", tail] + (["--follow"] if follow else []) + ([service] if service else [])
+    sys.exit(Compose(stack.project.root).interactive(args))
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--dir", "folder", default=".", type=click.Path(file_okay=False, path_type=Path),
+              help="The project folder (default: here).")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, required=True)
+@handles_errors
+def manage(folder, args):
+    """Run `python manage.py ARGS…` inside the running web container."""
+    from .compose import Compose, require_running
+    from .initialise import load_initialised
+
+    stack = load_initialised(folder)
+    compose = Compose(stack.project.root)
+    require_running(compose, stack.services.web)
+    tty = [] if sys.stdin.isatty() else ["-T"]
+    sys.exit(compose.interactive(["exec", *tty, stack.services.web, "python", "manage.py", *args]))
+
+
+@main.command()
+@FOLDER
+@handles_errors
+def dbshell(folder):
+    """Open a MySQL shell on the application's database, as the application's user."""
+    from .compose import Compose, require_running
+    from .initialise import load_initialised
+
+    stack = load_initialised(folder)
+    compose = Compose(stack.project.root)
+    require_running(compose, stack.services.db)
+    tty = [] if sys.stdin.isatty() else ["-T"]
+    # The credentials are already in db's environment; none appears on a command line.
+    shell = 'MYSQL_PWD="$MYSQL_PASSWORD" exec mysql -h 127.0.0.1 -u "$MYSQL_USER" "$MYSQL_DATABASE"'
+    sys.exit(compose.interactive(["exec", *tty, stack.services.db, "sh", "-c", shell]))
+
+
+@main.command()
+@click.option("--mirror", metavar="URL", help="Debian mirror. Default: the host's own apt mirror.")
+@click.option("--rebuild", is_flag=True, help="Rebuild images that already exist.")
+@handles_errors
+def images(mirror, rebuild):
+    """Build the local `debian` base images (python, MariaDB, Redis, nginx) with debootstrap."""
+    from . import baseimages, docker
+
+    docker.require_engine()
+    built = baseimages.build_base_images(mirror, rebuild=rebuild, say=ui.say)
+    ui.ok(f"Built {len(built)} image(s)." if built else "All base images already exist (use --rebuild).")

@@ -1,0 +1,87 @@
+"""`docker compose` for one stack folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import docker
+from .errors import DjstackError
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service: str
+    state: str  # running, exited, restarting, created…
+    health: str  # healthy, unhealthy, starting, or "" without a healthcheck
+    exit_code: int
+    publishers: tuple[dict, ...]
+
+
+class Compose:
+    def __init__(self, root: Path):
+        self.root = root
+        docker.require_engine()
+        docker.require_compose()
+
+    def _args(self, args: Sequence[str]) -> list[str]:
+        return ["compose", "--project-directory", str(self.root), "-f", str(self.root / "docker-compose.yml"), *args]
+
+    def run(self, args: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
+        return docker.run(self._args(args), cwd=self.root, **kwargs)
+
+    def stream(self, args: Sequence[str], on_line: Callable[[str], None], log: Path) -> int:
+        """Run with output going to `log` line by line (and to on_line for progress); return the exit code."""
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("w", encoding="utf-8") as sink:
+            proc = subprocess.Popen(
+                [docker.docker_binary(), *self._args(args)],
+                cwd=self.root,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+            )
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                sink.write(line)
+                on_line(line)
+            return proc.wait()
+
+    def interactive(self, args: Sequence[str]) -> int:
+        """Run attached to the terminal (logs -f, exec with a TTY)."""
+        return subprocess.call([docker.docker_binary(), *self._args(args)], cwd=self.root)
+
+    def states(self) -> list[ServiceState]:
+        proc = self.run(["ps", "--all", "--format", "json"])
+        text = proc.stdout.strip()
+        if not text:
+            return []
+        # Compose prints a JSON array in some versions and one object per line in others.
+        rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines()]
+        return [
+            ServiceState(
+                service=row.get("Service", ""),
+                state=row.get("State", ""),
+                health=row.get("Health", ""),
+                exit_code=int(row.get("ExitCode") or 0),
+                publishers=tuple(row.get("Publishers") or ()),
+            )
+            for row in rows
+        ]
+
+    def logs(self, service: str, tail: int = 30) -> str:
+        proc = self.run(["logs", "--no-color", "--tail", str(tail), service], check=False)
+        return (proc.stdout + proc.stderr).rstrip()
+
+    def exec(self, service: str, command: Sequence[str], *, check: bool = True, timeout: float = 120):
+        return self.run(["exec", "-T", service, *command], check=check, timeout=timeout)
+
+
+def require_running(compose: Compose, service: str) -> None:
+    running = {s.service for s in compose.states() if s.state == "running"}
+    if service not in running:
+        raise DjstackError(f"The {service} service is not running.", "Start the stack with `djstack up`.")

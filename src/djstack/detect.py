@@ -1,0 +1,270 @@
+"""Find out what a Django project looks like by reading its files.
+
+The project is never imported: its dependencies are usually not installed on the host, and importing
+settings would run arbitrary code. Python files are parsed with `ast`; only literal values are used.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .errors import DjstackError
+
+#: Folders never searched for manage.py: environments, caches, generated stacks' own data.
+SKIP_DIRS = {"node_modules", "venv", "env", "site-packages", "compose", "backups", "media", "static"}
+#: How deep below the given folder manage.py may sit (a repository with the project in a subfolder).
+SEARCH_DEPTH = 2
+#: Requirement files looked for, best first, in the project root.
+REQUIREMENT_FILES = ("requirements.txt", "requirements/production.txt", "requirements/prod.txt")
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """How the project lists its dependencies."""
+
+    kind: str  # "requirements" (pip -r files) or "pyproject" ([project].dependencies)
+    files: tuple[PurePosixPath, ...]  # relative to the project root; the first is the entry point
+    mentions_django: bool
+
+
+@dataclass(frozen=True)
+class DjangoProject:
+    root: Path  # where the stack's files go; the image's build context
+    app_dir: PurePosixPath  # folder of manage.py, relative to root ("." when beside it)
+    settings_module: str  # DJANGO_SETTINGS_MODULE from manage.py, e.g. "mysite.settings"
+    settings_file: Path
+    wsgi_module: str  # e.g. "mysite.wsgi"
+    wsgi_callable: str  # e.g. "application"
+    requirements: Requirements
+    static_url: str  # as written in settings, e.g. "static/"; Django's default when absent
+    media_url: str
+
+    @property
+    def overlay_module(self) -> str:
+        """The generated settings module: a sibling of the project's own settings module."""
+        parent = self.settings_module.rpartition(".")[0]
+        return f"{parent}.settings_docker" if parent else "settings_docker"
+
+    @property
+    def overlay_file(self) -> PurePosixPath:
+        return self.app_dir / (self.overlay_module.replace(".", "/") + ".py")
+
+
+def detect(folder: Path) -> DjangoProject:
+    """Describe the Django project in `folder`, or explain why it is not one."""
+    folder = folder.expanduser()
+    if not folder.is_dir():
+        raise DjstackError(f"{folder} is not a folder.", "Give the folder that holds your project's manage.py.")
+    folder = folder.resolve()
+    manage = _find_manage_py(folder)
+    app_dir = manage.parent
+    settings_module = _settings_module(manage)
+    settings_file = _module_file(app_dir, settings_module)
+    if settings_file is None:
+        raise DjstackError(
+            f"{manage} names the settings module {settings_module!r}, but there is no such module "
+            f"below {app_dir}.",
+            "Fix DJANGO_SETTINGS_MODULE in manage.py, or restore the settings file.",
+        )
+    values = _settings_literals(settings_file, app_dir)
+    wsgi_module, wsgi_callable = _wsgi_application(values, settings_module, app_dir, settings_file)
+    root, requirements = _requirements(folder, app_dir)
+    return DjangoProject(
+        root=root,
+        app_dir=PurePosixPath(app_dir.relative_to(root).as_posix()),
+        settings_module=settings_module,
+        settings_file=settings_file,
+        wsgi_module=wsgi_module,
+        wsgi_callable=wsgi_callable,
+        requirements=requirements,
+        static_url=str(values.get("STATIC_URL") or "static/"),
+        media_url=str(values.get("MEDIA_URL") or "media/"),
+    )
+
+
+def _find_manage_py(folder: Path) -> Path:
+    if (folder / "manage.py").is_file():
+        return folder / "manage.py"
+    found = []
+    level = [folder]
+    for _ in range(SEARCH_DEPTH):
+        level = [
+            sub
+            for parent in level
+            for sub in sorted(parent.iterdir())
+            if sub.is_dir() and not sub.name.startswith(".") and sub.name not in SKIP_DIRS
+        ]
+        found += [sub / "manage.py" for sub in level if (sub / "manage.py").is_file()]
+        if found:
+            break
+    if not found:
+        raise DjstackError(
+            f"{folder} is not a Django project: no manage.py in it or in its subfolders "
+            f"(up to {SEARCH_DEPTH} levels down).",
+            "Run djstack in the folder that holds your project's manage.py.",
+        )
+    if len(found) > 1:
+        listed = ", ".join(str(p.relative_to(folder)) for p in found)
+        raise DjstackError(
+            f"{folder} holds several Django projects ({listed}).",
+            "Run djstack on the folder of the one to deploy.",
+        )
+    return found[0]
+
+
+def _parse(path: Path) -> ast.Module:
+    try:
+        return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (SyntaxError, UnicodeDecodeError) as exc:
+        raise DjstackError(f"{path} cannot be parsed: {exc}", "Fix the file so Python can read it.") from exc
+
+
+def _settings_module(manage: Path) -> str:
+    """DJANGO_SETTINGS_MODULE as manage.py sets it: os.environ.setdefault("...", "x.settings")."""
+    for node in ast.walk(_parse(manage)):
+        if (
+            isinstance(node, ast.Call)
+            and len(node.args) == 2
+            and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
+            and node.args[0].value == "DJANGO_SETTINGS_MODULE"
+        ):
+            return node.args[1].value
+    raise DjstackError(
+        f"{manage} does not set DJANGO_SETTINGS_MODULE.",
+        'Add os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yourproject.settings") as startproject does.',
+    )
+
+
+def _module_file(base: Path, module: str) -> Path | None:
+    path = base.joinpath(*module.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _settings_literals(settings_file: Path, app_dir: Path, _seen: frozenset = frozenset()) -> dict:
+    """Module-level NAME = <literal> assignments, following `from .base import *` chains."""
+    values: dict = {}
+    for node in _parse(settings_file).body:
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            target = _resolve_import(node, settings_file, app_dir)
+            if target is not None and target not in _seen:
+                values.update(_settings_literals(target, app_dir, _seen | {settings_file}))
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                values.pop(node.targets[0].id, None)  # computed: unknown, not the earlier literal
+    return values
+
+
+def _resolve_import(node: ast.ImportFrom, current: Path, app_dir: Path) -> Path | None:
+    if node.level:
+        base = current.parent
+        for _ in range(node.level - 1):
+            base = base.parent
+        return _module_file(base, node.module) if node.module else None
+    return _module_file(app_dir, node.module) if node.module else None
+
+
+def _wsgi_application(values: dict, settings_module: str, app_dir: Path, settings_file: Path) -> tuple[str, str]:
+    dotted = values.get("WSGI_APPLICATION")
+    if isinstance(dotted, str) and "." in dotted:
+        module, _, attr = dotted.rpartition(".")
+        if _module_file(app_dir, module):
+            return module, attr
+        raise DjstackError(
+            f"WSGI_APPLICATION in {settings_file} is {dotted!r}, but module {module!r} does not exist.",
+            "Point WSGI_APPLICATION at your project's wsgi.py (e.g. 'mysite.wsgi.application').",
+        )
+    # No literal WSGI_APPLICATION: startproject's layout puts wsgi.py in the top-level package.
+    module = settings_module.split(".")[0] + ".wsgi"
+    if _module_file(app_dir, module):
+        return module, "application"
+    raise DjstackError(
+        f"Cannot find the project's WSGI application: WSGI_APPLICATION is not set in {settings_file} "
+        f"and {module.replace('.', '/')}.py does not exist.",
+        "Set WSGI_APPLICATION = 'yourproject.wsgi.application' in your settings.",
+    )
+
+
+def _requirements(folder: Path, app_dir: Path) -> tuple[Path, Requirements]:
+    """The nearest folder from manage.py's up to `folder` that lists dependencies is the root."""
+    candidates = [app_dir, *[p for p in app_dir.parents if p == folder or folder in p.parents]]
+    for root in candidates:
+        for name in REQUIREMENT_FILES:
+            if (root / name).is_file():
+                files = _requirement_closure(root, PurePosixPath(name))
+                text = "\n".join((root / f).read_text(encoding="utf-8", errors="replace") for f in files)
+                return root, Requirements("requirements", files, _mentions_django(text))
+        pyproject = root / "pyproject.toml"
+        if pyproject.is_file():
+            deps = pyproject_dependencies(pyproject)
+            if deps is not None:
+                return root, Requirements("pyproject", (PurePosixPath("pyproject.toml"),), _mentions_django("\n".join(deps)))
+    raise DjstackError(
+        f"No dependency list found for the project in {app_dir}: no requirements.txt and no "
+        "pyproject.toml with [project].dependencies, beside manage.py or above it.",
+        "Write a requirements.txt beside manage.py listing Django and your other dependencies "
+        "(`pip freeze > requirements.txt` in your virtualenv is a start).",
+    )
+
+
+def pyproject_dependencies(path: Path) -> list[str] | None:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise DjstackError(f"{path} is not valid TOML: {exc}", "Fix the file.") from exc
+    deps = data.get("project", {}).get("dependencies")
+    return list(deps) if isinstance(deps, list) else None
+
+
+_INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)\s*=?\s*(\S+)")
+
+
+def _requirement_closure(root: Path, first: PurePosixPath) -> tuple[PurePosixPath, ...]:
+    """The requirement file and every file it includes with -r/-c, relative to root."""
+    found: list[PurePosixPath] = []
+    pending = [first]
+    while pending:
+        rel = pending.pop(0)
+        if rel in found:
+            continue
+        path = root / rel
+        if not path.is_file():
+            raise DjstackError(
+                f"{root / found[-1]} includes {rel}, which does not exist.", "Fix the -r/-c line."
+            )
+        if root.resolve() not in path.resolve().parents:
+            raise DjstackError(
+                f"{rel} lies outside {root}; the image is built from {root} only.",
+                "Keep requirement files inside the project folder.",
+            )
+        found.append(rel)
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            match = _INCLUDE.match(line)
+            if match:
+                pending.append(PurePosixPath(_normalise(rel.parent / match.group(1))))
+    return tuple(found)
+
+
+def _normalise(path: PurePosixPath) -> str:
+    parts: list[str] = []
+    for part in path.parts:
+        if part == "..":
+            if parts:
+                parts.pop()
+            else:
+                parts.append(part)
+        elif part != ".":
+            parts.append(part)
+    return "/".join(parts)
+
+
+def _mentions_django(text: str) -> bool:
+    return re.search(r"^\s*django\s*($|[<>=!~;\[ ])", text, re.IGNORECASE | re.MULTILINE) is not None

@@ -1,0 +1,45 @@
+"""Reading `.env` files and making secrets.
+
+`.env` is both Compose's variable file and djstack's record of a stack's choices, so it keeps the
+plain KEY=VALUE form Compose reads. Generated secrets use only letters, digits, '-' and '_', so they
+need no quoting in `.env`, in URLs or in SQL, and Compose never sees a `$` to interpolate.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from pathlib import Path
+
+from .errors import DjstackError
+
+SECRET_ALPHABET = string.ascii_letters + string.digits + "-_"
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+
+
+def new_secret(length: int = 40) -> str:
+    # Starts with a letter or digit: a leading '-' would read as an option on a command line.
+    first = secrets.choice(string.ascii_letters + string.digits)
+    return first + "".join(secrets.choice(SECRET_ALPHABET) for _ in range(length - 1))
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; comments and blank lines skipped; surrounding quotes removed."""
+    if not path.exists():
+        return {}
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _LINE.match(line)
+        if match is None:
+            raise DjstackError(
+                f"{path}:{number}: not a KEY=VALUE line: {line.strip()[:60]!r}",
+                "Fix or remove the line (Compose reads this file too).",
+            )
+        key, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values

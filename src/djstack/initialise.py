@@ -1,0 +1,70 @@
+"""`djstack init`: detect the project, decide the model, write the files."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from . import render
+from .detect import DjangoProject, detect
+from .envfile import read_env
+from .errors import DjstackError
+from .model import Stack, StackOptions, build_stack
+
+#: Docker Hub's registry endpoint answers 401 to anonymous requests: any HTTP answer means reachable.
+DOCKER_HUB_PROBE = "https://registry-1.docker.io/v2/"
+PROBE_SECONDS = 4.0
+
+
+def docker_hub_reachable(timeout: float = PROBE_SECONDS) -> tuple[bool, str]:
+    """Whether Docker Hub answers within `timeout`, and a phrase saying why we think so."""
+    try:
+        urllib.request.urlopen(DOCKER_HUB_PROBE, timeout=timeout)
+    except urllib.error.HTTPError:
+        return True, "Docker Hub answered"
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return False, f"Docker Hub did not answer within {timeout:.0f} s ({reason})"
+    return True, "Docker Hub answered"
+
+
+def load_stack(folder: Path, options: StackOptions | None = None) -> Stack:
+    """The model of an existing or future stack in `folder`: detection plus what `.env` recorded."""
+    project = detect(folder)
+    recorded = read_env(project.root / ".env")
+    return build_stack(project, options or StackOptions(), recorded)
+
+
+def load_initialised(folder: Path) -> Stack:
+    """The model of a stack that `init` has written; a clear error when it has not."""
+    stack = load_stack(folder)
+    missing = [name for name in ("docker-compose.yml", ".env") if not (stack.project.root / name).is_file()]
+    if missing:
+        raise DjstackError(
+            f"{stack.project.root} has no djstack stack yet ({', '.join(missing)} missing).",
+            f"Run `djstack init {stack.project.root}` first.",
+        )
+    return stack
+
+
+def choose_source(project: DjangoProject, requested: str) -> tuple[str | None, str]:
+    """Resolve --images: None keeps what `.env` recorded; 'auto' probes Docker Hub."""
+    if requested != "auto":
+        return requested, f"--images {requested}"
+    recorded = read_env(project.root / ".env").get("IMAGE_SOURCE")
+    if recorded:
+        return None, f"recorded in .env ({recorded})"
+    reachable, why = docker_hub_reachable()
+    return ("official", why) if reachable else ("debian", why + "; images will be built from a Debian mirror")
+
+
+def run_init(folder: Path, options: StackOptions, *, force: bool) -> tuple[Stack, list[render.WriteResult]]:
+    stack = load_stack(folder, options)
+    if options.pip_ca_bundle and not Path(options.pip_ca_bundle).is_file():
+        raise DjstackError(
+            f"--ca-bundle {options.pip_ca_bundle}: no such file.",
+            "Give the path of a PEM bundle, e.g. /etc/ssl/certs/ca-certificates.crt.",
+        )
+    results = render.write(stack.project.root, render.render(stack), force=force)
+    return stack, results

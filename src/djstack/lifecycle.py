@@ -1,0 +1,158 @@
+"""`djstack up` and `down`: build, start, wait for health, prove the site serves."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import baseimages, ui
+from .compose import Compose
+from .errors import DjstackError
+from .model import SECRET_KEYS, MIN_SECRET_LENGTH, Stack
+
+WAIT_SECONDS = 300
+
+
+def validate_env(stack: Stack, recorded: dict[str, str]) -> None:
+    """Refuse to start with a missing or short secret in .env: name the key and the file."""
+    env_path = stack.project.root / ".env"
+    for key in SECRET_KEYS:
+        value = recorded.get(key, "")
+        if not value:
+            raise DjstackError(
+                f"{env_path}: {key} is missing or empty.",
+                f"Set {key} to a random value of at least {MIN_SECRET_LENGTH} characters, or delete the "
+                "line and run `djstack init` to generate one.",
+            )
+        if len(value) < MIN_SECRET_LENGTH:
+            raise DjstackError(
+                f"{env_path}: {key} is only {len(value)} characters long.",
+                f"Use at least {MIN_SECRET_LENGTH} random characters (delete the line and run `djstack init`).",
+            )
+
+
+def build_log(stack: Stack, name: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"djstack-{stack.name}-{name}.log"
+
+
+def ensure_base_images(stack: Stack) -> None:
+    if stack.image_source != "debian" or not baseimages.missing_base_images():
+        return
+    ui.say("Building the local base images from a Debian mirror (once per host; a few minutes).")
+    baseimages.build_base_images(stack.debian_mirror or None, say=ui.say)
+
+
+def build(stack: Stack, compose: Compose) -> None:
+    log = build_log(stack, "build")
+    with ui.step("Building images") as progress:
+        code = compose.stream(["--progress", "plain", "build"], progress.update, log)
+    if code != 0:
+        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-25:])
+        raise DjstackError(f"Building the images failed. Last lines (full log: {log}):\n{tail}",
+                           "Fix the error shown above, then run `djstack up` again.")
+
+
+def start(stack: Stack, compose: Compose) -> None:
+    log = build_log(stack, "up")
+    with ui.step("Starting and waiting until every service is healthy") as progress:
+        code = compose.stream(["up", "--detach", "--wait", "--wait-timeout", str(WAIT_SECONDS)], progress.update, log)
+    if code != 0:
+        raise DjstackError(_failure_report(compose, log), "Run `djstack doctor` for a diagnosis.")
+
+
+def _failure_report(compose: Compose, log: Path) -> str:
+    bad = [s for s in compose.states() if s.state != "running" or s.health not in ("", "healthy")]
+    if not bad:
+        return f"Starting the stack failed (log: {log}):\n{log.read_text(encoding='utf-8')[-2000:]}"
+    parts = []
+    for s in bad:
+        what = f"{s.state}, exit code {s.exit_code}" if s.state != "running" else (s.health or "not ready")
+        parts.append(f"Service {s.service} is {what}. Its last log lines:\n{compose.logs(s.service, 20)}")
+    return "\n\n".join(parts)
+
+
+@dataclass(frozen=True)
+class SmokeResult:
+    page_status: int
+    static_path: str | None
+    static_status: int | None
+    probe: dict
+
+
+def smoke_check(stack: Stack, compose: Compose) -> SmokeResult:
+    """Through nginx: a dynamic page and a static file. Inside web: the database and the cache."""
+    host = stack.hosts[0].lstrip(".") if stack.hosts[0] != "*" else "localhost"
+    page = http_status(stack.base_url, host)
+    if page is None or page >= 500:
+        raise DjstackError(
+            f"The site answered {page or 'nothing'} at {stack.base_url} through nginx.\n"
+            f"web's last log lines:\n{compose.logs(stack.services.web, 20)}",
+            "Run `djstack doctor` for a diagnosis.",
+        )
+    static_path = _a_static_file(stack, compose)
+    static_status = None
+    if static_path:
+        static_status = http_status(stack.base_url.rstrip("/") + static_path, host)
+        if static_status != 200:
+            raise DjstackError(f"nginx answered {static_status} for the static file {static_path}.",
+                               "Run `djstack doctor` for a diagnosis.")
+    proc = compose.exec(stack.services.web, ["python", f"{stack.paths.app}/compose/web/probe.py"], check=False)
+    try:
+        probe = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        probe = {"error": (proc.stdout + proc.stderr).strip()[-500:]}
+    if proc.returncode != 0:
+        raise DjstackError(f"From inside web, the database or cache check failed: {probe}",
+                           "Run `djstack doctor` for a diagnosis.")
+    return SmokeResult(page, static_path, static_status, probe)
+
+
+def http_status(url: str, host: str, timeout: float = 10) -> int | None:
+    request = urllib.request.Request(url, headers={"Host": host})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def _a_static_file(stack: Stack, compose: Compose) -> str | None:
+    """The URL of one collected static file (a stylesheet if there is one), or None."""
+    location = stack.url_path(stack.project.static_url)
+    if location is None:
+        return None
+    root = stack.paths.static_build
+    proc = compose.exec(stack.services.web, ["find", root, "-type", "f", "-name", "*.css"], check=False)
+    files = sorted(proc.stdout.split())
+    if not files:
+        return None
+    return location + files[0][len(root) + 1 :]
+
+
+def up(stack: Stack, recorded: dict[str, str]) -> SmokeResult:
+    validate_env(stack, recorded)
+    compose = Compose(stack.project.root)
+    ensure_base_images(stack)
+    build(stack, compose)
+    started = time.monotonic()
+    start(stack, compose)
+    healthy_after = time.monotonic() - started
+    with ui.step("Checking the site through nginx"):
+        result = smoke_check(stack, compose)
+    ui.ok(f"All services healthy {healthy_after:.0f} s after start; page {result.page_status}, "
+          f"static {result.static_status or 'n/a'}, database and cache reachable.")
+    return result
+
+
+def down(stack: Stack, *, volumes: bool) -> None:
+    compose = Compose(stack.project.root)
+    args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
+    with ui.step("Stopping the stack" + (" and deleting its volumes" if volumes else "")):
+        compose.run(args, timeout=300)

@@ -1,0 +1,172 @@
+"""Render a Stack into files, and write them without clobbering anyone's edits.
+
+Rendering is pure: the same Stack gives the same bytes. Writing never replaces a file whose content
+differs unless forced, and then keeps the old one as a `.bak`. `.gitignore` and `.dockerignore` may
+be the project's own: djstack owns only a marked block inside them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from .errors import DjstackError
+from .model import SECRET_KEYS, Stack
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("djstack", "templates"),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    autoescape=False,
+)
+
+BLOCK_START = "# >>> djstack: managed block, `djstack init` rewrites it"
+BLOCK_END = "# <<< djstack"
+
+SECRET_MODE = 0o600
+
+
+@dataclass(frozen=True)
+class Output:
+    path: str  # relative to the project root, POSIX separators
+    content: str
+    mode: int = 0o644
+    block: bool = False  # a managed block inside a file the project may already have
+
+
+def render(stack: Stack) -> list[Output]:
+    """Every file of the stack, in a fixed order."""
+    s = stack
+
+    def t(name: str, **extra) -> str:
+        return _env.get_template(name).render(s=s, **extra)
+
+    env = s.env()
+    image_keys = ["IMAGE_SOURCE", *s.images.env()]
+    env_args = dict(env=env, image_keys=image_keys, secret_keys=SECRET_KEYS)
+    app_prefix = "" if str(s.project.app_dir) == "." else f"{s.project.app_dir}/"
+    return [
+        Output("docker-compose.yml", t("docker-compose.yml.j2")),
+        Output("Dockerfile", t("Dockerfile.j2")),
+        Output(".env", t("env.j2", example=False, **env_args), mode=SECRET_MODE),
+        Output(".env.example", t("env.j2", example=True, **env_args)),
+        Output(str(s.project.overlay_file), t("settings_docker.py.j2")),
+        Output("compose/web/uwsgi.ini", t("compose/web/uwsgi.ini.j2")),
+        Output("compose/web/entrypoint.sh", t("compose/web/entrypoint.sh.j2"), mode=0o755),
+        Output("compose/web/healthcheck.py", t("compose/web/healthcheck.py.j2")),
+        Output("compose/web/probe.py", t("compose/web/probe.py.j2")),
+        Output("compose/web/requirements-stack.txt", t("compose/web/requirements-stack.txt.j2")),
+        Output("compose/nginx/Dockerfile", t("compose/nginx/Dockerfile.j2")),
+        Output(
+            "compose/nginx/nginx.conf",
+            t(
+                "compose/nginx/nginx.conf.j2",
+                static_location=s.url_path(s.project.static_url),
+                media_location=s.url_path(s.project.media_url),
+            ),
+        ),
+        Output("compose/nginx/ssl/README.md", t("compose/nginx/ssl/README.md.j2")),
+        Output("compose/nginx/ssl/.gitignore", t("compose/nginx/ssl/gitignore.j2")),
+        Output("compose/nginx/log/.gitignore", t("compose/nginx/log/gitignore.j2")),
+        Output("compose/mysql/conf/djstack.cnf", t("compose/mysql/conf/djstack.cnf.j2")),
+        Output("compose/mysql/init/README.md", t("compose/mysql/init/README.md.j2")),
+        Output("compose/redis/redis.conf", t("compose/redis/redis.conf.j2")),
+        Output(".gitignore", t("gitignore-block.j2"), block=True),
+        Output(".dockerignore", t("dockerignore-block.j2", app_prefix=app_prefix), block=True),
+    ]
+
+
+def with_block(existing: str, block: str) -> str:
+    """`existing` with djstack's managed block replaced, or appended when absent."""
+    wrapped = f"{BLOCK_START}\n{block.rstrip()}\n{BLOCK_END}\n"
+    start = existing.find(BLOCK_START)
+    end = existing.find(BLOCK_END, start)
+    if start != -1 and end != -1:
+        return existing[:start] + wrapped + existing[end + len(BLOCK_END) :].lstrip("\n")
+    if not existing:
+        return wrapped
+    return existing.rstrip("\n") + "\n\n" + wrapped
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    path: str
+    action: str  # "created", "unchanged", "updated" (managed block), "replaced" (forced), "conflict"
+    backup: str | None = None
+
+
+def plan(root: Path, outputs: list[Output]) -> list[tuple[Output, str, WriteResult]]:
+    """What writing would do to each file: (output, final content, result). Writes nothing."""
+    planned = []
+    for out in outputs:
+        target = root / out.path
+        existing = target.read_text(encoding="utf-8") if target.is_file() else None
+        content = with_block(existing or "", out.content) if out.block else out.content
+        if existing is None:
+            action = "created"
+        elif existing == content:
+            action = "unchanged"
+        elif out.block:
+            action = "updated"
+        else:
+            action = "conflict"
+        planned.append((out, content, WriteResult(out.path, action)))
+    return planned
+
+
+def write(root: Path, outputs: list[Output], *, force: bool = False) -> list[WriteResult]:
+    """Write the stack's files. Without force, any conflict stops everything before a byte is written."""
+    planned = plan(root, outputs)
+    conflicts = [r.path for _, _, r in planned if r.action == "conflict"]
+    if conflicts and not force:
+        raise DjstackError(
+            "These files exist and differ from what djstack would write: " + ", ".join(conflicts)
+            + ". Nothing was written.",
+            "Keep your edits (no action needed), or run `djstack init --force` to replace them; "
+            "each replaced file is kept as FILE.bak.",
+        )
+    results = []
+    for out, content, result in planned:
+        target = root / out.path
+        if result.action == "unchanged":
+            results.append(result)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        backup = None
+        if result.action == "conflict":
+            backup = _backup(target)
+            result = WriteResult(out.path, "replaced", str(backup.relative_to(root)))
+        _atomic_write(target, content, out.mode)
+        results.append(result)
+    return results
+
+
+def _backup(target: Path) -> Path:
+    """Keep the current file as FILE.bak (FILE.bak.1, .2, … when earlier backups exist)."""
+    backup = target.with_name(target.name + ".bak")
+    n = 0
+    while backup.exists():
+        n += 1
+        backup = target.with_name(f"{target.name}.bak.{n}")
+    mode = target.stat().st_mode & 0o777
+    _atomic_write(backup, target.read_text(encoding="utf-8"), mode)
+    return backup
+
+
+def _atomic_write(target: Path, content: str, mode: int) -> None:
+    """Write via a temporary file and rename, so a crash never leaves half a file."""
+    tmp = target.with_name(f".{target.name}.djstack-tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(content)
+        os.chmod(tmp, mode)  # umask may have narrowed it; secrets stay 0600 either way
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
