@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Gets the example stack running on this machine and prints its URL: installs Docker Engine and
+# Compose v2, installs djstack into .venv, copies examples/mysite to demo/mysite, then runs
+# `djstack init` and `djstack up` there. Re-running reuses everything already done.
+# DJSTACK_PORT (default 8000) is the host port nginx listens on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-docker.sh
+scripts/venv.sh .
+mkdir -p demo
+[ -d demo/mysite ] || cp -r examples/mysite demo/mysite
+.venv/bin/djstack init demo/mysite --port "${DJSTACK_PORT:-8000}"
+.venv/bin/djstack up demo/mysite

@@ -1,0 +1,23 @@
+"""Helpers shared by the fast and the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "mysite"
+
+
+def require_tool(name: str) -> str:
+    """A host tool a fast test needs: skipped on a developer's machine without it, failed in CI."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (scripts/test.sh installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

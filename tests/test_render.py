@@ -1,0 +1,134 @@
+"""Rendering: golden files, determinism, never clobbering, and the files' validity to the real tools."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO, require_tool
+from djstack import render
+from djstack.envfile import read_env
+from djstack.errors import DjstackError
+from djstack.initialise import load_stack, run_init
+from djstack.model import SECRET_KEYS, StackOptions
+
+GOLDEN = REPO / "tests" / "golden"
+FIXED_SECRETS = {key: f"golden-{key.lower().replace('_', '-')}-0123456789abcdef" for key in SECRET_KEYS}
+
+
+def golden_stack(project: Path, source: str):
+    (project / ".env").write_text("".join(f"{k}={v}\n" for k, v in FIXED_SECRETS.items()))
+    return load_stack(project, StackOptions(image_source=source, http_port=8080))
+
+
+@pytest.mark.parametrize("source", ["official", "debian"])
+def test_golden_files(example_copy, source):
+    """The generated files, byte for byte. UPDATE_GOLDEN=1 rewrites them after a deliberate change."""
+    outputs = render.render(golden_stack(example_copy, source))
+    folder = GOLDEN / f"mysite-{source}"
+    if os.environ.get("UPDATE_GOLDEN"):
+        for out in outputs:
+            (folder / out.path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / out.path).write_text(out.content)
+    for out in outputs:
+        assert (folder / out.path).read_text() == out.content, f"{out.path} differs from tests/golden"
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == sorted(
+        o.path for o in outputs
+    )
+
+
+def test_sources_differ_only_in_image_names(example_copy):
+    official = {o.path: o.content for o in render.render(golden_stack(example_copy, "official"))}
+    debian = {o.path: o.content for o in render.render(golden_stack(example_copy, "debian"))}
+    differing = {path for path in official if official[path] != debian[path]}
+    assert differing == {".env", ".env.example"}
+    changed = {line.split("=")[0] for line in set(official[".env"].splitlines()) ^ set(debian[".env"].splitlines())}
+    assert changed == {"IMAGE_SOURCE", "PYTHON_IMAGE", "PYTHON_BUILD_IMAGE", "DB_IMAGE", "REDIS_IMAGE", "NGINX_IMAGE"}
+
+
+def test_init_twice_is_a_no_op_and_keeps_secrets(example_copy):
+    _, first = run_init(example_copy, StackOptions(image_source="debian"), force=False)
+    assert {r.action for r in first} <= {"created", "updated"}
+    secrets = {k: read_env(example_copy / ".env")[k] for k in SECRET_KEYS}
+    assert all(len(v) >= 32 for v in secrets.values())
+    assert len(set(secrets.values())) == len(secrets)
+    _, second = run_init(example_copy, StackOptions(), force=False)
+    assert {r.action for r in second} == {"unchanged"}
+    assert {k: read_env(example_copy / ".env")[k] for k in SECRET_KEYS} == secrets
+
+
+def test_env_is_private_and_ignored(example_copy):
+    run_init(example_copy, StackOptions(image_source="official"), force=False)
+    assert stat.S_IMODE((example_copy / ".env").stat().st_mode) == 0o600
+    assert ".env\n" in (example_copy / ".gitignore").read_text()
+    dockerignore = (example_copy / ".dockerignore").read_text().splitlines()
+    assert ".env" in dockerignore and ".env.*" in dockerignore
+    # The project's own .gitignore lines survive around djstack's block.
+    assert (example_copy / ".gitignore").read_text().startswith("db.sqlite3\n")
+    example = read_env(example_copy / ".env.example")
+    assert all(example[k] == "" for k in SECRET_KEYS)
+
+
+def test_edited_file_is_not_clobbered_without_force(example_copy):
+    run_init(example_copy, StackOptions(image_source="official"), force=False)
+    conf = example_copy / "compose/nginx/nginx.conf"
+    edited = conf.read_text() + "# my edit\n"
+    conf.write_text(edited)
+    compose_before = (example_copy / "docker-compose.yml").read_text()
+    (example_copy / "docker-compose.yml").unlink()
+    with pytest.raises(DjstackError, match="compose/nginx/nginx.conf"):
+        run_init(example_copy, StackOptions(), force=False)
+    assert conf.read_text() == edited
+    assert not (example_copy / "docker-compose.yml").exists()  # nothing at all was written
+
+    _, results = run_init(example_copy, StackOptions(), force=True)
+    assert (example_copy / "compose/nginx/nginx.conf.bak").read_text() == edited
+    assert "# my edit" not in conf.read_text()
+    assert (example_copy / "docker-compose.yml").read_text() == compose_before
+    replaced = [r for r in results if r.action == "replaced"]
+    assert [(r.path, r.backup) for r in replaced] == [("compose/nginx/nginx.conf", "compose/nginx/nginx.conf.bak")]
+
+    # A second forced replacement keeps the first backup too.
+    conf.write_text(edited + "# again\n")
+    run_init(example_copy, StackOptions(), force=True)
+    assert (example_copy / "compose/nginx/nginx.conf.bak").read_text() == edited
+    assert (example_copy / "compose/nginx/nginx.conf.bak.1").read_text() == edited + "# again\n"
+
+
+def test_nginx_accepts_the_config(example_copy, tmp_path):
+    nginx = require_tool("nginx")
+    stack = golden_stack(example_copy, "official")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(next(o.content for o in render.render(stack) if o.path == "compose/nginx/nginx.conf"))
+    proc = subprocess.run([nginx, "-t", "-c", str(conf)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "syntax is ok" in proc.stderr
+
+
+def test_compose_accepts_the_file(example_copy):
+    require_tool("docker")
+    run_init(example_copy, StackOptions(image_source="official"), force=False)
+    proc = subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=example_copy,
+                          capture_output=True, text=True)
+    if "is not a docker command" in proc.stderr and not os.environ.get("CI"):
+        pytest.skip("Compose v2 is not installed")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    config = json.loads(proc.stdout)
+    services = config["services"]
+    assert set(services) == {"web", "nginx", "db", "redis"}
+    assert [name for name, svc in services.items() if svc.get("ports")] == ["nginx"]
+    assert all("healthcheck" in svc for svc in services.values())
+    assert config["networks"]["db_network"]["internal"] and config["networks"]["redis_network"]["internal"]
+    assert not config["networks"]["nginx_network"].get("internal")
+    assert set(services["nginx"]["networks"]) == {"nginx_network"}
+    assert set(services["db"]["networks"]) == {"db_network"}
+    assert set(services["redis"]["networks"]) == {"redis_network"}
+    assert "version" not in config
+    for svc in services.values():
+        assert svc["restart"] == "unless-stopped"
