@@ -22,7 +22,7 @@ FIXED_SECRETS = {key: f"golden-{key.lower().replace('_', '-')}-0123456789abcdef"
 
 def golden_stack(project: Path, source: str):
     (project / ".env").write_text("".join(f"{k}={v}\n" for k, v in FIXED_SECRETS.items()))
-    return load_stack(project, StackOptions(image_source=source, http_port=8080))
+    return load_stack(project, StackOptions(image_source=source, http_port=8080, pip_ca_bundle=""))
 
 
 @pytest.mark.parametrize("source", ["official", "debian"])

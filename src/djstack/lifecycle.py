@@ -52,9 +52,13 @@ def build(stack: Stack, compose: Compose) -> None:
     with ui.step("Building images") as progress:
         code = compose.stream(["--progress", "plain", "build"], progress.update, log)
     if code != 0:
-        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-25:])
-        raise DjstackError(f"Building the images failed. Last lines (full log: {log}):\n{tail}",
-                           "Fix the error shown above, then run `djstack up` again.")
+        text = log.read_text(encoding="utf-8", errors="replace")
+        tail = "\n".join(text.splitlines()[-25:])
+        fix = "Fix the error shown above, then run `djstack up` again."
+        if "CERTIFICATE_VERIFY_FAILED" in text or "self-signed certificate" in text:
+            fix = ("pip in the build does not trust this network's TLS certificates. Give it your CA bundle: "
+                   "`djstack init --ca-bundle /path/to/ca.pem` (PIP_CA_BUNDLE in .env), then `djstack up`.")
+        raise DjstackError(f"Building the images failed. Last lines (full log: {log}):\n{tail}", fix)
 
 
 def start(stack: Stack, compose: Compose) -> None:

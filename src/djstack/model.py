@@ -164,6 +164,9 @@ class StackOptions:
 
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1")
+#: pip in the build trusts what the host trusts: behind a TLS-inspecting proxy the host's bundle has
+#: the proxy's CA, and elsewhere it is the ordinary public CAs, so passing it is never harmful.
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[str, str]) -> Stack:
@@ -213,7 +216,7 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         db_name=recorded.get("MYSQL_DATABASE") or db_default,
         db_user=recorded.get("MYSQL_USER") or db_default[:32],
         pip_index_url=pick(options.pip_index_url, "PIP_INDEX_URL", ""),
-        pip_ca_bundle=pick(options.pip_ca_bundle, "PIP_CA_BUNDLE", ""),
+        pip_ca_bundle=pick(options.pip_ca_bundle, "PIP_CA_BUNDLE", str(HOST_CA_BUNDLE) if HOST_CA_BUNDLE.is_file() else ""),
         debian_mirror=pick(options.debian_mirror, "DEBIAN_MIRROR", ""),
     )
 
