@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from pathlib import Path
 
 from . import docker
 from .errors import DjstackError
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,8 @@ class Compose:
         ]
 
     def logs(self, service: str, tail: int = 30) -> str:
-        proc = self.run(["logs", "--no-color", "--tail", str(tail), service], check=False)
-        return (proc.stdout + proc.stderr).rstrip()
+        proc = self.run(["logs", "--no-color", "--no-log-prefix", "--tail", str(tail), service], check=False)
+        return _ANSI.sub("", proc.stdout + proc.stderr).rstrip()
 
     def exec(self, service: str, command: Sequence[str], *, check: bool = True, timeout: float = 120):
         return self.run(["exec", "-T", service, *command], check=check, timeout=timeout)

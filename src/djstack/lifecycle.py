@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import time
 import urllib.error
@@ -76,8 +77,22 @@ def _failure_report(compose: Compose, log: Path) -> str:
     parts = []
     for s in bad:
         what = f"{s.state}, exit code {s.exit_code}" if s.state != "running" else (s.health or "not ready")
-        parts.append(f"Service {s.service} is {what}. Its last log lines:\n{compose.logs(s.service, 20)}")
+        parts.append(f"Service {s.service} is {what}.\n{notable_log_lines(compose.logs(s.service, 300))}")
     return "\n\n".join(parts)
+
+
+_ERROR_LINE = re.compile(r"error|fatal|traceback|exception|denied|refused|unknown option", re.IGNORECASE)
+
+
+def notable_log_lines(log: str, errors: int = 8, tail: int = 8) -> str:
+    """The last few error-looking lines, then the last lines: what a person needs to see first."""
+    lines = [line for line in log.splitlines() if line.strip()]
+    if not lines:
+        return "(no log output)"
+    found = [line for line in lines[:-tail] if _ERROR_LINE.search(line)][-errors:]
+    indent = [f"  {line}" for line in found]
+    shown = ["Errors in its log:", *indent, "Last lines:"] if found else ["Last log lines:"]
+    return "\n".join(shown + [f"  {line}" for line in lines[-tail:]])
 
 
 @dataclass(frozen=True)
