@@ -147,6 +147,28 @@ def ps(folder):
 
 
 @main.command()
+@FOLDER
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as a JSON list.")
+@handles_errors
+def check(folder, as_json):
+    """Check the stack's files for mistakes that break it (no Docker needed).
+
+    Exits 1 when there is an error; warnings alone exit 0.
+    """
+    import json
+
+    from .check import has_errors, run_check
+    from .check.report import print_human
+
+    findings = run_check(folder)
+    if as_json:
+        click.echo(json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False))
+    else:
+        print_human(ui.console, findings, str(folder))
+    sys.exit(1 if has_errors(findings) else 0)
+
+
+@main.command()
 @click.argument("service", required=False)
 @click.option("--dir", "folder", default=".", type=click.Path(file_okay=False, path_type=Path),
               help="The project folder (default: here).")

@@ -1,0 +1,349 @@
+"""The stack's files as they are on disk, found the way Compose and the containers find them.
+
+Paths come from the compose file (bind mounts, build contexts, commands) and the Dockerfiles
+(COPY, WORKDIR, ENTRYPOINT), not from where `djstack init` would put them, so a stack laid out by
+hand (the tutorial's `compose/` beside the project folder) is read correctly too. Expected values
+(service names, ports, paths, volumes) come from the model.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections import defaultdict
+from functools import cached_property
+from pathlib import Path
+
+from ..detect import detect
+from ..errors import DjstackError
+from ..initialise import load_stack
+from ..model import Stack, StackOptions, build_stack
+from . import mysql, redis, settings as settings_mod, uwsgi as uwsgi_mod
+from .compose import COMPOSE_NAMES, ComposeFile, Mount, Service, Unparseable
+from .env import DotEnv
+from .finding import Hit
+from .nginx import Nginx
+from .web import Runtime, Script, shell_commands
+
+#: What a file that cannot be parsed breaks, and how to go about it; by file kind.
+PARSE_HELP = {
+    "compose": ("Compose cannot read the file: no command works.", "Fix the YAML here (indentation, quotes, colons)."),
+    "nginx": ("nginx refuses to start with this config.", "Fix the syntax here; `nginx -t` reports the same."),
+    "settings": ("Django cannot import the settings: web fails at start.", "Fix the Python syntax here."),
+    "mysql": ("the db image aborts its first start on a failing init script.", "Fix the SQL here."),
+    "redis": ("Redis refuses to start with this config.", "Fix the quoting on this line."),
+}
+
+
+def find_compose(root: Path, folder: Path) -> Path | None:
+    """The compose file: beside the project, or in a folder above it up to the one checked."""
+    for candidate in [root, *[p for p in root.parents if p == folder or folder in p.parents]]:
+        for name in COMPOSE_NAMES:
+            if (candidate / name).is_file():
+                return candidate / name
+    return None
+
+
+class Context:
+    def __init__(self, folder: Path):
+        folder = Path(folder).expanduser()
+        project = detect(folder)
+        self.folder = folder.resolve()
+        compose_path = find_compose(project.root, self.folder)
+        env_path = project.root / ".env"
+        missing = [n for n, ok in (("docker-compose.yml", compose_path), (".env", env_path.is_file())) if not ok]
+        if missing:
+            raise DjstackError(
+                f"{project.root} has no djstack stack yet ({', '.join(missing)} missing).",
+                f"Run `djstack init {project.root}` first.",
+            )
+        self.project = project
+        self.base = compose_path.parent
+        self.compose_path = compose_path
+        self.env = DotEnv.read(env_path, self.rel(env_path))
+        beside = self.base / ".env"
+        self.compose_env = self.env if beside == env_path else DotEnv.read(beside, self.rel(beside))
+        self._errors: dict[str, list[Hit]] = defaultdict(list)
+        self.invalid_env: list[tuple[str, str]] = []
+        self.stack = self._model()
+
+    def _model(self) -> Stack:
+        """The model, as `load_stack` builds it; a `.env` value it rejects is left out (and reported)."""
+        try:
+            return load_stack(self.folder)
+        except DjstackError:
+            pass
+        recorded = {}
+        for key, value in self.env.values.items():
+            try:
+                build_stack(self.project, StackOptions(), {key: value})
+                recorded[key] = value
+            except DjstackError as exc:
+                self.invalid_env.append((key, exc.message))
+        return build_stack(self.project, StackOptions(), recorded)
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def rel(self, path) -> str:
+        path = Path(path)
+        try:
+            return path.resolve().relative_to(self.base.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    @property
+    def compose_rel(self) -> str:
+        return self.rel(self.compose_path)
+
+    @property
+    def env_files(self) -> list[DotEnv]:
+        return [self.env] + ([self.compose_env] if self.compose_env is not self.env and self.compose_env.exists else [])
+
+    def error(self, kind: str, file: str, line: int | None, message: str) -> None:
+        why, fix = PARSE_HELP[kind]
+        hit = Hit(file, line, message[:90], why, fix)
+        if hit not in self._errors[kind]:
+            self._errors[kind].append(hit)
+
+    def parse_errors(self, kind: str) -> list[Hit]:
+        return self._errors.get(kind, [])
+
+    def service(self, name: str) -> Service | None:
+        return self.compose.services.get(name) if self.compose else None
+
+    def runtime(self, name: str) -> Runtime | None:
+        service = self.service(name)
+        return Runtime(service) if service else None
+
+    @staticmethod
+    def mount_holding(service: Service, path: str) -> Mount | None:
+        """The mount a container path lies on (the deepest one)."""
+        holding = [m for m in service.mounts() if m.target and (path == m.target or path.startswith(m.target.rstrip("/") + "/"))]
+        return max(holding, key=lambda m: len(m.target), default=None)
+
+    # --- compose ----------------------------------------------------------------------------------
+
+    @cached_property
+    def compose(self) -> ComposeFile | None:
+        try:
+            return ComposeFile(self.compose_path, self.compose_rel, self.compose_env, self.rel)
+        except Unparseable as exc:
+            self.error("compose", self.compose_rel, exc.line, exc.message)
+            return None
+
+    # --- web: image, entrypoint, uWSGI, settings ----------------------------------------------------
+
+    @cached_property
+    def web(self) -> Runtime | None:
+        return self.runtime(self.stack.services.web)
+
+    @cached_property
+    def web_scripts(self) -> list[Script]:
+        if self.web is None:
+            return []
+        return [Script(p, self.rel(p), shell_commands(p.read_text(encoding="utf-8", errors="replace")))
+                for p in self.web.scripts()]
+
+    def _web_commands(self):
+        """Every command web runs at start: its argv (a `sh -c` text split up) and its scripts' lines."""
+        if self.web is None:
+            return
+        argv, file, line = self.web.argv()
+        if len(argv) >= 3 and posixpath.basename(argv[0]) in ("sh", "bash") and argv[1] == "-c":
+            for cmd in shell_commands(argv[2]):
+                yield cmd.words, file, line
+        else:
+            yield argv, file, line
+        for script in self.web_scripts:
+            for cmd in script.commands:
+                yield cmd.words, script.rel, cmd.line
+
+    @cached_property
+    def uwsgi(self) -> uwsgi_mod.Uwsgi | None:
+        options: list[uwsgi_mod.Option] = []
+        ini_files: list[Path] = []
+        for words, file, line in self._web_commands():
+            starts = [i for i, w in enumerate(words) if posixpath.basename(w) == "uwsgi"]
+            if not starts:
+                continue
+            given = uwsgi_mod.command_options(words[starts[0] + 1 :], file, line)
+            for option in given:
+                if option.key == "ini" and self.web is not None:
+                    host = self.web.to_host(option.value)
+                    if host and host.is_file():
+                        ini_files.append(host)
+            options += [o for o in given if o.key != "ini"]
+        if not ini_files and not options:
+            fallback = [self.base / "compose/web/uwsgi.ini"]
+            if self.web and self.web.image:
+                fallback.append(self.web.image.context / "uwsgi.ini")
+            ini_files = [p for p in fallback if p.is_file()][:1]
+        for path in ini_files:
+            options = uwsgi_mod.read_ini(path, self.rel(path)) + options
+        return uwsgi_mod.Uwsgi(options) if options else None
+
+    @property
+    def uwsgi_listeners(self) -> list[uwsgi_mod.Listener]:
+        return self.uwsgi.listeners if self.uwsgi else []
+
+    @property
+    def uwsgi_port(self) -> int:
+        ports = [l.port for l in self.uwsgi_listeners if l.port]
+        return ports[0] if ports else self.stack.ports.uwsgi
+
+    @cached_property
+    def settings(self) -> settings_mod.Settings | None:
+        env = self.web.env if self.web else {}
+        module = env["DJANGO_SETTINGS_MODULE"].text if "DJANGO_SETTINGS_MODULE" in env else None
+        for option in self.uwsgi.all("env") if self.uwsgi and module is None else []:
+            name, _, value = option.value.partition("=")
+            if name.strip() == "DJANGO_SETTINGS_MODULE":
+                module = value.strip()
+        app_dir = self.project.root / self.project.app_dir
+
+        reader = settings_mod.Reader(app_dir, env, lambda path: self.web.to_container(path) if self.web else None)
+        path = reader.module_file(module) if module else None
+        path = path or self.project.settings_file
+        try:
+            return settings_mod.Settings(reader, path, self.rel)
+        except settings_mod.SettingsError as exc:
+            self.error("settings", self.rel(exc.file), exc.line, f"Python cannot parse the settings: {exc.message}")
+            return None
+
+    def nginx_path_of(self, kind: str) -> str | None:
+        """Where nginx sees the STATIC_ROOT / MEDIA_ROOT web writes to (through a shared volume)."""
+        settings = self.settings
+        root = settings.value(f"{kind.upper()}_ROOT") if settings else None
+        web, nginx = self.service(self.stack.services.web), self.service(self.stack.services.nginx)
+        if not isinstance(root, str) or not root.startswith("/") or web is None or nginx is None:
+            return None
+        root = posixpath.normpath(str(root))
+        mount = self.mount_holding(web, root)
+        theirs = [m for m in nginx.mounts() if mount and m.source == mount.source]
+        if not theirs:
+            return None
+        return posixpath.normpath(posixpath.join(theirs[0].target, posixpath.relpath(root, mount.target)))
+
+    @cached_property
+    def redis_password_used(self) -> tuple[str, str] | None:
+        """The password web sends to Redis, and where it is set."""
+        parts, _ = settings_mod.redis_location(self)
+        if parts is None:
+            return None
+        options = self.settings.value("CACHES", "default", "OPTIONS")
+        options = options if isinstance(options, dict) else {}
+        for key in ("password", "PASSWORD"):
+            if isinstance(options.get(key), str) and options[key]:
+                value = options[key]
+                source = f"{value.var} in web's environment" if isinstance(value, settings_mod.EnvStr) else "settings"
+                return str(value), source
+        return (parts.password, "the cache URL") if parts.password else ("", "none")
+
+    # --- nginx ------------------------------------------------------------------------------------
+
+    @cached_property
+    def nginx(self) -> Nginx | None:
+        runtime = self.runtime(self.stack.services.nginx)
+        files = []
+        for target, host in runtime.files() if runtime else []:
+            if target.startswith("/etc/nginx/") and target.endswith(".conf") and host not in files:
+                files.append(host)
+        if not files and (self.base / "compose/nginx/nginx.conf").is_file():
+            files = [self.base / "compose/nginx/nginx.conf"]
+        if not files:
+            return None
+        config = Nginx([(p, self.rel(p)) for p in files])
+        for file, line, message in config.errors:
+            self.error("nginx", file, line, message)
+        return config
+
+    # --- db ---------------------------------------------------------------------------------------
+
+    def _db_files(self, wanted) -> list[Path]:
+        db = self.service(self.stack.services.db)
+        found: list[Path] = []
+        for mount in db.mounts() if db else []:
+            host = Path(mount.source)
+            if mount.bind and wanted(mount.target):
+                found += sorted(host.iterdir()) if host.is_dir() else [host] if host.is_file() else []
+        return found
+
+    @cached_property
+    def mysql_options(self) -> list[mysql.CnfOption]:
+        files = self._db_files(lambda t: t in mysql.MAIN_CONFIGS or t.startswith("/etc/mysql/") or t.endswith(".cnf"))
+        if self.service(self.stack.services.db) is None:
+            files = sorted((self.base / "compose/mysql/conf").glob("*.cnf"))
+        return [o for p in files if p.suffix in (".cnf", "") and p.is_file() for o in mysql.read_cnf(p, self.rel(p))]
+
+    @cached_property
+    def init_sql(self) -> list[tuple[str, list[mysql.Statement]]]:
+        init = self.stack.paths.mysql_init.rstrip("/")
+        files = self._db_files(lambda t: t == init or t.startswith(init + "/"))
+        if self.service(self.stack.services.db) is None:
+            files = sorted((self.base / "compose/mysql/init").glob("*.sql"))
+        found = []
+        for path in files:
+            if path.suffix != ".sql":
+                continue
+            try:
+                found.append((self.rel(path), mysql.read_sql(path.read_text(encoding="utf-8", errors="replace"))))
+            except mysql.SqlError as exc:
+                self.error("mysql", self.rel(path), exc.line, f"the SQL cannot be read: {exc.message}")
+        return found
+
+    @cached_property
+    def db_image(self) -> mysql.DbImage | None:
+        db = self.service(self.stack.services.db)
+        if db is None:
+            return None
+        image = db.scalar("image")
+        if image is not None:
+            return mysql.DbImage(image.text, image.file, image.line)
+        runtime = self.runtime(self.stack.services.db)
+        froms = [s[0] for s in (runtime.image.stages if runtime and runtime.image else []) if s and s[0].keyword == "FROM"]
+        if froms:
+            return mysql.DbImage(froms[-1].text.split()[0], self.rel(runtime.image.dockerfile), froms[-1].line)
+        return None
+
+    @cached_property
+    def db_env(self):
+        db = self.service(self.stack.services.db)
+        return db.environment() if db else None
+
+    @property
+    def db_port(self) -> int:
+        ports = [o.value for o in self.mysql_options if o.section in mysql.SERVER_SECTIONS and o.key == "port"]
+        return int(ports[-1]) if ports and ports[-1].isdigit() else self.stack.ports.db
+
+    # --- redis ------------------------------------------------------------------------------------
+
+    @cached_property
+    def redis(self) -> redis.Redis | None:
+        runtime = self.runtime(self.stack.services.redis)
+        if runtime is None:
+            return None
+        service = runtime.service
+        given = service.argv("command") or service.argv("entrypoint")
+        words, line = (given[0], given[1]) if given else ([], None)
+        if len(words) >= 3 and posixpath.basename(words[0]) in ("sh", "bash") and words[1] == "-c":
+            commands = [c.words for c in shell_commands(words[2])]
+            words = next((c for c in commands if any(posixpath.basename(w) == "redis-server" for w in c)), [])
+        start = next((i for i, w in enumerate(words) if posixpath.basename(w) == "redis-server"), None)
+        args = words[start + 1 :] if start is not None else []
+        conf_path = args[0] if args and not args[0].startswith("-") else None
+        env = service.environment()
+        command = redis.command_options(args[1:] if conf_path else args, env, service.compose.rel, line)
+        mounted = [h for t, h in runtime.files() if h.suffix == ".conf"]
+        conf_host = runtime.to_host(conf_path) if conf_path else None
+        conf: list[redis.RedisOption] = []
+        if conf_host and conf_host.is_file():
+            try:
+                conf = redis.read_conf(conf_host, self.rel(conf_host))
+            except redis.RedisConfError as exc:
+                self.error("redis", self.rel(conf_host), exc.line, exc.message)
+        shown = self.rel(mounted[0]) if mounted else None
+        return redis.Redis(conf, command, shown, bool(conf_host and conf_host.is_file()), line)
+
+    @property
+    def redis_port(self) -> int:
+        option = self.redis.last("port") if self.redis else None
+        return int(option.args[0]) if option and option.args and option.args[0].isdigit() else self.stack.ports.redis

@@ -1,0 +1,718 @@
+"""Django settings as web runs them, read with `ast` (never imported: that would run the project).
+
+The module web runs (DJANGO_SETTINGS_MODULE in web's environment, else the project's) is evaluated
+statement by statement: literals, `from x import *`, `os.environ.get`, `Path(__file__).parent`,
+`os.path.join`, arithmetic and small helpers that read one variable (`_required("X")`). Values read
+from the environment take web's environment from the compose file and remember the line of `.env`
+they came from. Anything else is UNKNOWN, and rules skip what they cannot know.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import operator
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+from .compose import resolve_host, shared_networks
+from .finding import ERROR, WARNING, Hit, per_kind, rule
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
+
+#: Django's defaults for the settings the rules read.
+DJANGO_DEFAULTS = {
+    "DEBUG": False, "ALLOWED_HOSTS": [], "CSRF_TRUSTED_ORIGINS": [], "SECURE_PROXY_SSL_HEADER": None,
+    "DATA_UPLOAD_MAX_MEMORY_SIZE": 2621440, "STATIC_URL": None, "MEDIA_URL": "", "STATIC_ROOT": None,
+    "MEDIA_ROOT": "", "DATABASES": {}, "CACHES": {},
+}
+
+
+class EnvStr(str):
+    """A string read from the environment, with where the environment got it."""
+
+    var: str
+    origin: tuple[str, int | None]
+
+
+class EnvList(list):
+    var: str
+    origin: tuple[str, int | None]
+
+
+def _tag(value, var: str, origin):
+    value.var, value.origin = var, origin
+    return value
+
+
+@dataclass
+class Write:
+    keys: tuple  # () for `NAME = …`, ("default", "HOST") for `NAME["default"]["HOST"] = …`
+    file: Path
+    line: int
+    node: ast.AST | None
+
+
+@dataclass
+class EnvRead:
+    var: str
+    required: bool
+    file: Path
+    line: int
+    present: bool
+
+
+@dataclass
+class Module:
+    values: dict = field(default_factory=dict)
+    writes: dict = field(default_factory=dict)
+    aliases: dict = field(default_factory=dict)  # name -> dotted origin ("os", "pathlib.Path")
+    functions: dict = field(default_factory=dict)
+    env_reads: list = field(default_factory=list)
+    typos: list = field(default_factory=list)  # (name, file, line): `Debug = False`
+
+
+class SettingsError(Exception):
+    def __init__(self, file: Path, line: int | None, message: str):
+        super().__init__(message)
+        self.file, self.line, self.message = file, line, message
+
+
+_BINOPS = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
+}
+_COMPARE = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+}
+_PATH_FUNCS = {
+    "os.path.join": posixpath.join, "os.path.dirname": posixpath.dirname, "os.path.abspath": posixpath.normpath,
+    "os.path.realpath": posixpath.normpath, "os.path.normpath": posixpath.normpath, "os.path.basename": posixpath.basename,
+}
+_PATH_TYPES = {"pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "pathlib.PurePosixPath"}
+_ENV_GETS = {"os.environ.get", "os.getenv", "os.environ.setdefault"}
+_STR_METHODS = {"lower", "upper", "strip", "lstrip", "rstrip", "split", "startswith", "endswith", "replace", "title"}
+_BUILTINS = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "tuple": tuple}
+_MAX_DEPTH = 20
+
+
+class Reader:
+    """Evaluates settings modules against web's environment."""
+
+    def __init__(self, app_dir: Path, env: dict, container_path):
+        self.app_dir = app_dir
+        self.env = env  # name -> compose.Value
+        self.container_path = container_path  # host Path -> path in web's container, or None
+        self._cache: dict[Path, Module] = {}
+
+    def module_file(self, dotted: str, base: Path | None = None) -> Path | None:
+        path = (base or self.app_dir).joinpath(*dotted.split("."))
+        for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def load(self, path: Path, _depth: int = 0) -> Module:
+        if path in self._cache:
+            return self._cache[path]
+        self._cache[path] = Module()  # a cycle sees an empty module instead of recursing
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        except SyntaxError as exc:
+            raise SettingsError(path, exc.lineno, exc.msg) from exc
+        except UnicodeDecodeError as exc:
+            raise SettingsError(path, None, "not UTF-8 text") from exc
+        module = Module()
+        self._run(tree.body, module, path, _depth)
+        self._cache[path] = module
+        return module
+
+    # --- statements -----------------------------------------------------------------------------
+
+    def _run(self, body, m: Module, path: Path, depth: int) -> None:
+        for node in body:
+            self._statement(node, m, path, depth)
+
+    def _statement(self, node, m: Module, path: Path, depth: int) -> None:
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                m.aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom):
+            self._import_from(node, m, path, depth)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            value = self._eval(node.value, m, path)
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                self._assign(target, value, node.value, m, path)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            name = node.target.id
+            old, new = m.values.get(name, UNKNOWN), self._eval(node.value, m, path)
+            op = _BINOPS.get(type(node.op))
+            m.values[name] = _apply(op, old, new) if op else UNKNOWN
+            m.writes.setdefault(name, []).append(Write((), path, node.lineno, None))
+        elif isinstance(node, ast.FunctionDef):
+            m.functions[node.name] = node
+        elif isinstance(node, ast.If):
+            test = self._eval(node.test, m, path)
+            if test is UNKNOWN:
+                for name in _assigned(node.body + node.orelse):
+                    m.values[name] = UNKNOWN
+                    m.writes.setdefault(name, []).append(Write((), path, node.lineno, None))
+            else:
+                self._run(node.body if test else node.orelse, m, path, depth)
+        elif isinstance(node, ast.Try):
+            self._run(node.body + node.orelse + node.finalbody, m, path, depth)
+        elif isinstance(node, (ast.For, ast.While, ast.With, ast.AsyncFor, ast.AsyncWith)):
+            for name in _assigned(node.body + getattr(node, "orelse", [])):
+                m.values[name] = UNKNOWN
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            self._mutating_call(node.value, m, path)
+
+    def _import_from(self, node: ast.ImportFrom, m: Module, path: Path, depth: int) -> None:
+        base = path.parent
+        for _ in range(max(node.level - 1, 0)):
+            base = base.parent
+        target = None
+        if node.module and depth < _MAX_DEPTH:
+            target = self.module_file(node.module, base if node.level else None)
+        if target is None:
+            for a in node.names:
+                if a.name != "*":
+                    m.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+            return
+        other = self.load(target, depth + 1)
+        for a in node.names:
+            if a.name == "*":
+                for name, value in other.values.items():
+                    if not name.startswith("_"):
+                        m.values[name] = value
+                        m.writes[name] = list(other.writes.get(name, []))
+                m.env_reads += other.env_reads
+                m.typos += other.typos
+            elif a.name in other.values:
+                m.values[a.asname or a.name] = other.values[a.name]
+                m.writes[a.asname or a.name] = list(other.writes.get(a.name, []))
+
+    def _assign(self, target, value, value_node, m: Module, path: Path) -> None:
+        if isinstance(target, ast.Name):
+            m.values[target.id] = value
+            m.writes[target.id] = [Write((), path, target.lineno, value_node)]
+            if target.id != target.id.upper() and target.id.upper() in DJANGO_DEFAULTS:
+                m.typos.append((target.id, path, target.lineno))
+        elif isinstance(target, ast.Subscript):
+            keys, base = [], target
+            while isinstance(base, ast.Subscript):
+                keys.insert(0, self._eval(base.slice, m, path))
+                base = base.value
+            if not isinstance(base, ast.Name) or base.id not in m.values:
+                return
+            root = m.values[base.id]
+            m.writes.setdefault(base.id, []).append(Write(tuple(keys), path, target.lineno, value_node))
+            try:
+                root = copy.deepcopy(root)
+                holder = root
+                for key in keys[:-1]:
+                    holder = holder[key]
+                holder[keys[-1]] = value
+                m.values[base.id] = root
+            except (TypeError, KeyError, IndexError):
+                m.values[base.id] = UNKNOWN
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            values = value if isinstance(value, (tuple, list)) and len(value) == len(target.elts) else None
+            for i, element in enumerate(target.elts):
+                self._assign(element, values[i] if values else UNKNOWN, None, m, path)
+
+    def _mutating_call(self, call: ast.Call, m: Module, path: Path) -> None:
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in m.values):
+            return
+        name = func.value.id
+        args = [self._eval(a, m, path) for a in call.args]
+        value = copy.deepcopy(m.values[name])
+        try:
+            if UNKNOWN in args or value is UNKNOWN or func.attr not in ("append", "extend", "insert", "update"):
+                raise TypeError
+            getattr(value, func.attr)(*args)
+        except (TypeError, AttributeError, ValueError):
+            value = UNKNOWN
+        m.values[name] = value
+        m.writes.setdefault(name, []).append(Write((), path, call.lineno, None))
+
+    # --- expressions ----------------------------------------------------------------------------
+
+    def _eval(self, node, m: Module, path: Path):
+        try:
+            return self._expr(node, m, path)
+        except Exception:  # anything the real interpreter would do differently is simply unknown
+            return UNKNOWN
+
+    def _expr(self, node, m: Module, path: Path):
+        ev = lambda n: self._eval(n, m, path)  # noqa: E731
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            items = [ev(e) for e in node.elts]
+            return {ast.List: list, ast.Tuple: tuple, ast.Set: lambda x: x}[type(node)](items)
+        if isinstance(node, ast.Dict):
+            result = {}
+            for k, v in zip(node.keys, node.values):
+                if k is None:
+                    spread = ev(v)
+                    if not isinstance(spread, dict):
+                        return UNKNOWN
+                    result.update(spread)
+                else:
+                    result[ev(k)] = ev(v)
+            return result
+        if isinstance(node, ast.JoinedStr):
+            parts = [ev(v.value) if isinstance(v, ast.FormattedValue) else v.value for v in node.values]
+            return UNKNOWN if UNKNOWN in parts else "".join(str(p) for p in parts)
+        if isinstance(node, ast.Name):
+            if node.id == "__file__":
+                inside = self.container_path(path)
+                return inside if inside is not None else UNKNOWN
+            return m.values.get(node.id, UNKNOWN)
+        if isinstance(node, ast.Attribute):
+            base = ev(node.value)
+            if isinstance(base, PurePosixPath) and node.attr in ("parent", "name", "stem"):
+                return getattr(base, node.attr)
+            return UNKNOWN
+        if isinstance(node, ast.BinOp):
+            left, right = ev(node.left), ev(node.right)
+            if isinstance(node.op, ast.Div) and isinstance(left, PurePosixPath) and isinstance(right, (str, PurePosixPath)):
+                return left / right
+            return _apply(_BINOPS.get(type(node.op)), left, right)
+        if isinstance(node, ast.UnaryOp):
+            operand = ev(node.operand)
+            if operand is UNKNOWN:
+                return UNKNOWN
+            return {ast.Not: operator.not_, ast.USub: operator.neg, ast.UAdd: operator.pos}[type(node.op)](operand)
+        if isinstance(node, ast.BoolOp):
+            result = None
+            for value_node in node.values:
+                result = ev(value_node)
+                if result is UNKNOWN or (isinstance(node.op, ast.And) and not result) or (isinstance(node.op, ast.Or) and result):
+                    return result
+            return result
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            return _apply(_COMPARE[type(node.ops[0])], ev(node.left), ev(node.comparators[0]))
+        if isinstance(node, ast.IfExp):
+            test = ev(node.test)
+            return UNKNOWN if test is UNKNOWN else ev(node.body if test else node.orelse)
+        if isinstance(node, ast.Subscript):
+            if self._dotted(node.value, m) == "os.environ":
+                return self._env(ev(node.slice), None, True, node, path)
+            base, key = ev(node.value), ev(node.slice)
+            return UNKNOWN if UNKNOWN in (base, key) else base[key]
+        if isinstance(node, ast.Call):
+            return self._call(node, m, path)
+        return UNKNOWN
+
+    def _dotted(self, node, m: Module) -> str | None:
+        if isinstance(node, ast.Name):
+            if node.id in m.values:
+                return None
+            return m.aliases.get(node.id, node.id)
+        if isinstance(node, ast.Attribute):
+            base = self._dotted(node.value, m)
+            return f"{base}.{node.attr}" if base else None
+        return None
+
+    def _call(self, node: ast.Call, m: Module, path: Path):
+        ev = lambda n: self._eval(n, m, path)  # noqa: E731
+        name = self._dotted(node.func, m)
+        args = [ev(a) for a in node.args]
+        if name in _ENV_GETS or name == "os.environ.__getitem__":
+            return self._env(args[0] if args else UNKNOWN, args[1] if len(args) > 1 else None, False, node, path)
+        if name in _PATH_FUNCS and args and UNKNOWN not in args:
+            return _PATH_FUNCS[name](*[str(a) for a in args])
+        if name in _PATH_TYPES or (name == "Path" and "Path" not in m.functions):
+            return PurePosixPath(*[str(a) for a in args]) if UNKNOWN not in args else UNKNOWN
+        if name in _BUILTINS and len(args) == 1 and args[0] is not UNKNOWN:
+            return _BUILTINS[name](args[0])
+        if name in m.functions:
+            return self._helper(m.functions[name], args, node, path)
+        if isinstance(node.func, ast.Attribute):
+            base = ev(node.func.value)
+            if isinstance(base, PurePosixPath) and node.func.attr in ("resolve", "absolute"):
+                return base
+            if isinstance(base, PurePosixPath) and node.func.attr == "joinpath" and UNKNOWN not in args:
+                return base.joinpath(*map(str, args))
+            if isinstance(base, str) and node.func.attr in _STR_METHODS and UNKNOWN not in args:
+                return getattr(str(base), node.func.attr)(*args)
+        return UNKNOWN
+
+    def _env(self, var, default, required: bool, node, path: Path):
+        if not isinstance(var, str):
+            return UNKNOWN
+        found = self.env.get(var)
+        self.reads.append(EnvRead(var, required and default is None, path, node.lineno, found is not None))
+        if found is None:
+            return UNKNOWN if default is None else default
+        return _tag(EnvStr(found.text), var, (found.file, found.line))
+
+    def _helper(self, func: ast.FunctionDef, args, node, path: Path):
+        """A settings helper that reads the environment variable named by its first parameter:
+        `_required("X")` gives the value, `_list("X")` (one that splits) a list of stripped items."""
+        params = [a.arg for a in func.args.args]
+        if not params or not args or not isinstance(args[0], str):
+            return UNKNOWN
+        reads_param = splits = raises = False
+        separator = None
+        for sub in ast.walk(func):
+            if isinstance(sub, ast.Name) and sub.id == params[0]:
+                reads_param = True
+            if isinstance(sub, ast.Raise):
+                raises = True
+            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "split":
+                splits = True
+                if sub.args and isinstance(sub.args[0], ast.Constant):
+                    separator = sub.args[0].value
+        env_reading = any(
+            isinstance(sub, (ast.Call, ast.Subscript)) and "environ" in ast.unparse(sub) or "getenv" in ast.unparse(sub)
+            for sub in ast.walk(func) if isinstance(sub, (ast.Call, ast.Subscript))
+        )
+        if not (reads_param and env_reading):
+            return UNKNOWN
+        value = self._env(args[0], None, raises, node, path)
+        if value is UNKNOWN:
+            return UNKNOWN if raises else ([] if splits else "")
+        if splits:
+            items = [EnvStr(i.strip()) for i in value.split(separator) if i.strip()]
+            return _tag(EnvList(items), value.var, value.origin)
+        return value
+
+
+def _apply(op, left, right):
+    if op is None or left is UNKNOWN or right is UNKNOWN:
+        return UNKNOWN
+    try:
+        return op(left, right)
+    except Exception:
+        return UNKNOWN
+
+
+def _assigned(body) -> set[str]:
+    names = set()
+    for node in body:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                names.add(sub.id)
+    return names
+
+
+class Settings:
+    """The settings module web runs, evaluated."""
+
+    def __init__(self, reader: Reader, path: Path, rel_of):
+        self.path = path
+        self.rel_of = rel_of
+        reader.reads = []
+        self.module = reader.load(path)
+        self.reads: list[EnvRead] = reader.reads
+
+    @property
+    def rel(self) -> str:
+        return self.rel_of(self.path)
+
+    def value(self, name: str, *keys):
+        value = self.module.values.get(name, DJANGO_DEFAULTS.get(name, UNKNOWN))
+        for key in keys:
+            if not isinstance(value, dict) or key not in value:
+                return UNKNOWN
+            value = value[key]
+        return value
+
+    def where(self, name: str, *keys) -> tuple[str, int | None]:
+        """Where to fix a value: the .env line it came from, else the settings line that sets it."""
+        value = self.value(name, *keys)
+        if isinstance(value, (EnvStr, EnvList)) and value.origin[1] is not None:
+            return value.origin
+        return self.written(name, *keys)
+
+    def written(self, name: str, *keys) -> tuple[str, int | None]:
+        writes = self.module.writes.get(name, [])
+        best = next((w for w in reversed(writes) if tuple(keys[: len(w.keys)]) == w.keys), None)
+        if best is None:
+            return self.rel, None
+        line, node = best.line, best.node
+        for key in keys[len(best.keys) :]:
+            if not isinstance(node, ast.Dict):
+                break
+            match = next((v for k, v in zip(node.keys, node.values) if isinstance(k, ast.Constant) and k.value == key), None)
+            if match is None:
+                break
+            node, line = match, match.lineno
+        return self.rel_of(best.file), line
+
+
+# --- rules --------------------------------------------------------------------------------------
+
+
+@rule("settings-unparseable", ERROR)
+def settings_unparseable(ctx):
+    """Django cannot import settings Python cannot parse; web fails at start."""
+    ctx.settings
+    yield from ctx.parse_errors("settings")
+
+
+@rule("settings-debug-on", ERROR)
+def debug_on(ctx):
+    """DEBUG shows tracebacks, settings and SQL to every visitor, and keeps every query in memory."""
+    settings = ctx.settings
+    if settings and settings.value("DEBUG") not in (UNKNOWN, None) and settings.value("DEBUG"):
+        file, line = settings.where("DEBUG")
+        yield Hit(file, line, "DEBUG is on in the settings web runs",
+                  "error pages show code, settings and SQL to anyone; memory grows with each query.",
+                  "Set DEBUG = False in the settings module web runs.")
+
+
+@rule("settings-debug-typo", WARNING)
+def debug_typo(ctx):
+    """Settings names are case-sensitive: `Debug = False` sets nothing, DEBUG keeps its value."""
+    settings = ctx.settings
+    for name, path, line in settings.module.typos if settings else []:
+        if name.upper() == "DEBUG":
+            now = settings.value("DEBUG")
+            state = "unset (False)" if "DEBUG" not in settings.module.values else f"{now!r}"
+            yield Hit(ctx.rel(path), line, f"`{name}` is not DEBUG: settings are case-sensitive",
+                      f"Django ignores the line; DEBUG stays {state}, not what it says.",
+                      "Write DEBUG = False (upper case).")
+
+
+_SECRETS = (("SECRET_KEY",), ("DATABASES", "default", "PASSWORD"), ("CACHES", "default", "OPTIONS", "PASSWORD"),
+            ("CACHES", "default", "OPTIONS", "password"))
+
+
+@rule("settings-hardcoded-secret", WARNING)
+def hardcoded_secret(ctx):
+    """A secret typed into settings is in git and in every image layer, and differs from `.env`'s
+    the moment someone changes one of them."""
+    settings = ctx.settings
+    for path in _SECRETS if settings else []:
+        value = settings.value(*path)
+        if isinstance(value, str) and value and not isinstance(value, EnvStr):
+            shown = path[0] + "".join(f"[{k!r}]" for k in path[1:])
+            file, line = settings.written(*path)
+            env_key = {"SECRET_KEY": "DJANGO_SECRET_KEY", "DATABASES": "MYSQL_PASSWORD"}.get(path[0], "REDIS_PASSWORD")
+            yield Hit(file, line, f"{shown} is written in the settings file",
+                      "it is in git and in the image; it drifts from .env's value.",
+                      f'Read it from the environment: os.environ["{env_key}"] (set in .env).')
+
+
+@rule("settings-env-not-set", ERROR)
+def env_not_set(ctx):
+    """A required variable missing from web's environment stops Django at start."""
+    settings = ctx.settings
+    seen = set()
+    for read in settings.reads if settings else []:
+        if read.required and not read.present and read.var not in seen:
+            seen.add(read.var)
+            yield Hit(ctx.rel(read.file), read.line, f"settings require {read.var}; web's environment lacks it",
+                      "Django stops at start with KeyError or ImproperlyConfigured.",
+                      f"Set {read.var} under web's environment: in {ctx.compose_rel} (value in .env).")
+
+
+@rule("settings-allowed-hosts-empty", ERROR)
+def allowed_hosts_empty(ctx):
+    """With DEBUG off and ALLOWED_HOSTS empty, Django answers every request with 400."""
+    settings = ctx.settings
+    if settings and settings.value("ALLOWED_HOSTS") == [] and settings.value("DEBUG") is not True:
+        file, line = settings.where("ALLOWED_HOSTS")
+        yield Hit(file, line, "ALLOWED_HOSTS is empty",
+                  "with DEBUG off Django answers every request with 400 Bad Request.",
+                  f"Set DJANGO_ALLOWED_HOSTS in .env, e.g. {','.join(ctx.stack.hosts)}")
+
+
+# --- database and cache ---------------------------------------------------------------------------
+
+
+def db_settings(ctx) -> dict | None:
+    settings = ctx.settings
+    db = settings.value("DATABASES", "default") if settings else UNKNOWN
+    return db if isinstance(db, dict) else None
+
+
+@rule("settings-db-engine-not-mysql", ERROR)
+def db_engine_not_mysql(ctx):
+    """The stack's database is the db service; another engine (SQLite) keeps data inside web's
+    container, lost at every rebuild."""
+    db = db_settings(ctx)
+    engine = db.get("ENGINE") if db else None
+    if isinstance(engine, str) and "mysql" not in engine:
+        file, line = ctx.settings.where("DATABASES", "default", "ENGINE")
+        yield Hit(file, line, f"the database ENGINE is {engine}, not MySQL",
+                  f"the {ctx.stack.services.db} service goes unused; data stays in web's container.",
+                  "Use django.db.backends.mysql with HOST the db service (see settings_docker.py).")
+
+
+def _host_rules(ctx, which: str, shared: bool):
+    """Findings for the host web connects to for the database (which="db") or the cache ("redis")."""
+    if which == "db":
+        host, where = _db_host(ctx)
+        what = "database"
+    else:
+        parts, where = redis_location(ctx)
+        host, what = (parts.hostname or "" if parts and parts.scheme != "unix" else None), "Redis"
+    compose, web = ctx.compose, ctx.service(ctx.stack.services.web)
+    if not isinstance(host, str) or compose is None or web is None:
+        return
+    service_name, network = getattr(ctx.stack.services, which), getattr(ctx.stack.networks, which)
+    target = resolve_host(compose, host)
+    if not shared and target is None:
+        local = " (web's own container)" if host in ("", "localhost", "127.0.0.1") else ""
+        yield Hit(*where, f"{what} host {host!r} is not a compose service{local}",
+                  f"web cannot reach the {what} there: every request needing it fails.",
+                  f"Use the service name: {service_name}")
+    if shared and target is not None and shared_networks(web, target) == set():
+        yield Hit(*where, f"web and {target.name} share no network",
+                  f"web cannot resolve or reach {host}: connections to the {what} fail.",
+                  f"Put both services on {network} in {compose.rel}.")
+
+
+def _db_host(ctx):
+    db = db_settings(ctx)
+    if db is None or not isinstance(db.get("ENGINE"), str) or "mysql" not in db["ENGINE"]:
+        return None, None
+    return db.get("HOST", ""), ctx.settings.where("DATABASES", "default", "HOST")
+
+
+def redis_location(ctx):
+    """(URL parts, where) of the cache, when it is Redis."""
+    settings = ctx.settings
+    cache = settings.value("CACHES", "default") if settings else UNKNOWN
+    if not isinstance(cache, dict) or "redis" not in str(cache.get("BACKEND", "")).lower():
+        return None, None
+    location = cache.get("LOCATION")
+    location = location[0] if isinstance(location, (list, tuple)) and location else location
+    if not isinstance(location, str) or "://" not in location:
+        return None, None
+    try:
+        parts = urlsplit(location)
+        parts.port
+    except ValueError:
+        return None, None
+    return parts, settings.where("CACHES", "default", "LOCATION")
+
+
+@rule("settings-db-host-not-a-service", ERROR)
+def db_host_not_a_service(ctx):
+    """Inside web, the database is reached by the db service's name; localhost is web itself."""
+    yield from _host_rules(ctx, "db", shared=False)
+
+
+@rule("settings-db-host-not-on-shared-network", ERROR)
+def db_host_not_shared(ctx):
+    """web reaches the database only over a network both join."""
+    yield from _host_rules(ctx, "db", shared=True)
+
+
+@rule("settings-redis-host-not-a-service", ERROR)
+def redis_host_not_a_service(ctx):
+    """Inside web, Redis is reached by the redis service's name; localhost is web itself."""
+    yield from _host_rules(ctx, "redis", shared=False)
+
+
+@rule("settings-redis-host-not-on-shared-network", ERROR)
+def redis_host_not_shared(ctx):
+    """web reaches Redis only over a network both join."""
+    yield from _host_rules(ctx, "redis", shared=True)
+
+
+@rule("settings-db-port-mismatch", ERROR)
+def db_port_mismatch(ctx):
+    """The settings must use the port the database server listens on."""
+    db = db_settings(ctx)
+    port = db.get("PORT") if db else None
+    want = ctx.db_port
+    if port not in (None, "", UNKNOWN) and str(port).isdigit() and int(port) != want:
+        yield Hit(*ctx.settings.where("DATABASES", "default", "PORT"), f"database PORT is {port}; the server listens on {want}",
+                  "connections go to a port nothing listens on: every query fails.",
+                  f'Set "PORT": "{want}".')
+
+
+@rule("settings-redis-port-mismatch", ERROR)
+def redis_port_mismatch(ctx):
+    """The cache URL must use the port Redis listens on."""
+    parts, where = redis_location(ctx)
+    want = ctx.redis_port
+    if parts and parts.scheme != "unix" and (parts.port or 6379) != want:
+        yield Hit(*where, f"the cache URL uses port {parts.port or 6379}; Redis listens on {want}",
+                  "cache connections fail: every cached page errors.",
+                  f"Use redis://{ctx.stack.services.redis}:{want}/0")
+
+
+@rule("settings-db-credentials-mismatch", ERROR)
+def db_credentials_mismatch(ctx):
+    """The database, user and password Django uses must be the ones the db service created from its
+    environment (MYSQL_DATABASE, MYSQL_USER, MYSQL_PASSWORD), or web cannot log in."""
+    db = db_settings(ctx)
+    db_env = ctx.db_env
+    if db is None or db_env is None:
+        return
+    user = db.get("USER")
+    as_root = user == "root"
+    pairs = [("NAME", "MYSQL_DATABASE"), ("USER", None if as_root else "MYSQL_USER"),
+             ("PASSWORD", "MYSQL_ROOT_PASSWORD" if as_root else "MYSQL_PASSWORD")]
+    for key, var in pairs:
+        mine, theirs = db.get(key), db_env.get(var) if var else None
+        if not isinstance(mine, str) or theirs is None or mine == theirs.text:
+            continue
+        shown = "(hidden)" if key == "PASSWORD" else repr(mine)
+        yield Hit(*ctx.settings.where("DATABASES", "default", key),
+                  f"database {key} is {shown}; {ctx.stack.services.db} was set up with {var} differing",
+                  "MySQL refuses the login (1045 Access denied) or the database does not exist.",
+                  f"Take both from {var} in .env (os.environ[\"{var}\"] in the settings).")
+
+
+@rule("settings-db-charset-utf8", ERROR)
+def db_charset_utf8(ctx):
+    """MySQL's `utf8` is a 3-byte subset: emoji and other 4-byte characters fail to save."""
+    db = db_settings(ctx)
+    options = db.get("OPTIONS") if db else None
+    charset = options.get("charset") if isinstance(options, dict) else None
+    if isinstance(charset, str) and charset.lower() in ("utf8", "utf8mb3"):
+        yield Hit(*ctx.settings.where("DATABASES", "default", "OPTIONS", "charset"),
+                  f"the database connection uses charset {charset}, not utf8mb4",
+                  "4-byte characters (emoji) fail with 'Incorrect string value'.",
+                  '"OPTIONS": {"charset": "utf8mb4"}')
+
+
+# --- static and media volumes ---------------------------------------------------------------------
+
+
+def _root_not_shared(ctx, kind: str):
+    settings = ctx.settings
+    root = settings.value(f"{kind.upper()}_ROOT") if settings else None
+    if not isinstance(root, (str, PurePosixPath)) or not str(root).startswith("/"):
+        return
+    web, nginx = ctx.service(ctx.stack.services.web), ctx.service(ctx.stack.services.nginx)
+    if web is None or nginx is None:
+        return
+    root = posixpath.normpath(str(root))
+    mount = ctx.mount_holding(web, root)
+    volume = getattr(ctx.stack.volumes, kind)
+    want = getattr(ctx.stack.paths, kind)
+    file, line = settings.where(f"{kind.upper()}_ROOT")
+    if mount is None:
+        yield Hit(file, line, f"{kind.upper()}_ROOT {root} is on no volume of web",
+                  f"the files stay inside web's container; nginx never sees them (404).",
+                  f"Set {kind.upper()}_ROOT = \"{want}\", where web mounts the {volume} volume.")
+    elif not any(m.source == mount.source for m in nginx.mounts()):
+        yield Hit(file, line, f"{kind.upper()}_ROOT is on {mount.source}, which nginx does not mount",
+                  "nginx cannot serve files it cannot see: they answer 404.",
+                  f"Mount {mount.source} in nginx too (read-only), at {want}.")
+
+
+per_kind("{kind}-root-not-shared", ERROR,
+         "Django writes {KIND}_ROOT in web; nginx serves the files only if that path is on a volume "
+         "nginx mounts too (and only a volume keeps them across rebuilds).",
+         _root_not_shared)
