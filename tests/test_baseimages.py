@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from djstack import baseimages, docker
+from djstack.errors import DjstackError
 from djstack.imagesets import DEBIAN_ROOTFS_IMAGE, IMAGE_SETS
 
 
@@ -232,3 +233,24 @@ def test_build_with_nothing_missing_does_nothing(monkeypatch):
     said: list[str] = []
     assert baseimages.build_base_images("http://unused.invalid/debian", say=said.append) == []
     assert said == []
+
+
+def test_missing_debootstrap_is_explained(monkeypatch):
+    monkeypatch.setattr(baseimages.shutil, "which", lambda *a, **k: None)
+    with pytest.raises(DjstackError) as info:
+        baseimages._check_debootstrap()
+    assert "debootstrap" in info.value.message and "apt-get install -y debootstrap" in info.value.fix
+
+
+def test_not_root_is_explained(monkeypatch):
+    monkeypatch.setattr(baseimages.shutil, "which", lambda *a, **k: "/usr/sbin/debootstrap")
+    monkeypatch.setattr(baseimages.os, "geteuid", lambda: 1000)
+    with pytest.raises(DjstackError) as info:
+        baseimages._check_debootstrap()
+    assert "root" in info.value.message
+
+
+def test_non_http_mirror_is_refused_before_any_network_access():
+    with pytest.raises(DjstackError) as info:
+        baseimages._check_mirror("file:///srv/mirror/debian")
+    assert "http(s)" in info.value.message

@@ -206,7 +206,10 @@ def _new_log() -> _Log:
             return _Log(path)
         except OSError:
             continue
-    raise DjstackError("Cannot create a log file for the image build.", "Check that $HOME/.cache or the temp dir is writable.")
+    raise DjstackError(
+        "Cannot create a log file for the image build.",
+        "Check that $HOME/.cache or the temp dir is writable.",
+    )
 
 
 def _tail(text: str, lines: int = _TAIL_LINES) -> str:
@@ -232,6 +235,11 @@ def _check_mirror(mirror: str) -> None:
     try:
         with urllib.request.urlopen(url, timeout=20) as resp:
             head = resp.read(4096).decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        raise DjstackError(
+            f"The Debian mirror {mirror} does not serve Debian {DEBIAN_SUITE}: {url} gave HTTP {exc.code}.",
+            f"Pass the URL of a Debian mirror (the directory holding dists/{DEBIAN_SUITE}/).",
+        ) from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DjstackError(
@@ -427,10 +435,15 @@ def _build_rootfs(mirror: str, log: _Log, say: Callable[[str], None]) -> None:
     try:
         started = time.monotonic()
         say(f"debootstrap {DEBIAN_SUITE} (minbase) from {mirror} ...")
-        cmd = [debootstrap, "--variant=minbase", "--include=ca-certificates", DEBIAN_SUITE, str(rootfs), mirror]
+        cmd = [
+            debootstrap, "--variant=minbase", "--include=ca-certificates",
+            DEBIAN_SUITE, str(rootfs), mirror,
+        ]  # fmt: skip
         log.section("$ " + " ".join(cmd))
         with log.path.open("a", encoding="utf-8") as out:
-            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+            proc = subprocess.run(
+                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            )
         if proc.returncode != 0:
             detail = rootfs / "debootstrap" / "debootstrap.log"
             if detail.exists():  # the real error is often only there
@@ -458,7 +471,8 @@ def _build_rootfs(mirror: str, log: _Log, say: Callable[[str], None]) -> None:
         if proc.returncode != 0:
             raise _fail("tar of the root filesystem failed", proc.stderr, log, "Check free disk space.")
         _import(tarball, mirror, log)
-        say(f"  {DEBIAN_ROOTFS_IMAGE} imported ({time.monotonic() - started:.0f} s, {_size(DEBIAN_ROOTFS_IMAGE)})")
+        elapsed = time.monotonic() - started
+        say(f"  {DEBIAN_ROOTFS_IMAGE} imported ({elapsed:.0f} s, {_size(DEBIAN_ROOTFS_IMAGE)})")
     finally:
         _remove_tree(workdir)
 
@@ -473,12 +487,18 @@ def _import(tarball: Path, mirror: str, log: _Log) -> None:
     args = ["import"]
     for change in changes:
         args += ["--change", change]
-    args += ["--message", f"djstack: debootstrap --variant=minbase {DEBIAN_SUITE} {mirror}", str(tarball), DEBIAN_ROOTFS_IMAGE]
+    message = f"djstack: debootstrap --variant=minbase {DEBIAN_SUITE} {mirror}"
+    args += ["--message", message, str(tarball), DEBIAN_ROOTFS_IMAGE]
     log.section("$ docker " + " ".join(args))
     proc = docker.run(args, check=False, timeout=_BUILD_TIMEOUT)
     log.write(proc.stdout + proc.stderr)
     if proc.returncode != 0:
-        raise _fail(f"docker import of {DEBIAN_ROOTFS_IMAGE} failed", proc.stderr, log, "Check the Docker engine's log and free disk space.")
+        raise _fail(
+            f"docker import of {DEBIAN_ROOTFS_IMAGE} failed",
+            proc.stderr,
+            log,
+            "Check the Docker engine's log and free disk space.",
+        )
 
 
 def _copy_context(directory: str, dest: Path) -> None:
@@ -500,7 +520,10 @@ def _copy_context(directory: str, dest: Path) -> None:
 
     src = resources.files(__name__).joinpath(directory)
     if not src.is_dir():
-        raise DjstackError(f"djstack is incomplete: its Dockerfile directory {directory!r} is missing.", "Reinstall djstack.")
+        raise DjstackError(
+            f"djstack is incomplete: its Dockerfile directory {directory!r} is missing.",
+            "Reinstall djstack.",
+        )
     copy(src, dest)
 
 
