@@ -254,6 +254,7 @@ def resolve_host(compose: ComposeFile, host: str) -> Service | None:
 @rule("compose-unparseable", ERROR)
 def compose_unparseable(ctx):
     """Compose cannot start a stack from a file it cannot read; nothing else can be checked."""
+    ctx.compose
     yield from ctx.parse_errors("compose")
 
 

@@ -141,6 +141,7 @@ class Nginx:
         conf.d file, which the image's main config includes inside `http`."""
         self.errors: list[tuple[str, int | None, str]] = []
         self.http: list[list[Directive]] = []
+        self.files = [rel for _, rel in files]
         for path, rel in files:
             payload = crossplane.parse(str(path), single=True, catch_errors=True, comments=False,
                                        check_ctx=False, check_args=True)
@@ -198,6 +199,7 @@ def _host_port(address: str) -> tuple[str | None, int | None]:
 @rule("nginx-unparseable", ERROR)
 def nginx_unparseable(ctx):
     """nginx refuses to start with a config it cannot parse (the image build runs `nginx -t`)."""
+    ctx.nginx
     yield from ctx.parse_errors("nginx")
 
 
@@ -210,6 +212,18 @@ def _web_targets(ctx):
         for target in p.targets or []:
             if target.host is not None and web is not None and resolve_host(ctx.compose, target.host) is web:
                 yield p, target
+
+
+@rule("nginx-no-pass-to-web", ERROR)
+def no_pass_to_web(ctx):
+    """nginx is the only way in: without a location passing requests to web, no page is served."""
+    if ctx.nginx is None or ctx.nginx.errors or ctx.nginx.passes():
+        return
+    servers = ctx.nginx.servers
+    file, line = (servers[0].directive.file, servers[0].directive.line) if servers else (ctx.nginx.files[0], None)
+    yield Hit(file, line, "no location passes requests to web",
+              "nginx answers every page itself (404 or its default page); Django is never reached.",
+              f"Add location / {{ uwsgi_pass {ctx.stack.services.web}:{ctx.uwsgi_port}; include uwsgi_params; }}")
 
 
 @rule("nginx-upstream-not-a-service", ERROR)
