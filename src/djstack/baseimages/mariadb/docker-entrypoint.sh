@@ -10,9 +10,11 @@
 #
 # First start (datadir without a `mysql` system schema): initialise it, start a temporary server
 # that listens only on its socket (--skip-networking, so a TCP health check cannot pass yet), set
-# the accounts up, run /docker-entrypoint-initdb.d/*.sql, *.sql.gz, *.sql.xz, *.sql.zst and *.sh
-# in sorted order, stop the temporary server. Every start then `exec`s the real server as the
-# mysql user, as PID 1: SIGTERM from `docker stop` shuts it down cleanly.
+# the accounts up, run /docker-entrypoint-initdb.d/*.sql, *.sql.gz and *.sh in sorted order
+# (.sql.xz/.zst/.bz2 are refused: no such decompressor in the image), stop the temporary server.
+# Every start then `exec`s the real server as the mysql user, as PID 1: SIGTERM from
+# `docker stop` shuts it down cleanly. A first start that fails half-way leaves a marker file, and
+# later starts refuse that datadir instead of running on a half-initialised one.
 set -Eeo pipefail
 shopt -s nullglob
 
@@ -210,8 +212,9 @@ docker_process_init_files() {
                 fi ;;
             *.sql)     mysql_note "$0: running $f"; docker_process_sql < "$f" ;;
             *.sql.gz)  mysql_note "$0: running $f"; gunzip -c "$f" | docker_process_sql ;;
-            *.sql.xz)  mysql_note "$0: running $f"; xzcat "$f" | docker_process_sql ;;
-            *.sql.zst) mysql_note "$0: running $f"; zstd -dc "$f" | docker_process_sql ;;
+            *.sql.xz|*.sql.zst|*.sql.bz2)
+                # The image carries gzip only (slim): fail rather than skip someone's data.
+                mysql_error "$f: only .sql, .sql.gz and .sh init files are supported by this image" ;;
             *)         mysql_warn "$0: ignoring $f" ;;
         esac
     done
