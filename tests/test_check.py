@@ -51,6 +51,7 @@ def values(stack: Stack) -> dict[str, str]:
         "vol_media": s.volumes.media, "front": s.networks.front, "dbnet": s.networks.db,
         "redisnet": s.networks.redis, "db_user": s.db_user, "db_name": s.db_name, "db_image": s.images.db,
         "max_upload": str(s.max_upload_mb), "overlay": str(s.project.overlay_file),
+        "overlay_module": s.project.overlay_module,
         "static_url": s.url_path(s.project.static_url), "media_url": s.url_path(s.project.media_url),
     }
     found.update(read_env(s.project.root / ".env"))
@@ -186,6 +187,9 @@ CATALOGUE = [
     Plant("MEDIA_ROOT off the volume", "media-root-not-shared",
           ((OVERLAY, 'MEDIA_ROOT = "<<media>>"', 'MEDIA_ROOT = "/var/uploads"'),), OVERLAY, "MEDIA_ROOT ="),
     # settings
+    Plant("settings module misspelt", "settings-module-missing",
+          ((COMPOSE, "DJANGO_SETTINGS_MODULE: <<overlay_module>>", "DJANGO_SETTINGS_MODULE: mysite.settings_prod"),),
+          COMPOSE, "DJANGO_SETTINGS_MODULE: mysite.settings_prod"),
     Plant("DEBUG on", "settings-debug-on", ((OVERLAY, "DEBUG = False", "DEBUG = True"),), OVERLAY, "DEBUG = True"),
     Plant("Debug typo", "settings-debug-typo", ((OVERLAY, "DEBUG = False", "Debug = False"),), OVERLAY, "Debug = False"),
     Plant("secret key in settings", "settings-hardcoded-secret",

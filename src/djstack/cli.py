@@ -155,16 +155,14 @@ def check(folder, as_json):
 
     Exits 1 when there is an error; warnings alone exit 0.
     """
-    import json
-
     from .check import has_errors, run_check
-    from .check.report import print_human
+    from .check.report import print_human, to_json
 
     findings = run_check(folder)
     if as_json:
-        click.echo(json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False))
+        click.echo(to_json(findings))
     else:
-        print_human(ui.console, findings, str(folder))
+        print_human(ui.console, findings, str(folder.resolve()))
     sys.exit(1 if has_errors(findings) else 0)
 
 

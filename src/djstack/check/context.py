@@ -64,6 +64,7 @@ class Context:
         self.compose_env = self.env if beside == env_path else DotEnv.read(beside, self.rel(beside))
         self._errors: dict[str, list[Hit]] = defaultdict(list)
         self.invalid_env: list[tuple[str, str]] = []
+        self.missing_settings_module: tuple[str, tuple] | None = None
         self.stack = self._model()
 
     def _model(self) -> Stack:
@@ -193,15 +194,18 @@ class Context:
     @cached_property
     def settings(self) -> settings_mod.Settings | None:
         env = self.web.env if self.web else {}
-        module = env["DJANGO_SETTINGS_MODULE"].text if "DJANGO_SETTINGS_MODULE" in env else None
+        given = env.get("DJANGO_SETTINGS_MODULE")
+        module, where = (given.text, (given.file, given.line)) if given else (None, None)
         for option in self.uwsgi.all("env") if self.uwsgi and module is None else []:
             name, _, value = option.value.partition("=")
             if name.strip() == "DJANGO_SETTINGS_MODULE":
-                module = value.strip()
+                module, where = value.strip(), (option.file, option.line)
         app_dir = self.project.root / self.project.app_dir
 
         reader = settings_mod.Reader(app_dir, env, lambda path: self.web.to_container(path) if self.web else None)
         path = reader.module_file(module) if module else None
+        if module and path is None:
+            self.missing_settings_module = (module, where)
         path = path or self.project.settings_file
         try:
             return settings_mod.Settings(reader, path, self.rel)

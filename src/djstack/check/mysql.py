@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..imagesets import IMAGE_SETS
 from .finding import ERROR, WARNING, Hit, rule
 
 #: The image's main option files: a file mounted over one of them replaces the image's settings
@@ -286,7 +287,7 @@ def image_unpinned(ctx):
     if image and image.flavour in ("mysql", "mariadb") and not image.pinned:
         yield Hit(image.file, image.line, f"the db image {image.text!r} is not pinned to a series",
                   "a pull moves the data to a new major version (mysql is 9.x now) without asking.",
-                  f"Pin a series: {ctx.stack.images.db if 'mysql' in ctx.stack.images.db else 'mysql:8.4'}")
+                  f"Pin a series, as djstack does: {IMAGE_SETS['official'].db} (or mariadb:<version>).")
 
 
 def _init_users(ctx):

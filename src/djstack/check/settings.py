@@ -113,6 +113,7 @@ class Reader:
         self.env = env  # name -> compose.Value
         self.container_path = container_path  # host Path -> path in web's container, or None
         self._cache: dict[Path, Module] = {}
+        self.reads: list[EnvRead] = []  # every environment lookup, for settings-env-not-set
 
     def module_file(self, dotted: str, base: Path | None = None) -> Path | None:
         path = (base or self.app_dir).joinpath(*dotted.split("."))
@@ -330,7 +331,7 @@ class Reader:
         ev = lambda n: self._eval(n, m, path)  # noqa: E731
         name = self._dotted(node.func, m)
         args = [ev(a) for a in node.args]
-        if name in _ENV_GETS or name == "os.environ.__getitem__":
+        if name in _ENV_GETS:
             return self._env(args[0] if args else UNKNOWN, args[1] if len(args) > 1 else None, False, node, path)
         if name in _PATH_FUNCS and args and UNKNOWN not in args:
             return _PATH_FUNCS[name](*[str(a) for a in args])
@@ -377,7 +378,7 @@ class Reader:
                 if sub.args and isinstance(sub.args[0], ast.Constant):
                     separator = sub.args[0].value
         env_reading = any(
-            isinstance(sub, (ast.Call, ast.Subscript)) and "environ" in ast.unparse(sub) or "getenv" in ast.unparse(sub)
+            "environ" in ast.unparse(sub) or "getenv" in ast.unparse(sub)
             for sub in ast.walk(func) if isinstance(sub, (ast.Call, ast.Subscript))
         )
         if not (reads_param and env_reading):
@@ -415,7 +416,6 @@ class Settings:
     def __init__(self, reader: Reader, path: Path, rel_of):
         self.path = path
         self.rel_of = rel_of
-        reader.reads = []
         self.module = reader.load(path)
         self.reads: list[EnvRead] = reader.reads
 
@@ -462,6 +462,16 @@ def settings_unparseable(ctx):
     """Django cannot import settings Python cannot parse; web fails at start."""
     ctx.settings
     yield from ctx.parse_errors("settings")
+
+
+@rule("settings-module-missing", ERROR)
+def module_missing(ctx):
+    """Django imports DJANGO_SETTINGS_MODULE at start; a module that does not exist stops web."""
+    if ctx.settings is not None and ctx.missing_settings_module:
+        name, (file, line) = ctx.missing_settings_module
+        yield Hit(file, line, f"DJANGO_SETTINGS_MODULE is {name}, a module that does not exist",
+                  "Django cannot import it: web stops at start with ModuleNotFoundError.",
+                  f"Name an existing module, e.g. {ctx.project.overlay_module}")
 
 
 @rule("settings-debug-on", ERROR)
@@ -666,9 +676,9 @@ def db_credentials_mismatch(ctx):
         mine, theirs = db.get(key), db_env.get(var) if var else None
         if not isinstance(mine, str) or theirs is None or mine == theirs.text:
             continue
-        shown = "(hidden)" if key == "PASSWORD" else repr(mine)
+        shown = "" if key == "PASSWORD" else f" {mine!r}"
         yield Hit(*ctx.settings.where("DATABASES", "default", key),
-                  f"database {key} is {shown}; {ctx.stack.services.db} was set up with {var} differing",
+                  f"database {key}{shown} differs from the {var} {ctx.stack.services.db} was set up with",
                   "MySQL refuses the login (1045 Access denied) or the database does not exist.",
                   f"Take both from {var} in .env (os.environ[\"{var}\"] in the settings).")
 
