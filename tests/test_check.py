@@ -183,7 +183,7 @@ CATALOGUE = [
           ((OVERLAY, '"DJANGO_STATIC_ROOT", "<<static>>"', '"DJANGO_STATIC_ROOT", "/var/collected"'),),
           OVERLAY, "STATIC_ROOT ="),
     Plant("media volume not in nginx", "media-root-not-shared",
-          ((COMPOSE, "      - <<vol_media>>:<<media>>:ro\n", ""),), OVERLAY, "MEDIA_ROOT ="),
+          ((COMPOSE, "      - <<vol_media>>:<<media>>\n", "      - uploads:<<media>>\n"),), OVERLAY, "MEDIA_ROOT ="),
     Plant("MEDIA_ROOT off the volume", "media-root-not-shared",
           ((OVERLAY, 'MEDIA_ROOT = "<<media>>"', 'MEDIA_ROOT = "/var/uploads"'),), OVERLAY, "MEDIA_ROOT ="),
     # settings
