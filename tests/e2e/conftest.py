@@ -17,7 +17,7 @@ import requests
 
 from helpers import EXAMPLE
 
-DJSTACK = [sys.executable, "-m", "djstack.cli"]
+DJSTACK = [sys.executable, "-m", "djstack"]
 
 
 def free_port() -> int:
