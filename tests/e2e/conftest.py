@@ -70,18 +70,48 @@ class LiveStack:
         return {row["Service"]: row for row in rows}
 
 
-@pytest.fixture(scope="session")
-def live_stack(tmp_path_factory) -> LiveStack:
-    """examples/mysite, initialised and brought up once for the whole session; removed afterwards."""
+def new_stack(parent: Path, *init_args: str) -> LiveStack:
+    """A copy of examples/mysite under `parent`, initialised (not started) on a free loopback port."""
     require_engine()
-    root = tmp_path_factory.mktemp("e2e") / "mysite"
+    root = parent / "mysite"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", "db.sqlite3", "media"))
     stack = LiveStack(root=root, name=f"djstack-e2e-{uuid.uuid4().hex[:8]}", port=free_port())
     images = os.environ.get("DJSTACK_TEST_IMAGES", "auto")
     stack.djstack("init", str(root), "--images", images, "--bind", "127.0.0.1", "--port", str(stack.port),
-                  "--name", stack.name)
+                  "--name", stack.name, *init_args)
+    return stack
+
+
+def remove(stack: LiveStack) -> None:
+    stack.compose("down", "--volumes", "--remove-orphans", "--rmi", "local", check=False)
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory) -> LiveStack:
+    """examples/mysite, up once for the whole session and shared: tests must leave it healthy."""
+    stack = new_stack(tmp_path_factory.mktemp("e2e"))
     try:
-        stack.djstack("up", str(root))
+        stack.djstack("up", str(stack.root))
         yield stack
     finally:
-        stack.compose("down", "--volumes", "--remove-orphans", "--rmi", "local", check=False)
+        remove(stack)
+
+
+@pytest.fixture
+def stack_factory(tmp_path_factory):
+    """Makes stacks of one's own (for tests that break or destroy things); all removed afterwards.
+
+    stack_factory(*init_args, up=True) -> LiveStack
+    """
+    made: list[LiveStack] = []
+
+    def make(*init_args: str, up: bool = True) -> LiveStack:
+        stack = new_stack(tmp_path_factory.mktemp("e2e-own"), *init_args)
+        made.append(stack)
+        if up:
+            stack.djstack("up", str(stack.root))
+        return stack
+
+    yield make
+    for stack in made:
+        remove(stack)
