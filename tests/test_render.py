@@ -30,15 +30,18 @@ def test_golden_files(example_copy, source):
     """The generated files, byte for byte. UPDATE_GOLDEN=1 rewrites them after a deliberate change."""
     outputs = render.render(golden_stack(example_copy, source))
     folder = GOLDEN / f"mysite-{source}"
+
+    def golden(path: str) -> Path:
+        # A suffix, so git never reads a golden .gitignore as its own.
+        return folder / f"{path}.golden"
+
     if os.environ.get("UPDATE_GOLDEN"):
         for out in outputs:
-            (folder / out.path).parent.mkdir(parents=True, exist_ok=True)
-            (folder / out.path).write_text(out.content)
+            golden(out.path).parent.mkdir(parents=True, exist_ok=True)
+            golden(out.path).write_text(out.content)
     for out in outputs:
-        assert (folder / out.path).read_text() == out.content, f"{out.path} differs from tests/golden"
-    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == sorted(
-        o.path for o in outputs
-    )
+        assert golden(out.path).read_text() == out.content, f"{out.path} differs from tests/golden"
+    assert sorted(p for p in folder.rglob("*") if p.is_file()) == sorted(golden(o.path) for o in outputs)
 
 
 def test_sources_differ_only_in_image_names(example_copy):
