@@ -26,9 +26,10 @@ def warn(message: str) -> None:
 
 
 def error(message: str, fix: str | None = None) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    # soft_wrap: long paths and commands stay whole when copied from a log or a narrow terminal.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     if fix:
-        err_console.print(f"[bold]fix:[/] {escape(fix)}")
+        err_console.print(f"[bold]fix:[/] {escape(fix)}", soft_wrap=True)
 
 
 class Step:
