@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "mysite"
+#: The djstack command, run from this interpreter's environment.
+DJSTACK = [sys.executable, "-m", "djstack"]
 
 
 def require_tool(name: str) -> str:

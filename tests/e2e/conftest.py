@@ -7,7 +7,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import EXAMPLE
-
-DJSTACK = [sys.executable, "-m", "djstack"]
+from helpers import DJSTACK, EXAMPLE
 
 
 def free_port() -> int:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+import subprocess
 import zlib
 
 import pytest
 
 from djstack.model import AppUser
+
+from helpers import DJSTACK
 
 pytestmark = pytest.mark.e2e
 
@@ -120,3 +123,23 @@ def test_data_survives_down_and_up(live_stack):
     texts = [n["text"] for n in live_stack.get("/api/notes/").json()["notes"]]
     assert "still here after a restart ✓" in texts
     assert live_stack.get(photo["url"]).content == png(5, 5)
+
+
+def test_ps_logs_and_dbshell(live_stack):
+    ps = live_stack.djstack("ps", str(live_stack.root)).stdout
+    for service in ("web", "nginx", "db", "redis"):
+        assert service in ps
+    assert ps.count("healthy") == 4
+
+    logs = live_stack.djstack("logs", "web", "--dir", str(live_stack.root), "--tail", "all").stdout
+    assert "Applying" in logs or "No migrations to apply" in logs  # the entrypoint ran migrate
+
+    marker = "dbshell sees this row"
+    assert live_stack.post("/api/notes/", data={"text": marker}).status_code == 201
+    proc = subprocess.run(
+        [*DJSTACK, "dbshell", str(live_stack.root)],
+        input="SELECT text FROM gallery_note ORDER BY id DESC LIMIT 1;\n",
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert marker in proc.stdout
