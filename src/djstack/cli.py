@@ -167,6 +167,29 @@ def check(folder, as_json):
 
 
 @main.command()
+@FOLDER
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the findings as a JSON list, the most likely root cause first.")
+@handles_errors
+def doctor(folder, as_json):
+    """Diagnose the running stack: the most likely root cause first, with evidence and the fix.
+
+    Reads each container's state and logs, probes web→db, web→redis, nginx→web and the site
+    through nginx, checks migrations, the static and media volumes, and runs `djstack check`.
+    Exits 0 when healthy, 1 when something is wrong, 2 when FOLDER holds no stack.
+    """
+    from .doctor import run_doctor
+    from .doctor.render import print_human, to_json
+
+    report = run_doctor(folder)
+    if as_json:
+        click.echo(to_json(report))
+    else:
+        print_human(ui.console, report, str(folder.resolve()))
+    sys.exit(0 if report.healthy else 1)
+
+
+@main.command()
 @click.argument("service", required=False)
 @click.option("--dir", "folder", default=".", type=click.Path(file_okay=False, path_type=Path),
               help="The project folder (default: here).")

@@ -1,0 +1,34 @@
+"""`djstack doctor`: the tutorial's troubleshooting step, automated, on the live stack.
+
+gather facts (containers, logs, probes) → match known signatures → rank causes before symptoms →
+render. `run_doctor(folder)` returns a `Report` whose first finding is the most likely root cause.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..compose import Compose
+from ..errors import DjstackError
+from ..initialise import load_initialised
+from .diagnose import Report, diagnose, engine_unreachable, not_running
+from .facts import gather, inspect_containers
+from .finding import ERROR, WARNING, Finding
+from .signatures import SIGNATURES, Signature
+
+__all__ = ["ERROR", "WARNING", "Finding", "Report", "SIGNATURES", "Signature", "run_doctor"]
+
+
+def run_doctor(folder: Path) -> Report:
+    """Diagnose the stack in `folder`. Raises DjstackError only for bad input (no stack there)."""
+    stack = load_initialised(folder)
+    try:
+        compose = Compose(stack.project.root)
+    except DjstackError as exc:
+        if "engine" not in exc.message:
+            raise  # docker or Compose v2 missing: no diagnosis can run
+        return engine_unreachable(exc.message)
+    containers = inspect_containers(compose)
+    if not containers:
+        return not_running(stack, folder)
+    return diagnose(stack, gather(stack, compose, containers), folder)

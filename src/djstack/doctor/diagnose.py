@@ -1,0 +1,166 @@
+"""From facts to findings: container states, probe results, log signatures and `djstack check`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..check import ERROR as CHECK_ERROR, run_check
+from ..errors import DjstackError
+from ..lifecycle import notable_log_lines
+from ..model import Stack
+from .facts import Container, Facts
+from .finding import (APP, BACKING, CONFIG, CREDENTIALS, ENGINE, ERROR, FILES, FRONT, MEMORY, SCHEMA,
+                      SITE, UPSTREAM, WARNING, Finding, rank)
+from .signatures import PROBE, finding_for, match, placeholders
+
+
+@dataclass
+class Report:
+    findings: list[Finding]  # the most likely root cause first
+    checked: list[str]  # what was looked at, for the "healthy" summary
+
+    @property
+    def healthy(self) -> bool:
+        return not any(f.severity == ERROR for f in self.findings)
+
+
+def engine_unreachable(reason: str) -> Report:
+    return Report([Finding(
+        "engine-unreachable", ERROR, "The Docker engine is not running or not reachable",
+        "Start it: `systemctl start docker` (or scripts/install-docker.sh, which installs and starts "
+        "it); check DOCKER_HOST and that you may use it (root, or the docker group).", ENGINE,
+        evidence=[reason])], [])
+
+
+def not_running(stack: Stack, folder: Path) -> Report:
+    return Report([Finding(
+        "stack-not-running", ERROR, f"The stack is not running: {stack.name} has no containers",
+        f"djstack up {folder}", ENGINE, evidence=["docker compose ps --all: no containers"])], [])
+
+
+def diagnose(stack: Stack, facts: Facts, folder: Path) -> Report:
+    values = placeholders(stack)
+    keys = {name: key for key, name in values.items() if key in ("web", "nginx", "db", "redis")}
+    found: list[Finding] = []
+    found += check_findings(folder)
+    for key in ("db", "redis", "web", "nginx"):
+        found += container_findings(key, values[key], facts.containers.get(values[key]), facts.logs)
+    for probe in facts.probes.values():
+        if probe.ok is False:
+            found += probe_findings(stack, probe.name, probe.detail, probe.data, values)
+    for name, lines in facts.logs.items():
+        if name in keys:
+            found += match(keys[name], lines, values)
+    found += match("nginx", facts.nginx_error_log, values)
+    return Report(rank(found), checked(stack, facts))
+
+
+def check_findings(folder: Path) -> list[Finding]:
+    """`djstack check`'s errors: mistakes in the files, which explain what the containers do."""
+    try:
+        results = run_check(folder)
+    except DjstackError:
+        return []
+    return [Finding(f.id, ERROR, f.message, f"{f.fix} ({f.where})", CONFIG, "",
+                    [f"djstack check: {f.where}: {f.why}"]) for f in results if f.severity == CHECK_ERROR]
+
+
+#: How deep each service sits: db and redis under web under nginx.
+TIERS = {"db": BACKING, "redis": BACKING, "web": APP, "nginx": FRONT}
+
+
+def container_findings(key: str, name: str, c: Container | None, logs: dict[str, list[str]]) -> list[Finding]:
+    tier = TIERS[key]
+    start = f"`docker compose up -d {name}` (or `djstack up`)"
+    if c is None:
+        return [Finding(f"{key}-not-running", ERROR, f"{name} has no container", start, tier, name,
+                        ["docker compose ps --all: no container for this service"])]
+    found = []
+    lines = notable_log_lines("\n".join(logs.get(name, []))).splitlines()
+    state = f"{name}: state {c.state}, exit code {c.exit_code}, restarts {c.restarts}"
+    if c.oom_killed:
+        limit = f"{c.memory_limit // 2**20} MiB" if c.memory_limit else "none (the host ran out)"
+        found.append(Finding(
+            "oom-killed", ERROR, f"{name} was killed for lack of memory (OOM)",
+            f"Give {name} more memory (its mem_limit in docker-compose.yml, or the host's), or make it "
+            "use less (fewer `processes` in compose/web/uwsgi.ini for web); then "
+            f"`docker compose up -d --force-recreate {name}`.", MEMORY, name,
+            [f"{state}, OOMKilled true, memory limit {limit}"]))
+    if c.state in ("exited", "dead", "created"):
+        if c.exit_code == 0 and c.restart_policy in ("", "no", "on-failure"):
+            found.append(Finding(
+                f"{key}-exited-0", ERROR, f"{name} exited with code 0: its main process ended",
+                "The container's command must stay in the foreground: `exec` the server as the last "
+                "line of the entrypoint (no daemonize, no `&`), and keep `restart: unless-stopped`.",
+                tier, name, [state, *lines[-4:]]))
+        else:
+            why = "stopped" if c.exit_code in (0, 143) else f"crashed (exit code {c.exit_code})"
+            found.append(Finding(f"{key}-not-running", ERROR, f"{name} is not running: it {why}",
+                                 f"Read its log (`djstack logs {name}`), then {start}.", tier, name,
+                                 [state, *lines[-6:]]))
+    elif c.state == "restarting" or (c.restarts > 0 and c.health not in ("", "healthy") and not c.oom_killed):
+        found.append(Finding(f"{key}-crash-loop", ERROR, f"{name} keeps crashing and restarting",
+                             f"Fix the error in its log (`djstack logs {name}`); Docker restarts it.",
+                             tier + 1, name, [state, *lines[-6:]]))
+    elif c.health == "unhealthy":
+        found.append(Finding(f"{key}-unhealthy", ERROR, f"{name} is running but its healthcheck fails",
+                             f"See why in its log (`djstack logs {name}`).", tier + 3, name,
+                             [state, f"last healthcheck: {c.health_output or '(no output)'}", *lines[-4:]]))
+    elif c.health == "starting":
+        found.append(Finding(f"{key}-starting", WARNING, f"{name} is still starting",
+                             "Wait, then run `djstack doctor` again.", tier + 4, name, [state]))
+    return found
+
+
+def probe_findings(stack: Stack, name: str, detail: str, data: dict, values: dict[str, str]) -> list[Finding]:
+    web, nginx = stack.services.web, stack.services.nginx
+    evidence = [f"probe: {detail}"]
+    if name in ("db", "cache"):
+        # The error text says why (password, host…): the log signatures name it.
+        known = match(PROBE, [detail], values)
+        if known:
+            return known
+        return [Finding(f"{name}-probe-failed", ERROR, f"web cannot use the {'database' if name == 'db' else 'cache'}",
+                        f"Read the error above; `djstack logs {web}` shows more.", CREDENTIALS + 2, web, evidence)]
+    if name == "site":
+        status = data.get("status")
+        if status is None:
+            return [Finding("site-unreachable", ERROR, f"Nothing answers at {stack.base_url}",
+                            f"nginx publishes HTTP_PORT from .env: check `docker compose ps {nginx}` and "
+                            f"`djstack logs {nginx}`.", SITE, nginx, evidence)]
+        return [Finding("site-error", ERROR, f"The site answers {status} through nginx",
+                        f"See the findings above; `djstack logs {web}` shows Django's traceback.",
+                        SITE, nginx, evidence)]
+    if name == "nginx→web":
+        return [Finding("nginx-cannot-reach-web", ERROR, f"nginx cannot open a connection to {web}:{stack.ports.uwsgi}",
+                        f"uWSGI must listen on :{stack.ports.uwsgi} (compose/web/uwsgi.ini) and web must be on the "
+                        f"{stack.networks.front} network with nginx.", UPSTREAM - 2, nginx, evidence)]
+    if name == "migrations":
+        return [finding_for("migrations-unapplied", values, evidence, web)]
+    if name == "models":
+        return [finding_for("migrations-missing", values, evidence, web)]
+    if name == "static":
+        if not data.get("files"):
+            return [Finding("static-missing", ERROR, "The static volume is empty: pages load without CSS/JS",
+                            f"web copies the collected files into it at start: "
+                            f"`docker compose up -d --force-recreate {web}`; if the image has none, check "
+                            "STATIC_ROOT and collectstatic in the Dockerfile.", FILES, web, evidence)]
+        return [Finding("static-not-served", ERROR, "nginx does not serve a collected static file",
+                        f"Check the static location (alias {stack.paths.static}/) in compose/nginx/nginx.conf "
+                        "and the volume's permissions.", FILES + 1, nginx, evidence)]
+    if name == "media":
+        return [Finding("media-not-writable", ERROR, "Uploads fail: the media volume is not writable by web",
+                        f"`docker compose exec -u root {web} chown -R {stack.user.name}:{stack.user.name} "
+                        f"{stack.paths.media}`", FILES, web, evidence)]
+    return []
+
+
+def checked(stack: Stack, facts: Facts) -> list[str]:
+    items = []
+    for name, c in facts.containers.items():
+        items.append(f"{name}: {c.state}{', ' + c.health if c.health else ''}, restarts {c.restarts}")
+    items += [p.detail for p in facts.probes.values()]
+    items.append(f"logs of {len(facts.logs)} service(s) and nginx's error.log: no known error signature")
+    items.append("djstack check: no errors in the stack's files")
+    return items

@@ -1,0 +1,244 @@
+"""Gathering facts about a running stack: containers, logs, probes. Nothing here judges them."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import docker
+from ..compose import Compose
+from ..lifecycle import _a_static_file, http_status
+from ..model import Stack
+
+LOG_TAIL = 300
+#: nginx's error.log is a file on the host and outlives containers: without a running nginx to date
+#: it by, only lines this recent count.
+NGINX_LOG_WINDOW = 15 * 60
+
+
+@dataclass
+class Container:
+    service: str
+    state: str  # running, exited, restarting, created, dead, paused
+    health: str  # healthy, unhealthy, starting, "" without a healthcheck
+    exit_code: int
+    restarts: int
+    oom_killed: bool
+    started_at: str  # RFC 3339, as Docker reports it
+    restart_policy: str
+    memory_limit: int  # bytes, 0 = none
+    health_output: str  # the last healthcheck's output
+
+    @property
+    def up(self) -> bool:
+        return self.state == "running"
+
+
+@dataclass
+class Probe:
+    name: str
+    ok: bool | None  # None: could not be run (the container it needs is down)
+    detail: str
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class Facts:
+    containers: dict[str, Container]  # by service name
+    logs: dict[str, list[str]]  # by service name; lines of the current container's life
+    nginx_error_log: list[str]
+    probes: dict[str, Probe]
+
+
+def inspect_containers(compose: Compose) -> dict[str, Container]:
+    ids = compose.run(["ps", "--all", "--quiet"]).stdout.split()
+    if not ids:
+        return {}
+    rows = json.loads(docker.run(["inspect", *ids], timeout=60).stdout)
+    found = {}
+    for row in rows:
+        state = row.get("State") or {}
+        health = state.get("Health") or {}
+        checks = health.get("Log") or []
+        service = (row.get("Config", {}).get("Labels") or {}).get("com.docker.compose.service", "")
+        found[service] = Container(
+            service=service,
+            state=state.get("Status", ""),
+            health=health.get("Status", ""),
+            exit_code=int(state.get("ExitCode") or 0),
+            restarts=int(row.get("RestartCount") or 0),
+            oom_killed=bool(state.get("OOMKilled")),
+            started_at=state.get("StartedAt", ""),
+            restart_policy=(row.get("HostConfig", {}).get("RestartPolicy") or {}).get("Name", ""),
+            memory_limit=int(row.get("HostConfig", {}).get("Memory") or 0),
+            health_output=(checks[-1].get("Output") or "").strip() if checks else "",
+        )
+    return found
+
+
+def service_logs(compose: Compose, container: Container) -> list[str]:
+    """A healthy container's lines since it started (older lines are about problems already gone);
+    all recent lines of one that crashed, restarted or stopped (its errors are from before)."""
+    settled = container.up and container.restarts == 0 and not container.oom_killed
+    since = ["--since", container.started_at] if settled and container.started_at else []
+    proc = compose.run(["logs", "--no-color", "--no-log-prefix", "--tail", str(LOG_TAIL), *since,
+                        container.service], check=False, timeout=60)
+    return [line for line in _strip(proc.stdout + proc.stderr).splitlines() if line.strip()]
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_NGINX_TIME = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) ")
+
+
+def _strip(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def parse_time(text: str) -> float | None:
+    """Seconds since the epoch of Docker's RFC 3339 time (nanoseconds, Z), or None."""
+    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)", text or "")
+    if not match or text.startswith("0001-"):
+        return None
+    return datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+
+
+def nginx_error_log(path: Path, since: float, tail: int = LOG_TAIL) -> list[str]:
+    """The last lines of nginx's mounted error.log written at or after `since` (UTC seconds)."""
+    if not path.is_file():
+        return []
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        handle.seek(max(0, handle.tell() - 256 * 1024))
+        lines = handle.read().decode("utf-8", errors="replace").splitlines()[-tail:]
+    recent = []
+    for line in lines:
+        match = _NGINX_TIME.match(line)
+        if match is None:
+            continue
+        stamp = datetime.strptime(match.group(1), "%Y/%m/%d %H:%M:%S").replace(tzinfo=timezone.utc)
+        if stamp.timestamp() >= since - 1:
+            recent.append(line)
+    return recent
+
+
+# --- probes -----------------------------------------------------------------------------------------
+
+def probe_site(stack: Stack) -> Probe:
+    """One request through nginx on the published port, from this host."""
+    host = next((h.lstrip(".") for h in stack.hosts if h != "*"), "localhost")
+    status = http_status(stack.base_url, host)
+    detail = f"GET {stack.base_url} (Host: {host}) → {status or 'no answer'}"
+    return Probe("site", status is not None and status < 500, detail, {"status": status})
+
+
+def probe_nginx_to_web(stack: Stack, compose: Compose) -> Probe:
+    target = f"{stack.services.web}:{stack.ports.uwsgi}"
+    proc = compose.exec(stack.services.nginx, ["bash", "-c", f"exec 3<>/dev/tcp/{stack.services.web}/"
+                                               f"{stack.ports.uwsgi}"], check=False, timeout=30)
+    reason = (proc.stderr.strip().splitlines() or ["connection failed"])[-1]
+    return Probe("nginx→web", proc.returncode == 0,
+                 f"TCP {target} from nginx: " + ("open" if proc.returncode == 0 else reason))
+
+
+def probe_db_and_cache(stack: Stack, compose: Compose) -> list[Probe]:
+    """compose/web/probe.py inside web: Django's own connections to the database and the cache."""
+    proc = compose.exec(stack.services.web, ["python", f"{stack.paths.app}/compose/web/probe.py"],
+                        check=False, timeout=90)
+    try:
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        text = (proc.stdout + proc.stderr).strip().splitlines()
+        return [Probe("db", False, "probe.py failed: " + " | ".join(text[-3:]))]
+    probes = []
+    for name, what in (("db", "database"), ("cache", "cache")):
+        part = result.get(name) or {}
+        detail = f"{what} from web: " + ("ok" if part.get("ok") else part.get("error", "failed"))
+        probes.append(Probe(name, bool(part.get("ok")), detail, part))
+    return probes
+
+
+def probe_migrations(stack: Stack, compose: Compose) -> list[Probe]:
+    """Unapplied migrations (migrate --check) and model changes without one (makemigrations --check)."""
+    web = stack.services.web
+    plan = compose.exec(web, ["python", "manage.py", "showmigrations", "--plan"], check=False, timeout=90)
+    pending = [line.strip() for line in plan.stdout.splitlines() if line.strip().startswith("[ ]")]
+    if plan.returncode != 0:
+        applied = Probe("migrations", None, "showmigrations failed: " + _last(plan.stderr or plan.stdout))
+    else:
+        applied = Probe("migrations", not pending, f"{len(pending)} unapplied migration(s)" +
+                        (": " + ", ".join(p[4:] for p in pending[:5]) if pending else ""))
+    made = compose.exec(web, ["python", "manage.py", "makemigrations", "--check", "--dry-run"],
+                        check=False, timeout=90)
+    lines = [line.strip() for line in (made.stdout + made.stderr).splitlines() if line.strip()]
+    if made.returncode == 0:
+        models = Probe("models", True, "every model change has a migration")
+    elif any(line.startswith("Migrations for") for line in lines):
+        models = Probe("models", False, "makemigrations --check: " + " | ".join(lines[:4]))
+    else:
+        models = Probe("models", None, "makemigrations --check failed: " + _last(made.stderr or made.stdout))
+    return [applied, models]
+
+
+def probe_static(stack: Stack, compose: Compose, service: str, through_nginx: bool) -> Probe:
+    """Files in the static volume (web copies them in at start; nginx serves them)."""
+    root = stack.paths.static
+    proc = compose.exec(service, ["sh", "-c", f"find {root} -type f | wc -l"], check=False, timeout=30)
+    count = int(proc.stdout.strip() or 0) if proc.stdout.strip().isdigit() else 0
+    probe = Probe("static", count > 0, f"{count} file(s) in the static volume ({root}, seen from {service})",
+                  {"files": count})
+    if count and service == stack.services.web and through_nginx:
+        path = _a_static_file(stack, compose)
+        if path:
+            host = next((h.lstrip(".") for h in stack.hosts if h != "*"), "localhost")
+            status = http_status(stack.base_url.rstrip("/") + path, host)
+            probe.detail += f"; GET {path} through nginx → {status or 'no answer'}"
+            probe.data["status"] = status
+    return probe
+
+
+def probe_media(stack: Stack, compose: Compose) -> Probe:
+    """Whether the app user (web's default user) can create a file in the media volume."""
+    media = stack.paths.media
+    script = (f'f={media}/.djstack-doctor-$$; if touch "$f" 2>&1; then rm -f "$f"; exit 0; fi; '
+              f"ls -ldn {media}; id; exit 1")
+    proc = compose.exec(stack.services.web, ["sh", "-c", script], check=False, timeout=30)
+    if proc.returncode == 0:
+        return Probe("media", True, f"{media} writable by web's user")
+    text = " | ".join(line.strip() for line in (proc.stdout + proc.stderr).splitlines() if line.strip())
+    return Probe("media", False, f"{media} not writable by web's user: {text}")
+
+
+def _last(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
+
+
+def gather(stack: Stack, compose: Compose, containers: dict[str, Container]) -> Facts:
+    """Probes first, so the logs read afterwards hold what the probes' requests caused."""
+    s = stack.services
+    up = {name for name, c in containers.items() if c.up}
+    probes: dict[str, Probe] = {}
+    started = time.time()
+    if s.nginx in up:
+        probes["site"] = probe_site(stack)
+        probes["nginx→web"] = probe_nginx_to_web(stack, compose)
+    if s.web in up:
+        for probe in probe_db_and_cache(stack, compose):
+            probes[probe.name] = probe
+        if probes.get("db") and probes["db"].ok:
+            for probe in probe_migrations(stack, compose):
+                probes[probe.name] = probe
+        probes["static"] = probe_static(stack, compose, s.web, s.nginx in up)
+        probes["media"] = probe_media(stack, compose)
+    elif s.nginx in up:
+        probes["static"] = probe_static(stack, compose, s.nginx, False)
+    logs = {name: service_logs(compose, c) for name, c in containers.items()}
+    nginx = containers.get(s.nginx)
+    since = parse_time(nginx.started_at) if nginx and nginx.up else None
+    error_log = nginx_error_log(stack.project.root / "compose" / "nginx" / "log" / "error.log",
+                                since or started - NGINX_LOG_WINDOW)
+    return Facts(containers, logs, error_log, probes)

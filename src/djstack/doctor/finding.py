@@ -1,0 +1,73 @@
+"""What `djstack doctor` reports: a finding names a problem, shows the evidence and says what to do.
+
+`rank` orders causes before their symptoms: a lower rank is a deeper layer of the stack (the engine,
+then memory and config files, then db and redis, then the app, then nginx, then single requests).
+A problem low in the stack explains the symptoms above it (db down → web unhealthy → nginx 502), so
+the finding with the lowest rank is reported first, as the most likely root cause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ERROR = "error"
+WARNING = "warning"
+
+# Ranks of the layers, deepest first.
+ENGINE = 0
+MEMORY = 10
+CONFIG = 12
+BACKING = 20  # db and redis containers
+CREDENTIALS = 25  # the app's passwords, hosts and ports for db and redis
+SCHEMA = 30  # the app's code and its database schema
+APP = 35  # the web container
+FRONT = 45  # the nginx container
+UPSTREAM = 50  # what nginx saw talking to web
+FILES = 55  # static and media volumes
+SITE = 60  # what a client of the site sees
+REQUEST = 70  # single requests refused by Django
+
+
+@dataclass
+class Finding:
+    id: str  # stable kebab-case name of the problem
+    severity: str  # ERROR or WARNING
+    title: str  # one line: what is wrong
+    fix: str  # a concrete command, or the file (and line) to change
+    rank: int
+    service: str = ""
+    evidence: list[str] = field(default_factory=list)  # log lines, probe results: a few lines
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "title": self.title,
+            "service": self.service,
+            "evidence": self.evidence,
+            "fix": self.fix,
+        }
+
+
+MAX_EVIDENCE = 8
+
+
+def merge(findings: list[Finding]) -> list[Finding]:
+    """One finding per id: evidence from every source that saw it, the deepest rank of them."""
+    merged: dict[str, Finding] = {}
+    for f in findings:
+        seen = merged.get(f.id)
+        if seen is None:
+            merged[f.id] = Finding(f.id, f.severity, f.title, f.fix, f.rank, f.service, list(f.evidence))
+            continue
+        seen.rank = min(seen.rank, f.rank)
+        seen.evidence += [line for line in f.evidence if line not in seen.evidence]
+    for f in merged.values():
+        f.evidence = f.evidence[:MAX_EVIDENCE]
+    return list(merged.values())
+
+
+def rank(findings: list[Finding]) -> list[Finding]:
+    """Merged, errors before warnings, deepest cause first; ties keep the order they were found in."""
+    order = {ERROR: 0, WARNING: 1}
+    return sorted(merge(findings), key=lambda f: (order[f.severity], f.rank))
