@@ -240,6 +240,90 @@ def dbshell(folder):
     sys.exit(compose.interactive(["exec", *tty, stack.services.db, "sh", "-c", shell]))
 
 
+BACKUP_TO = click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path),
+                         help="Folder of the archives. Default: backups/ in the project.")
+
+
+@main.command()
+@FOLDER
+@BACKUP_TO
+@click.option("--keep", type=click.IntRange(min=1), metavar="N",
+              help="Afterwards delete this project's older archives, keeping the newest N (never the newest).")
+@handles_errors
+def backup(folder, to, keep):
+    """Back up the running stack: database dump and media files in one verified archive.
+
+    The site keeps serving (mysqldump --single-transaction). Prints one line on success and exits
+    non-zero on failure, so it suits cron or a systemd timer.
+    """
+    from .backup.archive import human_size
+    from .backup.run import backup as run_backup, default_folder
+    from .initialise import load_initialised
+
+    stack = load_initialised(folder)
+    result = run_backup(stack, to or default_folder(stack), keep=keep)
+    deleted = f"; deleted {len(result.deleted)} older" if result.deleted else ""
+    ui.ok(f"Backed up to {result.path} ({human_size(result.size)}: database dump {human_size(result.dump_size)}, "
+          f"{result.media_files} media files){deleted}.")
+
+
+@main.command()
+@FOLDER
+@BACKUP_TO
+@handles_errors
+def backups(folder, to):
+    """List the backup archives with their date, size and whether each verifies.
+
+    Exits 1 when an archive does not verify.
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .backup.archive import human_size
+    from .backup.run import default_folder, list_backups
+    from .initialise import load_stack
+
+    stack = load_stack(folder)
+    where = to or default_folder(stack)
+    rows = list_backups(stack, where)
+    if not rows:
+        ui.say(f"No archives in {where}.")
+        return
+    table = Table("created (UTC)", "size", "verifies", "archive")
+    for row in rows:
+        table.add_row(row.created, human_size(row.size),
+                      "[green]yes[/]" if row.problem is None else f"[red]no[/]: {escape(row.problem)}", row.path.name)
+    ui.console.print(table)
+    sys.exit(1 if any(row.problem for row in rows) else 0)
+
+
+@main.command(options_metavar="[--yes] [--allow-other-project]")
+@click.argument("paths", nargs=-1, required=True, metavar="[FOLDER] ARCHIVE",
+                type=click.Path(path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the database and media.")
+@click.option("--allow-other-project", is_flag=True, help="Accept an archive made by another project.")
+@handles_errors
+def restore(paths, yes, allow_other_project):
+    """Restore ARCHIVE into the running stack in FOLDER (default: here).
+
+    The archive is verified first (readable, checksums, same project) and refused if anything is
+    wrong, touching nothing. Then a safety backup of the current data is taken, and the database and
+    the media files are replaced.
+    """
+    from .backup.archive import human_size
+    from .backup.run import restore as run_restore
+    from .initialise import load_initialised
+
+    if len(paths) > 2:
+        raise click.UsageError("Give at most a FOLDER and an ARCHIVE.")
+    folder, archive = paths if len(paths) == 2 else (Path("."), paths[0])
+    stack = load_initialised(folder)
+    result = run_restore(stack, archive, yes=yes, allow_other_project=allow_other_project)
+    ui.ok(f"Restored {result.archive.name}: {result.tables} tables, {result.rows} rows "
+          f"(dump {human_size(result.dump_size)}); {result.media_files} media files "
+          f"({human_size(result.media_size)} as tar). Previous data kept in {result.safety}.")
+
+
 @main.command()
 @click.option("--mirror", metavar="URL", help="Debian mirror. Default: the host's own apt mirror.")
 @click.option("--rebuild", is_flag=True, help="Rebuild images that already exist.")

@@ -33,6 +33,10 @@ class Compose:
     def _args(self, args: Sequence[str]) -> list[str]:
         return ["compose", "--project-directory", str(self.root), "-f", str(self.root / "docker-compose.yml"), *args]
 
+    def argv(self, args: Sequence[str]) -> list[str]:
+        """The full command line of `docker compose ARGS` for this stack (for callers that stream bytes)."""
+        return [docker.docker_binary(), *self._args(args)]
+
     def run(self, args: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
         return docker.run(self._args(args), cwd=self.root, **kwargs)
 

@@ -14,11 +14,12 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def say(message: str) -> None:
-    console.print(message)
+    console.print(message, soft_wrap=True)
 
 
 def ok(message: str) -> None:
-    console.print(f"[green]✓[/] {message}")
+    # One unbroken line: a scheduler's log or mail keeps paths whole.
+    console.print(f"[green]✓[/] {message}", soft_wrap=True)
 
 
 def warn(message: str) -> None:

@@ -1,0 +1,297 @@
+"""`djstack backup`, `backups` and `restore` against a running stack.
+
+Everything runs inside the stack's own containers with their own tools and credentials: mysqldump and
+mysql in db as root (the password is db's MYSQL_ROOT_PASSWORD, read inside the container, never on a
+host command line), tar in web for the media volume. The host only moves bytes and checks them.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+from .. import __version__, ui
+from ..compose import Compose, require_running
+from ..errors import DjstackError
+from ..model import Stack
+from . import archive
+
+#: Inside db: connect as root over the socket with the container's own root password.
+_AS_ROOT = 'export MYSQL_PWD="$MYSQL_ROOT_PASSWORD"; '
+_DUMP = (_AS_ROOT + 'exec mysqldump -uroot --single-transaction --routines --triggers --events --hex-blob '
+         '--default-character-set=utf8mb4 "$MYSQL_DATABASE"')
+_DUMP_END = b"-- Dump completed"
+WAIT_SECONDS = 300
+
+
+def project_name(stack: Stack) -> str:
+    """The Compose project name, as docker-compose.yml says (it may differ from the folder's name)."""
+    try:
+        data = yaml.safe_load((stack.project.root / "docker-compose.yml").read_text(encoding="utf-8"))
+        name = data.get("name") if isinstance(data, dict) else None
+    except (OSError, yaml.YAMLError):
+        name = None
+    return name if isinstance(name, str) and name else stack.name
+
+
+def default_folder(stack: Stack) -> Path:
+    return stack.project.root / "backups"
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: Path
+    size: int
+    dump_size: int
+    media_size: int
+    media_files: int
+    deleted: tuple[Path, ...]
+
+
+def backup(stack: Stack, folder: Path, *, keep: int | None = None, pre_restore: bool = False) -> BackupResult:
+    """Dump the database and the media of the running stack into one verified archive in `folder`."""
+    if keep is not None:
+        archive.check_keep(keep)
+    compose = Compose(stack.project.root)
+    for service in (stack.services.db, stack.services.web):
+        require_running(compose, service)
+    name = project_name(stack)
+    folder.mkdir(parents=True, exist_ok=True)
+    created = datetime.now(timezone.utc)
+    target = folder / archive.archive_name(name, created, pre_restore=pre_restore)
+    while target.exists():  # two backups in the same second: the second waits for the next one
+        time.sleep(0.2)
+        created = datetime.now(timezone.utc)
+        target = folder / archive.archive_name(name, created, pre_restore=pre_restore)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".backup-") as tmp:
+        dump, media = Path(tmp) / archive.DUMP, Path(tmp) / archive.MEDIA
+        with _status("Dumping the database"):
+            _exec_to_file(compose, stack.services.db, ["sh", "-c", _DUMP], dump, "mysqldump")
+        if not _ends_with(dump, _DUMP_END):
+            raise DjstackError("mysqldump stopped before the end of the dump (no 'Dump completed' line).",
+                               f"See `djstack logs {stack.services.db}`; nothing was written to {folder}.")
+        version = compose.exec(stack.services.db, ["sh", "-c", _AS_ROOT + "exec mysql -uroot -N -B -e 'SELECT VERSION()'"])
+        media_total = _media_size(compose, stack)
+        with _progress("Copying the media files", media_total) as advance:
+            _exec_to_file(compose, stack.services.web, ["tar", "-C", stack.paths.media, "-c", "."], media, "tar",
+                          on_bytes=advance)
+        files = {archive.DUMP: dump, archive.MEDIA: media}
+        media_files = archive.tar_file_count(media)
+        manifest = archive.make_manifest(
+            project=name, djstack_version=__version__, db_server_version=version.stdout.strip(),
+            database=stack.db_name, created=created, files=files, media_files=media_files)
+        with _status("Writing the archive"):
+            archive.write_archive(target, manifest, files)
+            archive.verify(target)  # what was written reads back and matches, or this is no backup
+    deleted = tuple(archive.apply_retention(folder, name, keep)) if keep else ()
+    sizes = manifest["files"]
+    return BackupResult(target, target.stat().st_size, sizes[archive.DUMP]["size"], sizes[archive.MEDIA]["size"],
+                        media_files, deleted)
+
+
+@dataclass(frozen=True)
+class Listed:
+    path: Path
+    created: str
+    size: int
+    problem: str | None  # None when the archive verifies
+
+
+def list_backups(stack: Stack, folder: Path) -> list[Listed]:
+    rows = []
+    for path in archive.all_archives(folder):
+        try:
+            verified = archive.verify(path)
+            created, problem = verified.manifest["created"], None
+        except DjstackError as exc:
+            created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(path.stat().st_mtime)) + " (file time)"
+            problem = exc.message.removeprefix(f"{path}: ")
+        rows.append(Listed(path, created, path.stat().st_size, problem))
+    return rows
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    archive: Path
+    safety: Path
+    tables: int
+    rows: int
+    dump_size: int
+    media_files: int
+    media_size: int
+
+
+def restore(stack: Stack, path: Path, *, yes: bool, allow_other_project: bool,
+            confirm=None, folder: Path | None = None) -> RestoreResult:
+    """Verify `path`, take a safety backup, then replace the database and the media with the archive's."""
+    compose = Compose(stack.project.root)
+    for service in (stack.services.db, stack.services.web):
+        require_running(compose, service)
+    name = project_name(stack)
+    folder = folder or default_folder(stack)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".restore-") as tmp:
+        with _status(f"Verifying {path.name}"):
+            verified = archive.verify(path, extract_to=Path(tmp))
+        if verified.project != name and not allow_other_project:
+            raise DjstackError(
+                f"{path} is a backup of project {verified.project!r}, not of {name!r}. Nothing was changed.",
+                "Restore one of this project's archives, or pass --allow-other-project if you mean to load "
+                "another project's data into this one.")
+        manifest = verified.manifest
+        what = (f"Replace {name}'s database {stack.db_name!r} and all its media with the backup of "
+                f"{manifest['created']} ({manifest['media_files']} media files)?")
+        if not yes:
+            if not sys.stdin.isatty():
+                raise DjstackError("Restoring replaces the database and the media, and there is no terminal to "
+                                   "confirm. Nothing was changed.", "Add --yes to confirm.")
+            if not (confirm or _confirm)(what):
+                raise DjstackError("Restore cancelled; nothing was changed.")
+        safety = backup(stack, folder, pre_restore=True)
+        ui.say(f"Safety backup of the current data: {safety.path}")
+        dump, media = Path(tmp) / archive.DUMP, Path(tmp) / archive.MEDIA
+        # web is stopped while its database and files are swapped: no request sees half a restore, and
+        # its start afterwards applies any migration the restored database lacks.
+        with _status("Stopping web"):
+            compose.run(["stop", stack.services.web], timeout=120)
+        try:
+            with _status("Loading the database"):
+                _load_database(compose, stack, dump)
+            with _status("Replacing the media files"):
+                media_count = _replace_media(compose, stack, media)
+        except DjstackError as exc:
+            raise DjstackError(f"{exc.message}\nThe stack may hold a partial restore.",
+                               f"Restore the safety backup: djstack restore {stack.project.root} {safety.path} --yes"
+                               ) from exc
+        finally:
+            with _status("Starting web and waiting until every service is healthy"):
+                started = compose.run(["up", "--detach", "--no-build", "--no-recreate", "--wait", "--wait-timeout",
+                                       str(WAIT_SECONDS)], check=False, timeout=WAIT_SECONDS + 60)
+        if started.returncode != 0:
+            raise DjstackError(f"The data was restored, but the stack did not come back healthy:\n"
+                               f"{(started.stdout + started.stderr).strip()[-2000:]}",
+                               "See `djstack ps` and `djstack logs web`.")
+        tables, rows = _count_rows(compose, stack)
+    return RestoreResult(path, safety.path, tables, rows, manifest["files"][archive.DUMP]["size"], media_count,
+                         manifest["files"][archive.MEDIA]["size"])
+
+
+def _confirm(question: str) -> bool:
+    import click
+
+    return click.confirm(question, default=False)
+
+
+def _load_database(compose: Compose, stack: Stack, dump: Path) -> None:
+    script = (_AS_ROOT + 'mysql -uroot -e "DROP DATABASE IF EXISTS \\`$MYSQL_DATABASE\\`; '
+              'CREATE DATABASE \\`$MYSQL_DATABASE\\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" '
+              '&& exec mysql -uroot --default-character-set=utf8mb4 "$MYSQL_DATABASE"')
+    _exec_from_file(compose, ["exec", "-T", stack.services.db, "sh", "-c", script], dump, "loading the dump")
+
+
+def _replace_media(compose: Compose, stack: Stack, media: Path) -> int:
+    """Unpack into a staging folder inside the volume, then swap it in; owner = the app user."""
+    stage = ".djstack-restore"
+    script = "; ".join([
+        "set -e",
+        f"cd {shlex.quote(stack.paths.media)}",
+        f"rm -rf {stage}",
+        f"mkdir {stage}",
+        f"tar -C {stage} -x -f -",
+        f"find . -mindepth 1 -maxdepth 1 ! -name {stage} -exec rm -rf {{}} +",
+        f"find {stage} -mindepth 1 -maxdepth 1 -exec mv {{}} . \\;",
+        f"rmdir {stage}",
+        f"chown -R {stack.user.name}:{stack.user.name} .",
+        "find . -type f | wc -l",
+    ])
+    # web is stopped: a one-off container of the same service mounts the same media volume.
+    out = _exec_from_file(compose, ["run", "--rm", "--no-deps", "-T", "--user", "root", "--entrypoint", "sh",
+                                    stack.services.web, "-c", script], media, "unpacking the media")
+    return int(out.split()[-1]) if out.split() else 0
+
+
+def _count_rows(compose: Compose, stack: Stack) -> tuple[int, int]:
+    listing = compose.exec(stack.services.db, ["sh", "-c", _AS_ROOT + 'exec mysql -uroot -N -B -e "SELECT '
+                           "TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA='$MYSQL_DATABASE' "
+                           "AND TABLE_TYPE='BASE TABLE'\""])
+    tables = listing.stdout.split()
+    if not tables:
+        return 0, 0
+    union = " UNION ALL ".join(f"SELECT COUNT(*) FROM `{t}`" for t in tables)
+    counted = compose.run(["exec", "-T", stack.services.db, "sh", "-c",
+                           _AS_ROOT + 'exec mysql -uroot -N -B "$MYSQL_DATABASE"'], input=union + ";\n", timeout=600)
+    return len(tables), sum(int(n) for n in counted.stdout.split())
+
+
+def _exec_to_file(compose: Compose, service: str, command: list[str], target: Path, what: str,
+                  on_bytes=None) -> None:
+    """Run a command in `service` with its output going to `target` (binary, streamed)."""
+    with target.open("wb") as sink:
+        proc = subprocess.Popen(compose.argv(["exec", "-T", service, *command]), cwd=compose.root,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None
+        while chunk := proc.stdout.read(archive.CHUNK):
+            sink.write(chunk)
+            if on_bytes:
+                on_bytes(len(chunk))
+        stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        code = proc.wait()
+    if code != 0:
+        raise DjstackError(f"{what} in {service} failed (exit {code}):\n{stderr.strip()[-2000:]}",
+                           f"See `djstack logs {service}`. No archive was written.")
+
+
+def _exec_from_file(compose: Compose, args: list[str], source: Path, what: str) -> str:
+    with source.open("rb") as feed:
+        proc = subprocess.run(compose.argv(args), cwd=compose.root, stdin=feed, capture_output=True)
+    if proc.returncode != 0:
+        raise DjstackError(f"{what} failed (exit {proc.returncode}):\n"
+                           f"{proc.stderr.decode(errors='replace').strip()[-2000:]}")
+    return proc.stdout.decode(errors="replace")
+
+
+def _media_size(compose: Compose, stack: Stack) -> int | None:
+    proc = compose.exec(stack.services.web, ["du", "-sb", stack.paths.media], check=False)
+    try:
+        return int(proc.stdout.split()[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def _ends_with(path: Path, marker: bytes) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 512))
+        return marker in handle.read()
+
+
+@contextmanager
+def _status(title: str):
+    """A spinner on a terminal; silent otherwise (cron mail gets only the result line)."""
+    if ui.console.is_terminal:
+        with ui.console.status(title):
+            yield
+    else:
+        yield
+
+
+@contextmanager
+def _progress(title: str, total: int | None):
+    """A byte progress bar for the media copy on a terminal; a no-op otherwise."""
+    if not ui.console.is_terminal:
+        yield lambda n: None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  TimeElapsedColumn(), console=ui.console, transient=True) as bar:
+        task = bar.add_task(title, total=total)
+        yield lambda n: bar.advance(task, n)
