@@ -13,6 +13,7 @@ damaged or edited archive is refused before anything is touched.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -171,7 +172,8 @@ def verify(path: Path, extract_to: Path | None = None,
     manifest = None
     seen: dict[str, tuple[int, str]] = {}
     try:
-        with tarfile.open(path, mode="r|gz") as tar:
+        # gzip.open, not tarfile's own gzip reader: it checks the stream's CRC and length at the end.
+        with gzip.open(path, "rb") as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
             for member in tar:
                 if member.name == MANIFEST and manifest is None and not seen:
                     manifest = _read_manifest(path, tar.extractfile(member).read())
@@ -183,6 +185,8 @@ def verify(path: Path, extract_to: Path | None = None,
                     raise ArchiveInvalid(f"{path}: unexpected member {member.name!r} (not in the manifest).",
                                          "The archive was altered after `djstack backup` wrote it; do not use it.")
                 seen[member.name] = _hash_member(tar.extractfile(member), extract_to, member.name, on_bytes)
+            while raw.read(CHUNK):  # to the end, so the gzip trailer's checks run
+                pass
     except ArchiveInvalid:
         raise
     except (EOFError, tarfile.ReadError, zlib.error, OSError) as exc:
