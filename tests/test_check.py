@@ -162,19 +162,22 @@ CATALOGUE = [
     Plant("allowed hosts empty", "settings-allowed-hosts-empty",
           ((OVERLAY, 'ALLOWED_HOSTS = _list("DJANGO_ALLOWED_HOSTS")', "ALLOWED_HOSTS = []"),), OVERLAY, "ALLOWED_HOSTS = []"),
     Plant("https without trusted origins", "https-csrf-trusted-origins-missing",
-          ((NGINX, "listen <<http>> default_server;", "listen 443 ssl default_server;"),
+          ((NGINX, "listen <<http>>;", "listen 443 ssl;"),
            (OVERLAY, 'SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")', "")),
-          NGINX, "listen 443 ssl default_server;"),
+          NGINX, "listen 443 ssl;"),
     Plant("nginx body limit lower", "nginx-body-limit-below-django",
           ((NGINX, "client_max_body_size <<max_upload>>m;", "client_max_body_size 1m;"),), NGINX, "client_max_body_size 1m;"),
     Plant("nginx body limit higher", "nginx-body-limit-above-django",
           ((NGINX, "client_max_body_size <<max_upload>>m;", "client_max_body_size 100m;"),),
           NGINX, "client_max_body_size 100m;"),
     # static and media
+    Plant("https without certificate", "tls-certificate-unusable",
+          ((".env", "TLS=off", "TLS=provided"), (".env", "DOMAINS=\n", "DOMAINS=example.com\n")),
+          "compose/nginx/ssl/fullchain.pem", None),
     Plant("no static location", "nginx-static-location-missing",
-          ((NGINX, "location <<static_url>> {", "location /assets/ {"),), NGINX, "    server {"),
+          ((NGINX, "location <<static_url>> {", "location /assets/ {"),), NGINX, "    server {  # the site"),
     Plant("no media location", "nginx-media-location-missing",
-          ((NGINX, "location <<media_url>> {", "location /uploads/ {"),), NGINX, "    server {"),
+          ((NGINX, "location <<media_url>> {", "location /uploads/ {"),), NGINX, "    server {  # the site"),
     Plant("static alias elsewhere", "nginx-static-alias-mismatch",
           ((NGINX, "alias <<static>>/;", "alias /var/www/static/;"),), NGINX, "alias /var/www/static/;"),
     Plant("media alias without slash", "nginx-media-alias-mismatch",
@@ -334,6 +337,15 @@ def assert_short(findings) -> None:
 def test_fresh_init_output_is_clean(fresh):
     findings = run_check(fresh.project.root, strict=True)
     assert findings == []
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_fresh_https_init_is_clean(example_copy, source):
+    """HTTPS mode (self-signed certificate made by init) reports nothing either."""
+    options = StackOptions(image_source=source, domains=("djstack.test", "www.djstack.test"), tls="self-signed")
+    stack, _ = run_init(example_copy, options, force=False)
+    assert (stack.project.root / "compose/nginx/ssl/privkey.pem").is_file()
+    assert run_check(stack.project.root, strict=True) == []
 
 
 @pytest.mark.parametrize("plant, source", CASES)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO, require_tool
-from djstack import render
+from djstack import render, tls
 from djstack.envfile import read_env
 from djstack.errors import DjstackError
 from djstack.initialise import load_stack, run_init
@@ -20,16 +20,23 @@ GOLDEN = REPO / "tests" / "golden"
 FIXED_SECRETS = {key: f"golden-{key.lower().replace('_', '-')}-0123456789abcdef" for key in SECRET_KEYS}
 
 
-def golden_stack(project: Path, source: str):
+#: HTTPS mode's golden case: provided certificates (none exist: rendering never reads them).
+HTTPS_OPTIONS = dict(domains=("example.com", "www.example.com"), tls="provided")
+
+
+def golden_stack(project: Path, source: str, **options):
     (project / ".env").write_text("".join(f"{k}={v}\n" for k, v in FIXED_SECRETS.items()))
-    return load_stack(project, StackOptions(image_source=source, http_port=8080, pip_ca_bundle=""))
+    return load_stack(project, StackOptions(image_source=source, http_port=8080, pip_ca_bundle="", **options))
 
 
-@pytest.mark.parametrize("source", ["official", "debian"])
-def test_golden_files(example_copy, source):
+@pytest.mark.parametrize("case", ["official", "debian", "https"])
+def test_golden_files(example_copy, case):
     """The generated files, byte for byte. UPDATE_GOLDEN=1 rewrites them after a deliberate change."""
-    outputs = render.render(golden_stack(example_copy, source))
-    folder = GOLDEN / f"mysite-{source}"
+    if case == "https":
+        outputs = render.render(golden_stack(example_copy, "official", **HTTPS_OPTIONS))
+    else:
+        outputs = render.render(golden_stack(example_copy, case))
+    folder = GOLDEN / f"mysite-{case}"
 
     def golden(path: str) -> Path:
         # A suffix, so git never reads a golden .gitignore as its own.
@@ -102,11 +109,16 @@ def test_edited_file_is_not_clobbered_without_force(example_copy):
     assert (example_copy / "compose/nginx/nginx.conf.bak.1").read_text() == edited + "# again\n"
 
 
-def test_nginx_accepts_the_config(example_copy, tmp_path):
+@pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
+def test_nginx_accepts_the_config(example_copy, tmp_path, https):
     nginx = require_tool("nginx")
-    stack = golden_stack(example_copy, "official")
+    stack = golden_stack(example_copy, "official", **(HTTPS_OPTIONS | {"tls": "self-signed"} if https else {}))
+    text = next(o.content for o in render.render(stack) if o.path == "compose/nginx/nginx.conf")
+    if https:  # a real certificate pair where nginx.conf expects the mounted one
+        tls.make_self_signed(stack)
+        text = text.replace(f"{stack.paths.nginx_ssl}/", f"{stack.project.root / stack.tls_files.folder}/")
     conf = tmp_path / "nginx.conf"
-    conf.write_text(next(o.content for o in render.render(stack) if o.path == "compose/nginx/nginx.conf"))
+    conf.write_text(text)
     proc = subprocess.run([nginx, "-t", "-c", str(conf)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "syntax is ok" in proc.stderr

@@ -10,7 +10,7 @@ import click
 
 from . import __version__, ui
 from .errors import DjstackError
-from .model import IMAGE_SOURCES, StackOptions
+from .model import IMAGE_SOURCES, TLS_MODES, StackOptions
 
 FOLDER = click.argument(
     "folder", required=False, default=".", type=click.Path(file_okay=False, path_type=Path)
@@ -56,6 +56,17 @@ def main() -> None:
 @click.option("--port", "http_port", type=click.IntRange(1, 65535), help="Host port nginx publishes. Default: 80.")
 @click.option("--bind", "http_bind", metavar="ADDRESS",
               help="Host address nginx listens on. Default: 0.0.0.0 (all).")
+@click.option("--domain", "domains", multiple=True, metavar="NAME",
+              help="A domain of the site in HTTPS mode (repeatable): the certificate's names, ALLOWED_HOSTS "
+                   "and CSRF_TRUSTED_ORIGINS. Turns HTTPS on (--tls provided unless told otherwise).")
+@click.option("--tls", type=click.Choice(TLS_MODES),
+              help="off: plain HTTP. provided: your certificate in compose/nginx/ssl/fullchain.pem and "
+                   "privkey.pem (e.g. Let's Encrypt's). self-signed: init makes one, for testing. "
+                   "Default: provided with --domain, else off (or what .env recorded).")
+@click.option("--https-port", type=click.IntRange(1, 65535), help="Host port for HTTPS. Default: 443.")
+@click.option("--hsts-seconds", type=click.IntRange(0), metavar="SECONDS",
+              help="HSTS max-age with --tls provided (0 = off). Default: 31536000 (a year). "
+                   "Always off for self-signed certificates.")
 @click.option("--name", help="Compose project name. Default: the project folder's name.")
 @click.option("--pip-index-url", metavar="URL", help="A PyPI mirror for building the web image.")
 @click.option("--ca-bundle", "pip_ca_bundle", type=click.Path(dir_okay=False, path_type=Path),
@@ -65,8 +76,8 @@ def main() -> None:
 @click.option("--force", is_flag=True,
               help="Replace files that differ from what djstack would write, keeping each as FILE.bak.")
 @handles_errors
-def init(folder, image_source, hosts, http_port, http_bind, name, pip_index_url, pip_ca_bundle,
-         debian_mirror, force):
+def init(folder, image_source, hosts, http_port, http_bind, domains, tls, https_port, hsts_seconds, name,
+         pip_index_url, pip_ca_bundle, debian_mirror, force):
     """Write the stack's files into the Django project in FOLDER (default: here).
 
     Existing files are never overwritten unless --force. Re-running keeps .env's secrets and choices.
@@ -85,6 +96,10 @@ def init(folder, image_source, hosts, http_port, http_bind, name, pip_index_url,
         pip_index_url=pip_index_url,
         pip_ca_bundle=str(pip_ca_bundle.resolve()) if pip_ca_bundle else None,
         debian_mirror=debian_mirror,
+        domains=tuple(domains),
+        tls=tls,
+        https_port=https_port,
+        hsts_seconds=hsts_seconds,
     )
     stack, results = run_init(folder, options, force=force)
     ui.say(f"Django project [bold]{stack.project.settings_module.split('.')[0]}[/] in {stack.project.root} "
@@ -93,6 +108,9 @@ def init(folder, image_source, hosts, http_port, http_bind, name, pip_index_url,
     for result in results:
         note = f" (previous kept as {result.backup})" if result.backup else ""
         ui.say(f"  {result.action:<9} {result.path}{note}")
+    if stack.https:
+        ui.say(f"HTTPS ({stack.tls}) for {', '.join(stack.domains)}: certificate "
+               f"{stack.tls_files.folder}/{stack.tls_files.cert}, key {stack.tls_files.folder}/{stack.tls_files.key}.")
     ui.ok(f"Stack written. Next: djstack up {folder}")
 
 

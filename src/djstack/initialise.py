@@ -6,7 +6,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from . import render
+from . import render, tls
 from .detect import DjangoProject, detect
 from .envfile import read_env
 from .errors import DjstackError
@@ -66,5 +66,15 @@ def run_init(folder: Path, options: StackOptions, *, force: bool) -> tuple[Stack
             f"--ca-bundle {options.pip_ca_bundle}: no such file.",
             "Give the path of a PEM bundle, e.g. /etc/ssl/certs/ca-certificates.crt.",
         )
+    # Certificates that exist must fit (key, domains, dates) before any file is written. Missing ones
+    # are fine for `provided` (they come later; `up` refuses without them) and made for `self-signed`.
+    bad = [p for p in tls.problems(stack) if "is missing" not in p[1]] if stack.https else []
+    if bad:
+        path, what, fix = bad[0]
+        raise DjstackError(f"{path}: {what} Nothing was written.", fix)
     results = render.write(stack.project.root, render.render(stack), force=force)
+    if stack.tls == "self-signed" and tls.make_self_signed(stack):
+        cert, key = tls.cert_paths(stack)
+        results.append(render.WriteResult(str(cert.relative_to(stack.project.root)), "created"))
+        results.append(render.WriteResult(str(key.relative_to(stack.project.root)), "created"))
     return stack, results

@@ -33,6 +33,7 @@ class Ports:
     db: int = 3306
     redis: int = 6379
     http: int = 80
+    https: int = 443
     nginx_health: int = 8081  # loopback-only server the nginx healthcheck asks
 
 
@@ -47,6 +48,7 @@ class Paths:
     media: str = "/srv/media"  # media volume: web writes uploads, nginx serves them
     nginx_logs: str = "/var/log/nginx"
     nginx_ssl: str = "/etc/nginx/ssl"
+    acme_webroot: str = "/var/www/acme"  # certbot --webroot writes challenges here (host: compose/nginx/acme)
     mysql_conf: str = "/etc/mysql/conf.d/djstack.cnf"  # an extra file, never the image's main config
     mysql_init: str = "/docker-entrypoint-initdb.d"
     mysql_data: str = "/var/lib/mysql"
@@ -84,6 +86,34 @@ SECRET_LENGTHS = {"DJANGO_SECRET_KEY": 50}
 
 IMAGE_SOURCES = tuple(IMAGE_SETS)
 
+#: --tls: off (plain HTTP), provided (your certificates in compose/nginx/ssl/), self-signed (made by init,
+#: for testing: browsers warn).
+TLS_MODES = ("off", "provided", "self-signed")
+#: HSTS for real certificates: one year. Off for self-signed ones (a browser would pin an untrusted site).
+DEFAULT_HSTS_SECONDS = 31536000
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """Certificate files, in compose/nginx/ssl/ on the host and Paths.nginx_ssl in nginx."""
+
+    folder: str = "compose/nginx/ssl"
+    cert: str = "fullchain.pem"  # the certificate followed by its intermediates (certbot's fullchain.pem)
+    key: str = "privkey.pem"
+    acme: str = "compose/nginx/acme"  # ACME http-01 challenges (certbot --webroot -w this folder)
+
+
+#: Resource limits per service: (memory, pids), recorded in .env as <SERVICE>_MEM_LIMIT / _PIDS_LIMIT.
+#: Generous enough for the defaults (uWSGI's processes, InnoDB's buffer pool), tight enough that one
+#: runaway service cannot take the host's memory or fork without end.
+#: Media files shown inline (with these types); every other upload is served as a download.
+MEDIA_INLINE_TYPES = (("image/jpeg", "jpg jpeg"), ("image/png", "png"), ("image/gif", "gif"),
+                      ("image/webp", "webp"), ("image/avif", "avif"))
+#: POSTs a minute per client address to the admin login (nginx limit_req); 0 turns the limit off.
+DEFAULT_LOGIN_RATE = 10
+
+DEFAULT_LIMITS = {"web": ("1g", 512), "nginx": ("256m", 256), "db": ("1g", 512), "redis": ("512m", 128)}
+
 
 @dataclass(frozen=True)
 class Stack:
@@ -101,6 +131,14 @@ class Stack:
     pip_ca_bundle: str = ""
     debian_mirror: str = ""
     max_upload_mb: int = 10
+    domains: tuple[str, ...] = ()  # --domain: the names the certificate covers (HTTPS mode)
+    tls: str = "off"
+    https_port: int = 443
+    hsts_seconds: int = 0
+    limits: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    login_rate: int = DEFAULT_LOGIN_RATE
+    admin_login_path: str = "/admin/login/"
+    tls_files: TlsFiles = field(default_factory=TlsFiles)
     services: Services = field(default_factory=Services)
     ports: Ports = field(default_factory=Ports)
     paths: Paths = field(default_factory=Paths)
@@ -109,15 +147,33 @@ class Stack:
     user: AppUser = field(default_factory=AppUser)
 
     @property
+    def https(self) -> bool:
+        return self.tls != "off"
+
+    @property
+    def https_port_suffix(self) -> str:
+        """':PORT' in https:// URLs when the published HTTPS port is not 443."""
+        return "" if self.https_port == 443 else f":{self.https_port}"
+
+    @property
     def base_url(self) -> str:
         host = "127.0.0.1" if self.http_bind in ("0.0.0.0", "::", "") else self.http_bind
+        if self.https:
+            return f"https://{host}{self.https_port_suffix}/"
         port = "" if self.http_port == 80 else f":{self.http_port}"
         return f"http://{host}{port}/"
 
     @property
     def csrf_trusted_origins(self) -> tuple[str, ...]:
+        if self.https:
+            return tuple(f"https://{h.lstrip('.')}{self.https_port_suffix}" for h in self.hosts if h != "*")
         port = "" if self.http_port == 80 else f":{self.http_port}"
         return tuple(f"http://{h.lstrip('.')}{port}" for h in self.hosts if h != "*")
+
+    @property
+    def server_names(self) -> tuple[str, ...]:
+        """nginx server_name of the site; empty when any host is allowed ('*'): then it is the default."""
+        return () if "*" in self.hosts else self.hosts
 
     @property
     def app_home(self) -> str:
@@ -141,10 +197,17 @@ class Stack:
             "PIP_CA_BUNDLE": self.pip_ca_bundle,
             "HTTP_BIND": self.http_bind,
             "HTTP_PORT": str(self.http_port),
+            "DOMAINS": ",".join(self.domains),
+            "TLS": self.tls,
+            "HTTPS_PORT": str(self.https_port),
+            "HSTS_SECONDS": str(self.hsts_seconds),
+            "ADMIN_LOGIN_RATE": str(self.login_rate),
             "DJANGO_ALLOWED_HOSTS": ",".join(self.hosts),
             "DJANGO_CSRF_TRUSTED_ORIGINS": ",".join(self.csrf_trusted_origins),
             "MYSQL_DATABASE": self.db_name,
             "MYSQL_USER": self.db_user,
+            **{f"{svc.upper()}_MEM_LIMIT": mem for svc, (mem, _) in self.limits.items()},
+            **{f"{svc.upper()}_PIDS_LIMIT": str(pids) for svc, (_, pids) in self.limits.items()},
             **self.secrets,
         }
 
@@ -161,6 +224,10 @@ class StackOptions:
     pip_index_url: str | None = None
     pip_ca_bundle: str | None = None
     debian_mirror: str | None = None
+    domains: tuple[str, ...] = ()
+    tls: str | None = None
+    https_port: int | None = None
+    hsts_seconds: int | None = None
 
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1")
@@ -193,12 +260,38 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         }
     )
     name = compose_name(options.name or project.root.name)
-    hosts = options.hosts or tuple(h for h in recorded.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h)
-    port_text = str(pick(options.http_port, "HTTP_PORT", 80))
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise DjstackError(f"HTTP_PORT {port_text!r} is not a port number.", "Use a number from 1 to 65535.")
+    domains = options.domains or tuple(d for d in recorded.get("DOMAINS", "").split(",") if d)
+    for domain in domains:
+        validate_domain(domain)
+    tls = pick(options.tls, "TLS", "provided" if domains else "off")
+    if tls not in TLS_MODES:
+        raise DjstackError(f"Unknown TLS mode {tls!r} (from TLS in .env or --tls).",
+                           f"Use one of: {', '.join(TLS_MODES)}.")
+    if tls != "off" and not domains:
+        raise DjstackError(f"TLS {tls} needs the site's domain names.",
+                           "Pass --domain NAME (repeatable), e.g. --domain example.com --domain www.example.com.")
+    # With domains the site answers to them (and any extra --host); otherwise to --host or the defaults.
+    if options.hosts or options.domains:
+        hosts = tuple(dict.fromkeys((*domains, *options.hosts)))
+    else:
+        hosts = tuple(h for h in recorded.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h) or tuple(domains)
+    http_port = _port(pick(options.http_port, "HTTP_PORT", 80), "HTTP_PORT", "--port")
+    https_port = _port(pick(options.https_port, "HTTPS_PORT", 443), "HTTPS_PORT", "--https-port")
+    if tls != "off" and https_port == http_port:
+        raise DjstackError(f"HTTP_PORT and HTTPS_PORT are both {http_port}.", "Give --https-port a different port.")
+    hsts_text = str(pick(options.hsts_seconds, "HSTS_SECONDS", DEFAULT_HSTS_SECONDS if tls == "provided" else 0))
+    if not hsts_text.isdigit():
+        raise DjstackError(f"HSTS_SECONDS {hsts_text!r} is not a number of seconds.",
+                           "Use 0 (off) or e.g. 31536000 (a year), in .env or with --hsts-seconds.")
+    if tls != "provided":
+        hsts_text = "0"  # never pin a self-signed certificate, and HSTS means nothing over plain HTTP
     for host in hosts:
         validate_host(host)
+    limits = {svc: _limits(svc, recorded, default) for svc, default in DEFAULT_LIMITS.items()}
+    login_rate = recorded.get("ADMIN_LOGIN_RATE") or str(DEFAULT_LOGIN_RATE)
+    if not login_rate.isdigit():
+        raise DjstackError(f".env: ADMIN_LOGIN_RATE={login_rate!r} is not a number.",
+                           "Use the number of login POSTs a minute per address, or 0 for no limit.")
     db_default = re.sub(r"[^a-z0-9_]", "_", name.lower())[:32]
     stack_secrets = {}
     for key in SECRET_KEYS:
@@ -211,14 +304,42 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         images=images,
         hosts=tuple(hosts) or DEFAULT_HOSTS,
         http_bind=pick(options.http_bind, "HTTP_BIND", "0.0.0.0"),
-        http_port=int(port_text),
+        http_port=http_port,
         secrets=stack_secrets,
         db_name=recorded.get("MYSQL_DATABASE") or db_default,
         db_user=recorded.get("MYSQL_USER") or db_default[:32],
         pip_index_url=pick(options.pip_index_url, "PIP_INDEX_URL", ""),
         pip_ca_bundle=pick(options.pip_ca_bundle, "PIP_CA_BUNDLE", str(HOST_CA_BUNDLE) if HOST_CA_BUNDLE.is_file() else ""),
         debian_mirror=pick(options.debian_mirror, "DEBIAN_MIRROR", ""),
+        domains=tuple(domains),
+        tls=tls,
+        https_port=https_port,
+        hsts_seconds=int(hsts_text),
+        limits=limits,
+        login_rate=int(login_rate),
     )
+
+
+def _port(value, key: str, option: str) -> int:
+    text = str(value)
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise DjstackError(f"{key} {text!r} is not a port number (from .env or {option}).",
+                           "Use a number from 1 to 65535.")
+    return int(text)
+
+
+_MEMORY = re.compile(r"^[1-9][0-9]*[kmg]?$")
+
+
+def _limits(service: str, recorded: dict[str, str], default: tuple[str, int]) -> tuple[str, int]:
+    mem_key, pids_key = f"{service.upper()}_MEM_LIMIT", f"{service.upper()}_PIDS_LIMIT"
+    mem = recorded.get(mem_key) or default[0]
+    pids = recorded.get(pids_key) or str(default[1])
+    if not _MEMORY.match(mem.lower()):
+        raise DjstackError(f".env: {mem_key}={mem!r} is not a memory size.", "Use e.g. 512m or 1g.")
+    if not pids.isdigit() or int(pids) < 16:
+        raise DjstackError(f".env: {pids_key}={pids!r} is not a process count.", "Use a number of at least 16, e.g. 256.")
+    return mem.lower(), int(pids)
 
 
 def compose_name(text: str) -> str:
@@ -230,6 +351,25 @@ def compose_name(text: str) -> str:
 
 
 _HOST = re.compile(r"^(\*|\.?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)$")
+
+
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def validate_domain(domain: str) -> None:
+    """A certificate's DNS name: dot-separated labels, at least two, no wildcard, no IP address."""
+    labels = domain.lower().split(".")
+    if (
+        len(domain) > 253
+        or len(labels) < 2
+        or not all(_LABEL.match(label) for label in labels)
+        or labels[-1].isdigit()
+    ):
+        raise DjstackError(
+            f"--domain {domain!r} is not a valid domain name.",
+            "Use a full DNS name such as example.com or www.example.com: letters, digits and '-' in "
+            "dot-separated labels, no spaces, no empty label ('..'), no wildcard, no IP address.",
+        )
 
 
 def validate_host(host: str) -> None:

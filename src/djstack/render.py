@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 
 from .errors import DjstackError
-from .model import SECRET_KEYS, Stack
+from .model import MEDIA_INLINE_TYPES, SECRET_KEYS, Stack
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("djstack", "templates"),
@@ -68,11 +68,14 @@ def render(stack: Stack) -> list[Output]:
                 "compose/nginx/nginx.conf.j2",
                 static_location=s.url_path(s.project.static_url),
                 media_location=s.url_path(s.project.media_url),
+                media_types=MEDIA_INLINE_TYPES,
             ),
         ),
+        Output("compose/nginx/.dockerignore", t("compose/nginx/dockerignore.j2")),
         Output("compose/nginx/ssl/README.md", t("compose/nginx/ssl/README.md.j2")),
         Output("compose/nginx/ssl/.gitignore", t("compose/nginx/ssl/gitignore.j2")),
         Output("compose/nginx/log/.gitignore", t("compose/nginx/log/gitignore.j2")),
+        *([Output(f"{s.tls_files.acme}/.gitignore", t("compose/nginx/acme/gitignore.j2"))] if s.https else []),
         Output("compose/mysql/conf/djstack.cnf", t("compose/mysql/conf/djstack.cnf.j2")),
         Output("compose/mysql/init/README.md", t("compose/mysql/init/README.md.j2")),
         Output("compose/redis/redis.conf", t("compose/redis/redis.conf.j2")),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # Each module registers its rules on import.
-from . import compose, env, mysql, nginx, redis, settings, uwsgi, web  # noqa: F401
+from . import compose, env, mysql, nginx, redis, settings, tls, uwsgi, web  # noqa: F401
 from .context import Context
 from .finding import ERROR, RULES, WARNING, Finding, Hit, findings_of
 

@@ -1,0 +1,120 @@
+"""HTTPS mode's certificate files: make a self-signed pair for testing, and refuse a pair that cannot work.
+
+The `openssl` command does the X.509 work: it is on every host that has CA certificates (Debian's
+ca-certificates depends on it), so djstack needs no extra Python package for a few calls made at
+init/up time. Nothing here talks to the network.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from .errors import DjstackError
+from .model import Stack
+
+SELF_SIGNED_DAYS = 825
+
+
+def _openssl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    exe = shutil.which("openssl")
+    if exe is None:
+        raise DjstackError("The `openssl` command is not installed; djstack uses it for certificates.",
+                           "Install it (Debian/Ubuntu: apt-get install openssl).")
+    return subprocess.run([exe, *args], input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def cert_paths(stack: Stack) -> tuple[Path, Path]:
+    folder = stack.project.root / stack.tls_files.folder
+    return folder / stack.tls_files.cert, folder / stack.tls_files.key
+
+
+def make_self_signed(stack: Stack) -> bool:
+    """Write a self-signed certificate for the stack's domains unless both files exist. True when made.
+
+    One file without the other is left alone: validate() then names the missing one.
+    """
+    cert, key = cert_paths(stack)
+    if cert.exists() or key.exists():
+        return False
+    cert.parent.mkdir(parents=True, exist_ok=True)
+    tmp_cert, tmp_key = cert.with_name(".new-" + cert.name), key.with_name(".new-" + key.name)
+    san = ",".join(f"DNS:{d}" for d in stack.domains)
+    old_umask = os.umask(0o077)  # the key is never readable by others, not even for a moment
+    try:
+        proc = _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-keyout", str(tmp_key), "-out", str(tmp_cert), "-days", str(SELF_SIGNED_DAYS),
+                        "-subj", f"/CN={stack.domains[0]}", "-addext", f"subjectAltName={san}",
+                        "-addext", "basicConstraints=critical,CA:FALSE",
+                        "-addext", "extendedKeyUsage=serverAuth")
+        if proc.returncode != 0:
+            raise DjstackError(f"openssl could not make a self-signed certificate:\n{proc.stderr.strip()}",
+                               f"Put your own {stack.tls_files.cert} and {stack.tls_files.key} in "
+                               f"{stack.tls_files.folder}/ and use --tls provided.")
+        os.chmod(tmp_key, 0o600)
+        os.chmod(tmp_cert, 0o644)
+        os.replace(tmp_key, key)
+        os.replace(tmp_cert, cert)
+    finally:
+        os.umask(old_umask)
+        tmp_cert.unlink(missing_ok=True)
+        tmp_key.unlink(missing_ok=True)
+    return True
+
+
+def certificate_names(cert: Path) -> list[str]:
+    """The DNS names in the certificate's subjectAltName."""
+    proc = _openssl("x509", "-in", str(cert), "-noout", "-ext", "subjectAltName")
+    return re.findall(r"DNS:([^,\s]+)", proc.stdout)
+
+
+def covers(pattern: str, name: str) -> bool:
+    """Whether a certificate name (maybe '*.example.com') covers a host name (RFC 6125: one label)."""
+    pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
+    if pattern.startswith("*."):
+        head, _, rest = name.partition(".")
+        return bool(head) and rest == pattern[2:]
+    return pattern == name
+
+
+def problems(stack: Stack) -> list[tuple[Path, str, str]]:
+    """What is wrong with the certificate files: (file, what, fix). Empty when they will work."""
+    cert, key = cert_paths(stack)
+    rel = stack.tls_files.folder
+    how = f"Put {stack.tls_files.cert} + {stack.tls_files.key} in {rel}/, or init --tls self-signed."
+    missing = [(p, f"{p.name} is missing (TLS {stack.tls} needs it).", how) for p in (cert, key) if not p.is_file()]
+    if missing:
+        return missing
+    found = []
+    cert_pub = _openssl("x509", "-in", str(cert), "-noout", "-pubkey")
+    if cert_pub.returncode != 0:
+        return [(cert, f"{cert.name} is not a PEM certificate.", how)]
+    key_pub = _openssl("pkey", "-in", str(key), "-pubout", "-passin", "pass:")
+    if key_pub.returncode != 0:
+        return [(key, f"{key.name} is not an unencrypted PEM private key.",
+                 f"Give it without passphrase: openssl pkey -in old.pem -out {key.name}")]
+    if cert_pub.stdout.strip() != key_pub.stdout.strip():
+        found.append((key, f"{key.name} is not the private key of {cert.name} (their public keys differ).",
+                      "Use the key the certificate was issued for (certbot: privkey.pem)."))
+    if _openssl("x509", "-in", str(cert), "-noout", "-checkend", "0").returncode != 0:
+        found.append((cert, f"{cert.name} has expired.", "Renew it (certbot renew), then reload nginx."))
+    names = certificate_names(cert)
+    uncovered = [d for d in stack.domains if not any(covers(n, d) for n in names)]
+    if uncovered:
+        found.append((cert, f"{cert.name} does not cover {', '.join(uncovered)} "
+                            f"(it names {', '.join(names) or 'no DNS name'}).",
+                      "Get a certificate naming every --domain, or pass only the names it has."))
+    return found
+
+
+def validate(stack: Stack) -> None:
+    """Raise for the first problem with the certificate files; nothing when TLS is off."""
+    if not stack.https:
+        return
+    found = problems(stack)
+    if found:
+        path, what, fix = found[0]
+        raise DjstackError(f"{path}: {what}", fix)
