@@ -307,11 +307,17 @@ def backups(folder, to):
     if not rows:
         ui.say(f"No archives in {where}.")
         return
-    table = Table("created (UTC)", "size", "verifies", "archive")
-    for row in rows:
-        table.add_row(row.created, human_size(row.size),
-                      "[green]yes[/]" if row.problem is None else f"[red]no[/]: {escape(row.problem)}", row.path.name)
-    ui.console.print(table)
+    if ui.console.is_terminal:
+        table = Table("created (UTC)", "size", "verifies", "archive")
+        for row in rows:
+            table.add_row(row.created, human_size(row.size),
+                          "[green]yes[/]" if row.problem is None else f"[red]no[/]: {escape(row.problem)}",
+                          row.path.name)
+        ui.console.print(table)
+    else:  # for scripts: one tab-separated line per archive, nothing cut short
+        for row in rows:
+            click.echo("\t".join([row.path.name, row.created, str(row.size),
+                                  "verifies" if row.problem is None else f"FAILS: {row.problem}"]))
     sys.exit(1 if any(row.problem for row in rows) else 0)
 
 

@@ -112,3 +112,15 @@ def stack_factory(tmp_path_factory):
     yield make
     for stack in made:
         remove(stack)
+
+
+@pytest.fixture(scope="module")
+def module_stack(tmp_path_factory) -> LiveStack:
+    """A stack of the test module's own, up for all its tests and removed afterwards: for modules
+    whose tests kill, restart, wipe or restore it, which the shared live_stack must never see."""
+    stack = new_stack(tmp_path_factory.mktemp("e2e-module"))
+    try:
+        stack.djstack("up", str(stack.root))
+        yield stack
+    finally:
+        remove(stack)
