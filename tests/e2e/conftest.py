@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,15 +84,22 @@ def remove(stack: LiveStack) -> None:
     stack.compose("down", "--volumes", "--remove-orphans", "--rmi", "local", check=False)
 
 
-@pytest.fixture(scope="session")
-def live_stack(tmp_path_factory) -> LiveStack:
-    """examples/mysite, up once for the whole session and shared: tests must leave it healthy."""
-    stack = new_stack(tmp_path_factory.mktemp("e2e"))
+@contextmanager
+def running_stack(parent: Path):
+    """A new stack under `parent`, up while the block runs, removed afterwards."""
+    stack = new_stack(parent)
     try:
         stack.djstack("up", str(stack.root))
         yield stack
     finally:
         remove(stack)
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory) -> LiveStack:
+    """examples/mysite, up once for the whole session and shared: tests must leave it healthy."""
+    with running_stack(tmp_path_factory.mktemp("e2e")) as stack:
+        yield stack
 
 
 @pytest.fixture
@@ -118,9 +126,5 @@ def stack_factory(tmp_path_factory):
 def module_stack(tmp_path_factory) -> LiveStack:
     """A stack of the test module's own, up for all its tests and removed afterwards: for modules
     whose tests kill, restart, wipe or restore it, which the shared live_stack must never see."""
-    stack = new_stack(tmp_path_factory.mktemp("e2e-module"))
-    try:
-        stack.djstack("up", str(stack.root))
+    with running_stack(tmp_path_factory.mktemp("e2e-module")) as stack:
         yield stack
-    finally:
-        remove(stack)
