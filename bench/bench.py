@@ -1,0 +1,567 @@
+"""Benchmark: djstack's generated stack beside the tutorial's configuration, a Gunicorn stack and two
+ceilings, all serving examples/mysite on this host, measured side by side in one run.
+
+Run it through bench/run.sh (installs wrk when missing). Writes bench/results/<stamp>/report.md (and
+results.json) and prints the report. `--smoke` is the seconds-long mode CI runs so the harness
+cannot rot: same steps, tiny load, cached builds. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+EXAMPLE = REPO / "examples" / "mysite"
+DJSTACK = [sys.executable, "-m", "djstack"]
+NGINX_IMAGE = "djstack.local/nginx:1.26-trixie"
+
+ENDPOINTS = {  # row name -> path (media's path is filled in after the upload)
+    "dynamic page (DB)": "/",
+    "cached page (Redis)": "/cached-page/",
+    "static file": "/static/gallery/site.css",
+    "media file": None,
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], *, cwd: Path | None = None, env: dict | None = None, check: bool = True,
+        timeout: float = 1800) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def timed(cmd: list[str], **kwargs) -> float:
+    started = time.monotonic()
+    run(cmd, **kwargs)
+    return time.monotonic() - started
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(url: str, data: bytes | None = None, headers: dict | None = None, timeout: float = 10):
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except (urllib.error.URLError, OSError):
+        return None, b""
+
+
+def wait_http(url: str, timeout: float, ok=lambda s: s == 200) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        status, _ = http(url, timeout=2)
+        if status is not None and ok(status):
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
+
+
+def png_bytes(size: int = 160) -> bytes:
+    """A valid PNG of random pixels (incompressible, so a realistic media file), without Pillow."""
+    rng = random.Random(1)
+    raw = b"".join(b"\x00" + bytes(rng.getrandbits(8) for _ in range(size * 3)) for _ in range(size))
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def multipart(field_name: str, filename: str, content: bytes, content_type: str) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field_name}\"; filename=\"{filename}\"\r\n"
+            f"Content-Type: {content_type}\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+# --- stacks -------------------------------------------------------------------------------------
+
+@dataclass
+class Stack:
+    key: str  # djstack, tutorial, gunicorn, ceiling
+    title: str
+    root: Path  # folder holding the compose file
+    project: str
+    port: int
+    files: list[str] = field(default_factory=lambda: ["docker-compose.yml"])
+    env: dict[str, str] = field(default_factory=dict)
+    media_path: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 1800) -> subprocess.CompletedProcess:
+        cmd = ["docker", "compose", "-p", self.project]
+        for f in self.files:
+            cmd += ["-f", str(self.root / f)]
+        return run([*cmd, *args], cwd=self.root, env=self.env, check=check, timeout=timeout)
+
+    def compose_cmd(self, *args: str) -> list[str]:
+        cmd = ["docker", "compose", "-p", self.project]
+        for f in self.files:
+            cmd += ["-f", str(self.root / f)]
+        return [*cmd, *args]
+
+    def remove(self) -> None:
+        self.compose("down", "--volumes", "--remove-orphans", "--rmi", "local", check=False, timeout=600)
+
+
+def copy_example(dest: Path) -> Path:
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("__pycache__", "db.sqlite3", "media", ".env"))
+    return dest
+
+
+def djstack_init(root: Path, name: str, port: int) -> None:
+    run([*DJSTACK, "init", str(root), "--images", "debian", "--bind", "127.0.0.1", "--port", str(port),
+         "--name", name])
+
+
+def make_djstack(work: Path) -> Stack:
+    root = copy_example(work / "djstack" / "mysite")
+    stack = Stack("djstack", "djstack", root, "bench-djstack", free_port())
+    djstack_init(root, stack.project, stack.port)
+    return stack
+
+
+def make_gunicorn(work: Path, cores: int) -> Stack:
+    root = copy_example(work / "gunicorn" / "mysite")
+    stack = Stack("gunicorn", "Gunicorn", root, "bench-gunicorn", free_port(),
+                  files=["docker-compose.yml", "compose.gunicorn.yml"],
+                  env={"WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", str(2 * cores + 1))})
+    djstack_init(root, stack.project, stack.port)
+    with open(root / "compose" / "web" / "requirements-stack.txt", "a", encoding="utf-8") as fh:
+        fh.write("# Benchmark: Gunicorn instead of uWSGI.\ngunicorn>=23\n")
+    shutil.copy(BENCH / "gunicorn" / "compose.gunicorn.yml", root / "compose.gunicorn.yml")
+    nginx_conf = (root / "compose" / "nginx" / "nginx.conf").read_text(encoding="utf-8")
+    (root / "nginx-gunicorn.conf").write_text(to_proxy_pass(nginx_conf), encoding="utf-8")
+    return stack
+
+
+def to_proxy_pass(conf: str) -> str:
+    """The generated nginx.conf with its uwsgi_pass block(s) replaced by proxy_pass over HTTP."""
+    out, pos = [], 0
+    for match in re.finditer(r"location / \{", conf):
+        start = match.start()
+        if start < pos:
+            continue
+        depth, i = 0, match.end() - 1
+        while True:
+            if conf[i] == "{":
+                depth += 1
+            elif conf[i] == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            i += 1
+        block = conf[start:i + 1]
+        if "uwsgi_pass" not in block:
+            continue
+        indent = " " * 12
+        upstream = re.search(r"set \$web ([^;]+);", block).group(1)
+        proxy = ("location / {\n"
+                 f"{indent}set $web {upstream};\n"
+                 f"{indent}proxy_pass http://$web;\n"
+                 f"{indent}proxy_read_timeout 65s;\n"
+                 f"{indent}proxy_set_header Host $http_host;\n"
+                 f"{indent}proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+                 f"{indent}proxy_set_header X-Forwarded-Proto $scheme;\n"
+                 "        }")
+        out.append(conf[pos:start] + proxy)
+        pos = i + 1
+    out.append(conf[pos:])
+    return "".join(out)
+
+
+def make_tutorial(work: Path) -> Stack:
+    root = work / "tutorial" / "myproject_docker"
+    shutil.copytree(BENCH / "tutorial", root)
+    app = root / "myproject"
+    fixtures = {p.name: p.read_bytes() for p in app.iterdir()}
+    shutil.rmtree(app)
+    copy_example(app)
+    for name, content in fixtures.items():
+        if name not in ("settings_append.py", "env"):
+            (app / name).write_bytes(content)
+    (app / ".env").write_bytes(fixtures["env"])
+    with open(app / "mysite" / "settings.py", "a", encoding="utf-8") as fh:
+        fh.write(fixtures["settings_append.py"].decode())
+    for sub in ("compose/nginx/log", "compose/nginx/ssl", "compose/uwsgi"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    ca = "/etc/ssl/certs/ca-certificates.crt"
+    port = free_port()
+    return Stack("tutorial", "tutorial", root, "bench-tutorial", port,
+                 env={"BENCH_PORT": str(port), "PIP_CA_BUNDLE": ca if Path(ca).is_file() else "/dev/null"})
+
+
+def make_ceiling(work: Path, djstack: Stack) -> tuple[Stack, Stack]:
+    root = work / "ceiling"
+    shutil.copytree(BENCH / "ceiling", root)
+    (root / "static" / "gallery").mkdir(parents=True)
+    shutil.copy(EXAMPLE / "gallery" / "static" / "gallery" / "site.css", root / "static" / "gallery" / "site.css")
+    ini = (djstack.root / "compose" / "web" / "uwsgi.ini").read_text(encoding="utf-8")
+    ini = re.sub(r"(?m)^chdir\s*=.*$", "chdir = /bench", ini)
+    ini = re.sub(r"(?m)^module\s*=.*$", "wsgi-file = /bench/const.py", ini)
+    (root / "const").mkdir()
+    (root / "const" / "const.ini").write_text(ini, encoding="utf-8")
+    shutil.copy(root / "const.py", root / "const" / "const.py")
+    static_port, const_port = free_port(), free_port()
+    env = {"NGINX_IMAGE": NGINX_IMAGE, "WEB_IMAGE": f"{djstack.project}-web", "PROXY_IMAGE": f"{djstack.project}-nginx",
+           "STATIC_PORT": str(static_port), "CONST_PORT": str(const_port)}
+    static = Stack("bare-nginx", "bare nginx", root, "bench-ceiling", static_port, env=env)
+    const = Stack("uwsgi-const", "uWSGI constant", root, "bench-ceiling", const_port, env=env)
+    return static, const
+
+
+# --- load ---------------------------------------------------------------------------------------
+
+@dataclass
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    def as_dict(self) -> dict:
+        return self.__dict__
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, connections: int, seconds: float) -> Load:
+    threads = max(1, min(2, connections))
+    proc = run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+                "--timeout", "10s", url], timeout=seconds + 60)
+    out = proc.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    errors = 0
+    if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
+        errors += int(m.group(1))
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        errors += sum(int(g) for g in m.groups())
+    return Load(rps, p50, p99, errors)
+
+
+def seed(stack: Stack, notes: int) -> None:
+    for i in range(notes):
+        status, _ = http(stack.url + "/api/notes/", data=f"text=benchmark+note+{i}".encode(),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        if status != 201:
+            raise SystemExit(f"{stack.title}: POST /api/notes/ answered {status}")
+    body, ctype = multipart("image", "bench.png", png_bytes(), "image/png")
+    status, answer = http(stack.url + "/api/photos/", data=body, headers={"Content-Type": ctype})
+    if status != 201:
+        raise SystemExit(f"{stack.title}: POST /api/photos/ answered {status}: {answer[:300]!r}")
+    stack.media_path = json.loads(answer)["url"]
+    for path in ("/", "/cached-page/", "/static/gallery/site.css", stack.media_path):
+        status, _ = http(stack.url + path)
+        if status != 200:
+            raise SystemExit(f"{stack.title}: GET {path} answered {status}")
+
+
+# --- machine ------------------------------------------------------------------------------------
+
+def machine() -> dict:
+    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+    engine = run(["docker", "version", "--format", "{{.Server.Version}}"], check=False).stdout.strip()
+    compose = run(["docker", "compose", "version", "--short"], check=False).stdout.strip()
+    containers = run(["docker", "ps", "-q"], check=False).stdout.split()
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu.group(1).strip() if cpu else platform.processor(),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "engine": engine,
+        "compose": compose,
+        "wrk": (run(["wrk", "--version"], check=False).stdout.splitlines() or ["?"])[0].split(" [")[0],
+        "load_before": os.getloadavg(),
+        "other_containers_before": len(containers),
+    }
+
+
+# --- report -------------------------------------------------------------------------------------
+
+def ratio(a: float | None, b: float | None) -> str:
+    if not a or not b:
+        return "n/a"
+    return f"{a / b:.2f}×"
+
+
+def fmt(value: float | None, digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def report(results: dict) -> str:
+    m = results["machine"]
+    lines = [
+        f"Run {results['started']} ({'smoke mode: tiny load, numbers meaningless' if results['smoke'] else 'full'}); "
+        f"{m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, kernel {m['kernel']}, Docker Engine {m['engine']}, "
+        f"Compose {m['compose']}, {m['wrk']}; load average before {m['load_before'][0]:.2f}, "
+        f"after {results['load_after'][0]:.2f}; {m['other_containers_before']} other containers running at start.",
+        f"Load: wrk, {results['threads_note']}, {results['seconds']} s per measurement after a "
+        f"{results['warmup']} s warm-up, keep-alive connections to 127.0.0.1 through each stack's nginx; "
+        "stacks measured in turn for each row. Gunicorn: "
+        f"{results['web_concurrency']} sync workers.",
+        "",
+        "### Throughput (requests/s) and ratios",
+        "",
+        "| endpoint | conns | djstack | tutorial | djstack ÷ tutorial | Gunicorn | djstack ÷ Gunicorn | ceiling | djstack ÷ ceiling |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    ceilings = {"cached page (Redis)": "uwsgi-const", "static file": "bare-nginx", "dynamic page (DB)": "uwsgi-const"}
+    for row in results["load"]:
+        d, t, g = (row["stacks"].get(k) for k in ("djstack", "tutorial", "gunicorn"))
+        c_key = ceilings.get(row["endpoint"])
+        c = results["ceilings"].get(f"{c_key}@{row['connections']}") if c_key else None
+        rps = lambda x: x["rps"] if x else None  # noqa: E731
+        ceiling_cell = f"{fmt(rps(c))} ({c_key})" if c else "—"
+        lines.append(
+            f"| {row['endpoint']} | {row['connections']} | {fmt(rps(d))} | {fmt(rps(t))} | {ratio(rps(d), rps(t))} | "
+            f"{fmt(rps(g))} | {ratio(rps(d), rps(g))} | {ceiling_cell} | {ratio(rps(d), rps(c)) if c else '—'} |")
+    lines += [
+        "",
+        "### Latency p50 / p99 (ms), non-2xx or socket errors",
+        "",
+        "| endpoint | conns | djstack | tutorial | Gunicorn | ceiling |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in results["load"]:
+        cells = []
+        for k in ("djstack", "tutorial", "gunicorn"):
+            x = row["stacks"].get(k)
+            cells.append(f"{x['p50_ms']:.1f} / {x['p99_ms']:.1f}" + (f" ({x['errors']} err)" if x["errors"] else "")
+                         if x else "n/a")
+        c_key = ceilings.get(row["endpoint"])
+        c = results["ceilings"].get(f"{c_key}@{row['connections']}") if c_key else None
+        cells.append(f"{c['p50_ms']:.1f} / {c['p99_ms']:.1f}" if c else "—")
+        lines.append(f"| {row['endpoint']} | {row['connections']} | " + " | ".join(cells) + " |")
+    b = results["build"]
+    lines += [
+        "",
+        "### Build and start",
+        "",
+        "| measure | djstack | tutorial | djstack ÷ tutorial | Gunicorn |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for key, label, unit in (("cold_build_s", "web image build, cold (--no-cache)" if not results["smoke"]
+                              else "web image build (smoke: cache allowed)", "s"),
+                             ("rebuild_s", "web image rebuild after a code-only change", "s"),
+                             ("image_mb", "web image size", "MB"),
+                             ("up_healthy_s", "`up` to healthy and serving, warm images, existing data", "s")):
+        d, t, g = (b.get(k, {}).get(key) for k in ("djstack", "tutorial", "gunicorn"))
+        lines.append(f"| {label} ({unit}) | {fmt(d, 1)} | {fmt(t, 1)} | {ratio(d, t)} | {fmt(g, 1)} |")
+    lines += ["", "### Targets", "", "| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else 'NO'} |" for t in results["targets"]]
+    return "\n".join(lines) + "\n"
+
+
+def targets(results: dict) -> list[dict]:
+    out = []
+
+    def load_ratios(endpoint, other, source="stacks"):
+        values = []
+        for row in results["load"]:
+            if row["endpoint"] != endpoint:
+                continue
+            d = row["stacks"].get("djstack")
+            o = (row["stacks"].get(other) if source == "stacks"
+                 else results["ceilings"].get(f"{other}@{row['connections']}"))
+            if d and o and o["rps"]:
+                values.append((row["connections"], d["rps"] / o["rps"]))
+        return values
+
+    def add(name, values, goal):
+        text = ", ".join(f"{r:.2f}× @{c}" for c, r in values) or "n/a"
+        out.append({"target": name, "measured": text, "met": bool(values) and all(r >= goal for _, r in values)})
+
+    add("dynamic page ≥ 1.5× tutorial", load_ratios("dynamic page (DB)", "tutorial"), 1.5)
+    add("dynamic page ≥ 1.2× Gunicorn", load_ratios("dynamic page (DB)", "gunicorn"), 1.2)
+    add("cached page ≥ 0.8× uWSGI constant", load_ratios("cached page (Redis)", "uwsgi-const", "ceil"), 0.8)
+    add("static file ≥ 0.9× bare nginx", load_ratios("static file", "bare-nginx", "ceil"), 0.9)
+    b = results["build"]
+    d, t = b["djstack"].get("rebuild_s"), b["tutorial"].get("rebuild_s")
+    out.append({"target": "rebuild after code change ≤ 0.2× tutorial", "measured": ratio(d, t),
+                "met": bool(d and t and d / t <= 0.2)})
+    size = b["djstack"].get("image_mb")
+    out.append({"target": "web image ≤ 200 MB", "measured": f"{fmt(size, 1)} MB", "met": bool(size and size <= 200)})
+    up = b["djstack"].get("up_healthy_s")
+    out.append({"target": "`up` to healthy ≤ 10 s (warm)", "measured": f"{fmt(up, 1)} s", "met": bool(up and up <= 10)})
+    return out
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+def image_mb(name: str) -> float:
+    size = run(["docker", "image", "inspect", "-f", "{{.Size}}", name]).stdout.strip()
+    return int(size) / 1e6
+
+
+def code_change(app: Path) -> None:
+    views = app / "gallery" / "views.py"
+    views.write_text(views.read_text(encoding="utf-8") + f"\n# benchmark code change {uuid.uuid4().hex}\n",
+                     encoding="utf-8")
+
+
+def up_time(stack: Stack, healthchecks: bool) -> float:
+    """Seconds from `compose up` to every service healthy and the site answering through nginx."""
+    stack.compose("down", "--remove-orphans", timeout=300)  # containers go, volumes (data) stay
+    started = time.monotonic()
+    if healthchecks:
+        stack.compose("up", "--detach", "--wait", "--wait-timeout", "300", timeout=400)
+    else:
+        stack.compose("up", "--detach", timeout=400)
+    wait_http(stack.url + "/", 300)
+    return time.monotonic() - started
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up in `finally`
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="seconds-long run with tiny load (CI)")
+    parser.add_argument("--connections", default=None, help="comma-separated concurrency levels")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per measurement")
+    parser.add_argument("--out", type=Path, default=None, help="results folder (default bench/results/STAMP)")
+    parser.add_argument("--keep", action="store_true", help="leave the stacks running afterwards")
+    parser.add_argument("--only", default="", help="comma-separated endpoints to load (default all)")
+    args = parser.parse_args()
+
+    smoke = args.smoke
+    levels = [int(c) for c in (args.connections or ("4" if smoke else "8,32,128")).split(",")]
+    seconds = args.seconds or (1 if smoke else 10)
+    warmup = 1 if smoke else 3
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = args.out or (BENCH / "results" / stamp)
+    work = out / "work"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: run bench/run.sh, which installs it")
+    cores = os.cpu_count() or 1
+    results: dict = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "smoke": smoke,
+                     "machine": machine(), "seconds": seconds, "warmup": warmup, "load": [], "ceilings": {},
+                     "build": {"djstack": {}, "tutorial": {}, "gunicorn": {}},
+                     "threads_note": "2 threads (1 for a single connection)"}
+
+    dj = make_djstack(work)
+    tut = make_tutorial(work)
+    gun = make_gunicorn(work, cores)
+    results["web_concurrency"] = gun.env["WEB_CONCURRENCY"]
+    static_ceiling, const_ceiling = make_ceiling(work, dj)
+    stacks = [dj, tut, gun]
+    for s in [*stacks, static_ceiling]:  # leftovers of an interrupted run
+        s.remove()
+    try:
+        # Cold builds of the web image, one after the other (the base images are local already).
+        no_cache = [] if smoke else ["--no-cache"]
+        for s in (dj, tut):
+            log(f"{s.title}: building the web image{' cold' if no_cache else ''}")
+            results["build"][s.key]["cold_build_s"] = timed(s.compose_cmd("build", *no_cache, "web"), cwd=s.root,
+                                                            env=s.env)
+        log("djstack: up")
+        run([*DJSTACK, "up", str(dj.root)])
+        log("tutorial: build + up")
+        tut.compose("up", "--detach", "--build")
+        log("Gunicorn: build + up")
+        gun.compose("up", "--detach", "--build", "--wait", "--wait-timeout", "300")
+        log("ceilings: up")
+        static_ceiling.compose("up", "--detach")
+        for s in stacks:
+            wait_http(s.url + "/", 300)
+        wait_http(static_ceiling.url + "/static/gallery/site.css", 60)
+        wait_http(const_ceiling.url + "/", 60)
+        for s in stacks:
+            log(f"{s.title}: seeding notes and a photo")
+            seed(s, 5 if smoke else 20)
+            results["build"][s.key]["image_mb"] = image_mb(f"{s.project}-web")
+
+        only = [e for e in args.only.split(",") if e]
+        for endpoint, path in ENDPOINTS.items():
+            if only and not any(o in endpoint for o in only):
+                continue
+            warmed: set[str] = set()
+            for connections in levels:
+                row = {"endpoint": endpoint, "connections": connections, "stacks": {}}
+                for s in stacks:
+                    url = s.url + (path or s.media_path)
+                    if s.key not in warmed:
+                        wrk(url, max(levels), warmup)
+                        warmed.add(s.key)
+                    log(f"{endpoint} @{connections}: {s.title}")
+                    row["stacks"][s.key] = wrk(url, connections, seconds).as_dict()
+                ceiling = {"cached page (Redis)": const_ceiling, "static file": static_ceiling}.get(endpoint)
+                if ceiling:
+                    url = ceiling.url + ("/static/gallery/site.css" if ceiling is static_ceiling else "/")
+                    if ceiling.key not in warmed:
+                        wrk(url, max(levels), warmup)
+                        warmed.add(ceiling.key)
+                    log(f"{endpoint} @{connections}: {ceiling.title}")
+                    results["ceilings"][f"{ceiling.key}@{connections}"] = wrk(url, connections, seconds).as_dict()
+                results["load"].append(row)
+
+        # In smoke mode the tutorial's rebuild (a full reinstall, minutes) is skipped: CI's budget.
+        for s in (dj,) if smoke else (dj, tut):
+            code_change(s.root if s is dj else s.root / "myproject")
+            log(f"{s.title}: rebuilding after a code-only change")
+            results["build"][s.key]["rebuild_s"] = timed(s.compose_cmd("build", "web"), cwd=s.root, env=s.env)
+        results["build"]["djstack"]["image_mb"] = image_mb(f"{dj.project}-web")
+        for s, checks in ((dj, True), (tut, False), (gun, True)):
+            log(f"{s.title}: timing up to healthy (warm images, existing data)")
+            results["build"][s.key]["up_healthy_s"] = up_time(s, checks)
+    finally:
+        results["load_after"] = os.getloadavg()
+        if not args.keep:
+            log("removing the benchmark stacks")
+            for s in [*stacks, static_ceiling]:
+                s.remove()
+    results["targets"] = targets(results)
+    text = report(results)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    (out / "report.md").write_text(text, encoding="utf-8")
+    print(text)
+    log(f"report: {out / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

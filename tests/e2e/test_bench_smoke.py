@@ -1,0 +1,53 @@
+"""The benchmark harness in smoke mode (tiny load, seconds): it must run end to end and produce a
+well-formed report with every row. No timing is asserted: the numbers of a smoke run mean nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import EXAMPLE
+
+pytestmark = pytest.mark.e2e
+
+REPO = EXAMPLE.parent.parent
+ROWS = ("dynamic page (DB)", "cached page (Redis)", "static file", "media file")
+
+
+def test_bench_smoke(tmp_path):
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        pytest.skip("no Docker engine")
+    proc = subprocess.run(
+        ["sh", str(REPO / "bench" / "run.sh"), "--smoke", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=900, env={**__import__("os").environ, "BENCH_PYTHON": sys.executable},
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    results = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+
+    for endpoint in ROWS:
+        rows = [line for line in report.splitlines() if line.startswith(f"| {endpoint} |")]
+        assert len(rows) == 2, f"{endpoint}: expected a throughput and a latency row\n{report}"  # one level in smoke
+        throughput = rows[0].split("|")[1:-1]
+        assert len(throughput) == 9
+        for cell in throughput[2:4] + throughput[5:6]:  # djstack, tutorial, Gunicorn requests/s
+            assert re.fullmatch(r"\s*[\d,]+\s*", cell), f"{endpoint}: not a number: {cell!r}"
+        for cell in (throughput[4], throughput[6]):
+            assert re.fullmatch(r"\s*[\d.]+×\s*", cell), f"{endpoint}: not a ratio: {cell!r}"
+    for label in ("web image build", "rebuild after a code-only change", "web image size", "to healthy"):
+        line = next((l for l in report.splitlines() if label in l), None)
+        assert line, f"missing row {label!r}\n{report}"
+        cells = [c.strip() for c in line.split("|")[2:-1]]  # djstack, tutorial, ratio, Gunicorn
+        assert re.fullmatch(r"[\d.,]+", cells[0]), f"row {label!r} lacks djstack's figure: {line}"
+        if "code-only" not in label:  # the tutorial's rebuild is skipped in smoke mode (minutes)
+            assert re.fullmatch(r"[\d.,]+", cells[1]), f"row {label!r} lacks the tutorial's figure: {line}"
+    assert report.count("| yes |") + report.count("| NO |") == len(results["targets"]) == 7
+    # Every request of the smoke load was answered 2xx/3xx: the harness measured working stacks.
+    for row in results["load"]:
+        for name, load in row["stacks"].items():
+            assert load["errors"] == 0, f"{row['endpoint']} on {name}: {load['errors']} errors"
