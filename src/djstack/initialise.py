@@ -71,6 +71,9 @@ def run_init(folder: Path, options: StackOptions, *, force: bool) -> tuple[Stack
     bad = [p for p in tls.problems(stack) if "is missing" not in p[1]] if stack.https else []
     if bad:
         path, what, fix = bad[0]
+        if stack.tls == "self-signed":
+            fix = (f"Delete {stack.tls_files.folder}/{stack.tls_files.cert} and {stack.tls_files.key}: "
+                   "init then makes a new self-signed pair for the domains.")
         raise DjstackError(f"{path}: {what} Nothing was written.", fix)
     results = render.write(stack.project.root, render.render(stack), force=force)
     if stack.tls == "self-signed" and tls.make_self_signed(stack):
