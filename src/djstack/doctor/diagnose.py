@@ -40,7 +40,7 @@ def not_running(stack: Stack, folder: Path) -> Report:
 
 
 def diagnose(stack: Stack, facts: Facts, folder: Path) -> Report:
-    values = placeholders(stack)
+    values = placeholders(stack, facts.containers.get(stack.services.web))
     keys = {name: key for key, name in values.items() if key in ("web", "nginx", "db", "redis")}
     found: list[Finding] = []
     found += check_findings(folder)
@@ -151,8 +151,8 @@ def probe_findings(stack: Stack, name: str, detail: str, data: dict, values: dic
                         "and the volume's permissions.", FILES + 1, nginx, evidence)]
     if name == "media":
         return [Finding("media-not-writable", ERROR, "Uploads fail: the media volume is not writable by web",
-                        f"`docker compose exec -u root {web} chown -R {stack.user.name}:{stack.user.name} "
-                        f"{stack.paths.media}`", FILES, web, evidence)]
+                        f"Give the volumes back to the app user ({stack.user.name}): "
+                        f"`{values['chown_volumes']}`", FILES, web, evidence)]
     return []
 
 

@@ -32,6 +32,8 @@ class Container:
     restart_policy: str
     memory_limit: int  # bytes, 0 = none
     health_output: str  # the last healthcheck's output
+    image: str = ""
+    volumes: dict[str, str] = field(default_factory=dict)  # mount point → volume name
 
     @property
     def up(self) -> bool:
@@ -76,6 +78,9 @@ def inspect_containers(compose: Compose) -> dict[str, Container]:
             restart_policy=(row.get("HostConfig", {}).get("RestartPolicy") or {}).get("Name", ""),
             memory_limit=int(row.get("HostConfig", {}).get("Memory") or 0),
             health_output=(checks[-1].get("Output") or "").strip() if checks else "",
+            image=row.get("Config", {}).get("Image", ""),
+            volumes={m.get("Destination", ""): m.get("Name", "") for m in row.get("Mounts") or []
+                     if m.get("Type") == "volume"},
         )
     return found
 
@@ -127,6 +132,17 @@ def nginx_error_log(path: Path, since: float, tail: int = LOG_TAIL) -> list[str]
 
 # --- probes -----------------------------------------------------------------------------------------
 
+class Unavailable(Exception):
+    """The container went away (restarting, stopped) under a probe: the probe says nothing."""
+
+
+def _exec(compose: Compose, service: str, command: list[str], timeout: float = 90):
+    proc = compose.exec(service, command, check=False, timeout=timeout)
+    if proc.returncode != 0 and "Error response from daemon" in proc.stderr:
+        raise Unavailable(_last(proc.stderr))
+    return proc
+
+
 def probe_site(stack: Stack) -> Probe:
     """One request through nginx on the published port, from this host."""
     host = next((h.lstrip(".") for h in stack.hosts if h != "*"), "localhost")
@@ -137,8 +153,8 @@ def probe_site(stack: Stack) -> Probe:
 
 def probe_nginx_to_web(stack: Stack, compose: Compose) -> Probe:
     target = f"{stack.services.web}:{stack.ports.uwsgi}"
-    proc = compose.exec(stack.services.nginx, ["bash", "-c", f"exec 3<>/dev/tcp/{stack.services.web}/"
-                                               f"{stack.ports.uwsgi}"], check=False, timeout=30)
+    proc = _exec(compose, stack.services.nginx,
+                 ["bash", "-c", f"exec 3<>/dev/tcp/{stack.services.web}/{stack.ports.uwsgi}"], 30)
     reason = (proc.stderr.strip().splitlines() or ["connection failed"])[-1]
     return Probe("nginx→web", proc.returncode == 0,
                  f"TCP {target} from nginx: " + ("open" if proc.returncode == 0 else reason))
@@ -146,13 +162,12 @@ def probe_nginx_to_web(stack: Stack, compose: Compose) -> Probe:
 
 def probe_db_and_cache(stack: Stack, compose: Compose) -> list[Probe]:
     """compose/web/probe.py inside web: Django's own connections to the database and the cache."""
-    proc = compose.exec(stack.services.web, ["python", f"{stack.paths.app}/compose/web/probe.py"],
-                        check=False, timeout=90)
+    proc = _exec(compose, stack.services.web, ["python", f"{stack.paths.app}/compose/web/probe.py"])
     try:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
         text = (proc.stdout + proc.stderr).strip().splitlines()
-        return [Probe("db", False, "probe.py failed: " + " | ".join(text[-3:]))]
+        return [Probe("db", False, f"probe.py failed (exit {proc.returncode}): " + " | ".join(text[-3:]))]
     probes = []
     for name, what in (("db", "database"), ("cache", "cache")):
         part = result.get(name) or {}
@@ -164,15 +179,14 @@ def probe_db_and_cache(stack: Stack, compose: Compose) -> list[Probe]:
 def probe_migrations(stack: Stack, compose: Compose) -> list[Probe]:
     """Unapplied migrations (migrate --check) and model changes without one (makemigrations --check)."""
     web = stack.services.web
-    plan = compose.exec(web, ["python", "manage.py", "showmigrations", "--plan"], check=False, timeout=90)
+    plan = _exec(compose, web, ["python", "manage.py", "showmigrations", "--plan"])
     pending = [line.strip() for line in plan.stdout.splitlines() if line.strip().startswith("[ ]")]
     if plan.returncode != 0:
         applied = Probe("migrations", None, "showmigrations failed: " + _last(plan.stderr or plan.stdout))
     else:
         applied = Probe("migrations", not pending, f"{len(pending)} unapplied migration(s)" +
                         (": " + ", ".join(p[4:] for p in pending[:5]) if pending else ""))
-    made = compose.exec(web, ["python", "manage.py", "makemigrations", "--check", "--dry-run"],
-                        check=False, timeout=90)
+    made = _exec(compose, web, ["python", "manage.py", "makemigrations", "--check", "--dry-run"])
     lines = [line.strip() for line in (made.stdout + made.stderr).splitlines() if line.strip()]
     if made.returncode == 0:
         models = Probe("models", True, "every model change has a migration")
@@ -186,7 +200,7 @@ def probe_migrations(stack: Stack, compose: Compose) -> list[Probe]:
 def probe_static(stack: Stack, compose: Compose, service: str, through_nginx: bool) -> Probe:
     """Files in the static volume (web copies them in at start; nginx serves them)."""
     root = stack.paths.static
-    proc = compose.exec(service, ["sh", "-c", f"find {root} -type f | wc -l"], check=False, timeout=30)
+    proc = _exec(compose, service, ["sh", "-c", f"find {root} -type f | wc -l"], 30)
     count = int(proc.stdout.strip() or 0) if proc.stdout.strip().isdigit() else 0
     probe = Probe("static", count > 0, f"{count} file(s) in the static volume ({root}, seen from {service})",
                   {"files": count})
@@ -205,7 +219,7 @@ def probe_media(stack: Stack, compose: Compose) -> Probe:
     media = stack.paths.media
     script = (f'f={media}/.djstack-doctor-$$; if touch "$f" 2>&1; then rm -f "$f"; exit 0; fi; '
               f"ls -ldn {media}; id; exit 1")
-    proc = compose.exec(stack.services.web, ["sh", "-c", script], check=False, timeout=30)
+    proc = _exec(compose, stack.services.web, ["sh", "-c", script], 30)
     if proc.returncode == 0:
         return Probe("media", True, f"{media} writable by web's user")
     text = " | ".join(line.strip() for line in (proc.stdout + proc.stderr).splitlines() if line.strip())
@@ -221,21 +235,27 @@ def gather(stack: Stack, compose: Compose, containers: dict[str, Container]) -> 
     """Probes first, so the logs read afterwards hold what the probes' requests caused."""
     s = stack.services
     up = {name for name, c in containers.items() if c.up}
+    web = containers.get(s.web)
+    # A container that crashed and restarts may be gone again by the time a probe runs in it.
+    web_settled = s.web in up and not (web.restarts > 0 and web.health not in ("", "healthy"))
     probes: dict[str, Probe] = {}
     started = time.time()
-    if s.nginx in up:
-        probes["site"] = probe_site(stack)
-        probes["nginx→web"] = probe_nginx_to_web(stack, compose)
-    if s.web in up:
-        for probe in probe_db_and_cache(stack, compose):
-            probes[probe.name] = probe
-        if probes.get("db") and probes["db"].ok:
-            for probe in probe_migrations(stack, compose):
+    try:
+        if s.nginx in up:
+            probes["site"] = probe_site(stack)
+            probes["nginx→web"] = probe_nginx_to_web(stack, compose)
+        if web_settled:
+            for probe in probe_db_and_cache(stack, compose):
                 probes[probe.name] = probe
-        probes["static"] = probe_static(stack, compose, s.web, s.nginx in up)
-        probes["media"] = probe_media(stack, compose)
-    elif s.nginx in up:
-        probes["static"] = probe_static(stack, compose, s.nginx, False)
+            if probes.get("db") and probes["db"].ok:
+                for probe in probe_migrations(stack, compose):
+                    probes[probe.name] = probe
+            probes["static"] = probe_static(stack, compose, s.web, s.nginx in up)
+            probes["media"] = probe_media(stack, compose)
+        elif s.nginx in up:
+            probes["static"] = probe_static(stack, compose, s.nginx, False)
+    except Unavailable as exc:
+        probes["unavailable"] = Probe("unavailable", None, f"probes stopped: {exc}")
     logs = {name: service_logs(compose, c) for name, c in containers.items()}
     nginx = containers.get(s.nginx)
     since = parse_time(nginx.started_at) if nginx and nginx.up else None

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from ..model import Stack
+from .facts import Container
 from .finding import (APP, CONFIG, CREDENTIALS, ERROR, FILES, REQUEST, SCHEMA, UPSTREAM, WARNING,
                       Finding)
 
@@ -51,7 +52,7 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature("nginx-permission-denied", (NGINX,), r"\(13: Permission denied\)",
               "nginx may not read a file it serves",
               "Files in the static and media volumes must be readable by nginx's worker user: "
-              "`docker compose exec -u root {web} chmod -R a+rX {static} {media}`.", FILES),
+              "`docker compose exec {web} chmod -R a+rX {static} {media}` (as their owner).", FILES),
     # --- web: uWSGI and Django ---------------------------------------------------------------------
     Signature("uwsgi-harakiri", (WEB,), r"HARAKIRI",
               "uWSGI killed a worker stuck on a request (harakiri)",
@@ -75,7 +76,8 @@ SIGNATURES: tuple[Signature, ...] = (
               "(`docker compose exec {db} mysql -uroot -p` → ALTER USER), then "
               "`docker compose up -d {web}`.", CREDENTIALS),
     Signature("db-unreachable", (WEB, PROBE),
-              r"Unknown (MySQL|MariaDB) server host|Can't connect to (local )?(MySQL|MariaDB) server",
+              # MySQL's client library says "MySQL server", MariaDB's (Debian's) just "server".
+              r"Unknown (MySQL |MariaDB )?server host|Can't connect to (local )?(MySQL |MariaDB )?server",
               "web cannot reach the database server",
               "Start db (`docker compose up -d {db}`) and check that web and db share the {db_network} "
               "network and that DATABASES HOST is '{db}' and PORT {db_port}.", CREDENTIALS),
@@ -111,14 +113,13 @@ SIGNATURES: tuple[Signature, ...] = (
               CREDENTIALS),
     Signature("media-permission-denied", (WEB,), r"Permission denied: '({media}|{static})",
               "web may not write to the media or static volume",
-              "The volume must belong to the app user: "
-              "`docker compose exec -u root {web} chown -R {app_user}:{app_user} {media} {static}`.",
+              "The volumes must belong to the app user ({app_user}): `{chown_volumes}`",
               FILES),
     Signature("disallowed-host", (WEB,), r"Invalid HTTP_HOST header: '[^']*'",
-              "Django refuses requests for a host name not in ALLOWED_HOSTS (400)",
-              "If that name is yours, add it: `djstack init --host NAME` (DJANGO_ALLOWED_HOSTS in "
-              ".env), then `docker compose up -d {web}`. Requests from scanners can be ignored.",
-              REQUEST, WARNING),
+              # nginx answers unknown hosts itself, so a host that reaches Django is one nginx serves.
+              "Django refuses a host name nginx serves: it is not in ALLOWED_HOSTS (400)",
+              "Add the name to DJANGO_ALLOWED_HOSTS in .env (`djstack init --host NAME` keeps nginx's "
+              "server_name in step), then `docker compose up -d {web}`.", REQUEST),
     Signature("csrf-failure", (WEB,), r"Forbidden \(CSRF",
               "Django refused form posts: CSRF verification failed (403)",
               "Behind HTTPS or another port, the site's origin must be in DJANGO_CSRF_TRUSTED_ORIGINS "
@@ -126,8 +127,13 @@ SIGNATURES: tuple[Signature, ...] = (
 )
 
 
-def placeholders(stack: Stack) -> dict[str, str]:
+def placeholders(stack: Stack, web: Container | None = None) -> dict[str, str]:
+    """Names for titles and fixes; volume and image names as the running web container has them."""
     s = stack
+    mounts = web.volumes if web else {}
+    static_volume = mounts.get(s.paths.static) or f"{s.name}_{s.volumes.static}"
+    media_volume = mounts.get(s.paths.media) or f"{s.name}_{s.volumes.media}"
+    image = (web.image if web else "") or f"{s.name}-{s.services.web}"
     return {
         "web": s.services.web, "nginx": s.services.nginx, "db": s.services.db, "redis": s.services.redis,
         "uwsgi_port": str(s.ports.uwsgi), "db_port": str(s.ports.db), "redis_port": str(s.ports.redis),
@@ -135,6 +141,10 @@ def placeholders(stack: Stack) -> dict[str, str]:
         "front_network": s.networks.front, "db_network": s.networks.db, "redis_network": s.networks.redis,
         "nginx_conf": "compose/nginx/nginx.conf", "uwsgi_ini": "compose/web/uwsgi.ini",
         "wsgi_module": s.project.wsgi_module,
+        # Root inside web cannot chown (no-new-privileges): a one-off container as root can.
+        "chown_volumes": f"docker run --rm -u root -v {static_volume}:{s.paths.static} "
+                         f"-v {media_volume}:{s.paths.media} {image} "
+                         f"chown -R {s.user.uid}:{s.user.uid} {s.paths.static} {s.paths.media}",
     }
 
 
