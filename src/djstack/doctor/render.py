@@ -21,8 +21,7 @@ def to_json(report: Report) -> str:
 
 
 def print_human(console: Console, report: Report, where: str) -> None:
-    console = Console(width=min(console.width, WIDTH), highlight=False, file=console.file,
-                      force_terminal=console.is_terminal, no_color=console.no_color)
+    console.width = min(console.width, WIDTH)
     if report.healthy:
         console.print(f"[bold green]✓ healthy[/] {escape(where)}", soft_wrap=True)
         for item in report.checked:
@@ -56,5 +55,5 @@ def _print(console: Console, f: Finding) -> None:
     style, mark = _MARK[f.severity]
     console.print(f"[{style}]{mark}[/] [bold]{escape(f.title)}[/] [dim]{f.id}[/]")
     for line in f.evidence[:4]:
-        console.print(Text("    " + line, style="dim", overflow="ellipsis", no_wrap=True))
+        console.print(Text("    " + line, style="dim"), overflow="ellipsis", no_wrap=True)
     console.print(f"    [green]fix:[/] {escape(f.fix)}")

@@ -1,0 +1,228 @@
+"""`djstack doctor` without Docker: the signature matcher on recorded log lines, the ranking of
+causes before symptoms, container states, nginx's dated error log, and the output."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+from djstack.cli import main
+from djstack.doctor import SIGNATURES
+from djstack.doctor.diagnose import Report, container_findings
+from djstack.doctor.facts import Container, nginx_error_log
+from djstack.doctor.finding import ERROR, WARNING, Finding, rank
+from djstack.doctor.render import WIDTH, print_human, to_json
+from djstack.doctor.signatures import match, placeholders
+from djstack.initialise import load_stack
+
+# Lines recorded from real stacks (Debian images: MariaDB client, Redis 8, nginx 1.26, uWSGI 2.0),
+# one or more per signature: (signature id, log source, line).
+RECORDED = [
+    ("nginx-upstream-refused", "nginx",
+     '2026/11/23 23:04:36 [error] 8#8: *7 connect() failed (111: Connection refused) while connecting to '
+     'upstream, client: 192.168.144.1, server: localhost, request: "GET / HTTP/1.1", '
+     'upstream: "uwsgi://192.168.144.3:8001", host: "localhost"'),
+    ("nginx-upstream-timeout", "nginx",
+     '2026/11/23 23:10:02 [error] 7#7: *31 upstream timed out (110: Connection timed out) while reading '
+     'response header from upstream, client: 172.18.0.1, server: localhost, request: "GET /slow/ HTTP/1.1"'),
+    ("nginx-no-resolver", "nginx",
+     '2026/11/23 23:11:00 [error] 7#7: *1 no resolver defined to resolve web, client: 172.18.0.1'),
+    ("nginx-upstream-unresolved", "nginx",
+     '2026/11/23 23:03:35 [error] 6#6: *111 web could not be resolved (3: Host not found), client: '
+     '192.168.144.1, server: localhost, request: "GET / HTTP/1.1", host: "localhost:40457"'),
+    ("nginx-permission-denied", "nginx",
+     '2026/11/23 23:12:00 [error] 7#7: *5 open() "/srv/media/photos/a.png" failed (13: Permission denied)'),
+    ("uwsgi-harakiri", "web",
+     "Mon Nov 23 23:15:01 2026 - *** HARAKIRI ON WORKER 2 (pid: 11, try: 1, graceful: yes) ***"),
+    ("web-app-not-loaded", "web", "ModuleNotFoundError: No module named 'gallery.broken_on_purpose'"),
+    ("web-app-not-loaded", "web", "*** no app loaded. GAME OVER ***"),
+    ("db-inconsistent-migrations", "web",
+     "django.db.migrations.exceptions.InconsistentMigrationHistory: Migration admin.0001_initial is "
+     "applied before its dependency users.0001_initial on database 'default'."),
+    ("db-access-denied", "web",
+     "django.db.utils.OperationalError: (1045, \"Access denied for user 'doca_play'@'192.168.160.3' "
+     "(using password: YES)\")"),
+    ("db-unreachable", "probe",
+     "database from web: OperationalError: (2005, \"Unknown server host 'db' (-2)\")"),
+    ("db-unreachable", "web",
+     "django.db.utils.OperationalError: (2002, \"Can't connect to server on 'db' (115)\")"),
+    ("db-unreachable", "web",
+     "django.db.utils.OperationalError: (2005, \"Unknown MySQL server host 'db' (-2)\")"),
+    ("db-table-missing", "web",
+     "django.db.utils.ProgrammingError: (1146, \"Table 'mysite.gallery_note' doesn't exist\")"),
+    ("db-column-missing", "web",
+     "django.db.utils.OperationalError: (1054, \"Unknown column 'gallery_note.stars' in 'field list'\")"),
+    ("migrations-missing", "web",
+     "  Your models in app(s): 'gallery' have changes that are not yet reflected in a migration, and so "
+     "won't be applied."),
+    ("migrations-unapplied", "web",
+     "You have 1 unapplied migration(s). Your project may not work properly until you apply the migrations"),
+    ("redis-auth", "probe",
+     "cache from web: AuthenticationError: invalid username-password pair or user is disabled."),
+    ("redis-auth", "web", "redis.exceptions.ResponseError: NOAUTH Authentication required."),
+    ("redis-unreachable", "probe",
+     "cache from web: ConnectionError: Error -2 connecting to redis:6379. Name or service not known."),
+    ("media-permission-denied", "web",
+     "PermissionError: [Errno 13] Permission denied: '/srv/media/photos/red.png'"),
+    ("disallowed-host", "web",
+     "2026-11-23 23:13:57,795 ERROR django.security.DisallowedHost: Invalid HTTP_HOST header: "
+     "'not-allowed.example'. You may need to add 'not-allowed.example' to ALLOWED_HOSTS."),
+    ("csrf-failure", "web",
+     "2026-11-23 23:13:57,827 WARNING django.security.csrf: Forbidden (CSRF cookie not set.): /admin/login/"),
+]
+
+# A healthy start and ordinary traffic: no signature may fire on these.
+HEALTHY_WEB = """\
+Operations to perform:
+  Apply all migrations: admin, auth, contenttypes, gallery, sessions
+Running migrations:
+  No migrations to apply.
+*** Starting uWSGI 2.0.28 (64bit) on [Mon Nov 23 22:58:20 2026] ***
+Python main interpreter initialized at 0xa84590
+*** Operational MODE: preforking+threaded ***
+WSGI app 0 (mountpoint='') ready in 0 seconds on interpreter 0xa84590 pid: 1 (default app)
+spawned uWSGI worker 1 (pid: 9, cores: 2)
+2026-11-23 23:00:03,424 WARNING django.request: Not Found: /djstack-health/
+2026-11-23 23:01:03,424 WARNING django.request: Bad Request: /api/photos/
+""".splitlines()
+
+
+@pytest.fixture(scope="module")
+def values(tmp_path_factory):
+    import shutil
+
+    from helpers import EXAMPLE
+
+    root = tmp_path_factory.mktemp("doctor") / "mysite"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return placeholders(load_stack(root))
+
+
+@pytest.mark.parametrize("sig_id,source,line", RECORDED, ids=[f"{r[0]}-{i}" for i, r in enumerate(RECORDED)])
+def test_recorded_line_matches_its_signature(values, sig_id, source, line):
+    found = match(source, ["noise before", line, "noise after"], values)
+    assert sig_id in [f.id for f in found]
+    finding = next(f for f in found if f.id == sig_id)
+    assert len(finding.evidence) == 1 and finding.evidence[0].startswith(f"{source}: {line.strip()[:100]}")
+
+
+def test_every_signature_has_a_recorded_line():
+    assert {s.id for s in SIGNATURES} == {r[0] for r in RECORDED}
+
+
+def test_healthy_logs_match_nothing(values):
+    for source in ("web", "nginx", "db", "redis", "probe"):
+        assert match(source, HEALTHY_WEB, values) == []
+
+
+def test_signature_reads_only_its_services(values):
+    line = "connect() failed (111: Connection refused) while connecting to upstream"
+    assert match("web", [line], values) == []
+    assert [f.id for f in match("nginx", [line], values)] == ["nginx-upstream-refused"]
+
+
+def test_fixes_name_the_models_values(values):
+    for sig in SIGNATURES:
+        (finding,) = [f for f in match(sig.services[0], [_example(sig.id)], values) if f.id == sig.id]
+        assert "{" not in finding.fix and "{" not in finding.title, sig.id
+    access = match("web", [_example("db-access-denied")], values)[0]
+    assert "docker compose up -d web" in access.fix
+
+
+def test_evidence_keeps_the_last_lines_once(values):
+    line = _example("disallowed-host")
+    found = match("web", [line] * 10 + ["other"], values)
+    assert len(found[0].evidence) == 1
+
+
+def _example(sig_id: str) -> str:
+    return next(line for i, _, line in RECORDED if i == sig_id)
+
+
+def _f(fid: str, rank_: int, severity: str = ERROR, evidence: tuple[str, ...] = ()) -> Finding:
+    return Finding(fid, severity, fid, "fix", rank_, "", list(evidence))
+
+
+def test_rank_puts_the_deepest_cause_first():
+    from djstack.doctor.finding import APP, BACKING, CREDENTIALS, SITE, UPSTREAM
+
+    chain = [_f("db-not-running", BACKING), _f("db-unreachable", CREDENTIALS), _f("web-crash-loop", APP + 1),
+             _f("nginx-upstream-refused", UPSTREAM), _f("site-error", SITE)]
+    for seed in range(5):
+        shuffled = chain[:]
+        random.Random(seed).shuffle(shuffled)
+        assert [f.id for f in rank(shuffled)] == [f.id for f in chain]
+
+
+def test_rank_errors_before_warnings_and_merges_ids():
+    found = rank([_f("csrf-failure", 70, WARNING), _f("site-error", 60, evidence=("a",)),
+                  _f("site-error", 50, evidence=("b", "a"))])
+    assert [f.id for f in found] == ["site-error", "csrf-failure"]
+    assert found[0].evidence == ["a", "b"] and found[0].rank == 50
+
+
+def _container(**changes) -> Container:
+    base = dict(service="web", state="running", health="healthy", exit_code=0, restarts=0, oom_killed=False,
+                started_at="2026-11-23T23:00:00.1Z", restart_policy="unless-stopped", memory_limit=0,
+                health_output="")
+    return Container(**{**base, **changes})
+
+
+@pytest.mark.parametrize("changes,expected", [
+    ({}, []),
+    ({"state": "exited", "exit_code": 0, "restart_policy": "no"}, ["web-exited-0"]),
+    ({"state": "exited", "exit_code": 0}, ["web-not-running"]),
+    ({"state": "exited", "exit_code": 1}, ["web-not-running"]),
+    ({"state": "restarting", "exit_code": 1, "restarts": 4}, ["web-crash-loop"]),
+    ({"health": "unhealthy"}, ["web-unhealthy"]),
+    ({"oom_killed": True, "restarts": 1, "memory_limit": 64 * 2**20}, ["oom-killed"]),
+    (None, ["web-not-running"]),
+])
+def test_container_states(changes, expected):
+    container = None if changes is None else _container(**changes)
+    logs = {"web": ["Traceback (most recent call last):", "ValueError: boom"]}
+    found = container_findings("web", "web", container, logs)
+    assert [f.id for f in found] == expected
+    if expected == ["oom-killed"]:
+        assert "64 MiB" in found[0].evidence[0]
+
+
+def test_nginx_error_log_keeps_lines_since(tmp_path):
+    log = tmp_path / "error.log"
+    log.write_text("2026/11/23 22:00:00 [error] 7#7: old connect() failed (111: Connection refused)\n"
+                   "a continuation line without a date\n"
+                   "2026/11/23 23:00:05 [error] 7#7: new connect() failed (111: Connection refused)\n")
+    from djstack.doctor.facts import parse_time
+
+    since = parse_time("2026-11-23T23:00:00.5Z")
+    lines = nginx_error_log(log, since)
+    assert len(lines) == 1 and " new " in lines[0]
+    assert nginx_error_log(tmp_path / "missing.log", since) == []
+
+
+def test_human_output_fits_100_columns_and_json_lists_the_cause_first():
+    long = "x" * 300
+    report = Report(rank([_f("site-error", 60, evidence=(long,)), _f("db-not-running", 20, evidence=(long,))]), [])
+    console = Console(record=True, width=160, force_terminal=False)
+    print_human(console, report, "/srv/" + "p" * 30)
+    text = console.export_text()
+    assert "Most likely cause" in text and "db-not-running" in text
+    assert max(len(line) for line in text.splitlines()) <= WIDTH
+    assert [f["id"] for f in json.loads(to_json(report))] == ["db-not-running", "site-error"]
+    assert set(json.loads(to_json(report))[0]) >= {"id", "severity", "title", "evidence", "fix"}
+
+
+def test_healthy_report_says_what_was_checked():
+    console = Console(record=True, width=100)
+    print_human(console, Report([], ["web: running, healthy, restarts 0"]), "/p")
+    text = console.export_text()
+    assert "healthy" in text and "web: running" in text
+
+
+def test_cli_bad_input_exits_2(tmp_path):
+    result = CliRunner().invoke(main, ["doctor", str(tmp_path)])
+    assert result.exit_code == 2
