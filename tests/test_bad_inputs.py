@@ -5,6 +5,7 @@ is written or started. No Docker engine needed: every refusal comes before djsta
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -162,3 +163,14 @@ def test_https_settings_follow_the_domains(example_copy):
     self_signed = load_stack(example_copy, StackOptions(domains=("example.com",), tls="self-signed", hsts_seconds=600))
     assert self_signed.hsts_seconds == 0  # never pin a self-signed certificate
     assert load_stack(example_copy).tls == "off"
+
+
+def test_check_names_only_the_bad_env_value(example_copy):
+    """An invalid .env value next to valid HTTPS settings: check blames that value, not TLS."""
+    assert run_init(example_copy, "--domain", "djstack.test", "--tls", "self-signed").returncode == 0
+    env = example_copy / ".env"
+    env.write_text(env.read_text().replace("ADMIN_LOGIN_RATE=10", "ADMIN_LOGIN_RATE=ten"))
+    check = djstack("check", example_copy, "--json")
+    assert check.returncode == 1
+    messages = [f["message"] for f in json.loads(check.stdout) if f["id"] == "env-invalid-value"]
+    assert len(messages) == 1 and "ADMIN_LOGIN_RATE" in messages[0], messages

@@ -75,8 +75,10 @@ class Context:
             pass
         recorded = {}
         for key, value in self.env.values.items():
+            # TLS is judged with the DOMAINS it needs (TLS=provided alone is rightly refused).
+            needs = {"DOMAINS": self.env.values.get("DOMAINS", "")} if key == "TLS" else {}
             try:
-                build_stack(self.project, StackOptions(), {key: value})
+                build_stack(self.project, StackOptions(), {key: value, **needs})
                 recorded[key] = value
             except DjstackError as exc:
                 self.invalid_env.append((key, exc.message))
