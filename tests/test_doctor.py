@@ -226,3 +226,14 @@ def test_healthy_report_says_what_was_checked():
 def test_cli_bad_input_exits_2(tmp_path):
     result = CliRunner().invoke(main, ["doctor", str(tmp_path)])
     assert result.exit_code == 2
+
+
+def test_nothing_running_is_one_finding_saying_up():
+    from pathlib import Path
+
+    from djstack.doctor.diagnose import not_running
+
+    (finding,) = not_running(Path("/p"), {}).findings
+    assert (finding.id, finding.fix) == ("stack-not-running", "djstack up /p")
+    stopped = not_running(Path("/p"), {"db": _container(service="db", state="exited")})
+    assert stopped.findings[0].evidence == ["db: exited, exit code 0"] and not stopped.healthy

@@ -29,6 +29,6 @@ def run_doctor(folder: Path) -> Report:
             raise  # docker or Compose v2 missing: no diagnosis can run
         return engine_unreachable(exc.message)
     containers = inspect_containers(compose)
-    if not containers:
-        return not_running(stack, folder)
+    if not any(c.up for c in containers.values()):
+        return not_running(folder, containers)
     return diagnose(stack, gather(stack, compose, containers), folder)

@@ -33,10 +33,12 @@ def engine_unreachable(reason: str) -> Report:
         evidence=[reason])], [])
 
 
-def not_running(stack: Stack, folder: Path) -> Report:
+def not_running(folder: Path, containers: dict[str, Container]) -> Report:
+    """Nothing runs: every container is missing or stopped, so there is nothing to diagnose live."""
+    evidence = [f"{c.service}: {c.state}, exit code {c.exit_code}" for c in containers.values()]
     return Report([Finding(
-        "stack-not-running", ERROR, f"The stack is not running: {stack.name} has no containers",
-        f"djstack up {folder}", ENGINE, evidence=["docker compose ps --all: no containers"])], [])
+        "stack-not-running", ERROR, "The stack is not running" + ("" if containers else ": no containers"),
+        f"djstack up {folder}", ENGINE, evidence=evidence or ["docker compose ps --all: no containers"])], [])
 
 
 def diagnose(stack: Stack, facts: Facts, folder: Path) -> Report:

@@ -160,14 +160,49 @@ def probe_nginx_to_web(stack: Stack, compose: Compose) -> Probe:
                  f"TCP {target} from nginx: " + ("open" if proc.returncode == 0 else reason))
 
 
-def probe_db_and_cache(stack: Stack, compose: Compose) -> list[Probe]:
-    """compose/web/probe.py inside web: Django's own connections to the database and the cache."""
-    proc = _exec(compose, stack.services.web, ["python", f"{stack.paths.app}/compose/web/probe.py"])
+#: Run inside web by one Python (Django starts once, not three times): compose/web/probe.py (the
+#: database and the cache), then `showmigrations --plan` and `makemigrations --check --dry-run`.
+#: Prints one JSON object: the probe's output, and each command's exit code and output.
+DJANGO_PROBES = """
+import contextlib, io, json, os, runpy, sys
+sys.path.insert(0, os.getcwd())
+result = {}
+def capture(run):
+    out, code = io.StringIO(), 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            run()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except Exception as exc:
+        code = 2
+        out.write(f"{type(exc).__name__}: {exc}")
+    return {"code": code, "output": out.getvalue()}
+result["probe"] = capture(lambda: runpy.run_path(sys.argv[1], run_name="__main__"))
+from django.core.management import call_command
+result["plan"] = capture(lambda: call_command("showmigrations", "--plan"))
+result["models"] = capture(lambda: call_command("makemigrations", "--check", "--dry-run"))
+print(json.dumps(result))
+"""
+
+
+def probe_django(stack: Stack, compose: Compose) -> list[Probe]:
+    """Django's own view from inside web: its database and cache connections, its migrations."""
+    proc = _exec(compose, stack.services.web,
+                 ["python", "-c", DJANGO_PROBES, f"{stack.paths.app}/compose/web/probe.py"], 120)
     try:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
         text = (proc.stdout + proc.stderr).strip().splitlines()
-        return [Probe("db", False, f"probe.py failed (exit {proc.returncode}): " + " | ".join(text[-3:]))]
+        return [Probe("db", False, f"Django failed in web (exit {proc.returncode}): " + " | ".join(text[-3:]))]
+    return [*_db_and_cache(result["probe"]), _migrations(result["plan"]), _models(result["models"])]
+
+
+def _db_and_cache(run: dict) -> list[Probe]:
+    try:
+        result = json.loads(run["output"].strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        return [Probe("db", False, f"probe.py failed (exit {run['code']}): {_last(run['output'])}")]
     probes = []
     for name, what in (("db", "database"), ("cache", "cache")):
         part = result.get(name) or {}
@@ -176,25 +211,23 @@ def probe_db_and_cache(stack: Stack, compose: Compose) -> list[Probe]:
     return probes
 
 
-def probe_migrations(stack: Stack, compose: Compose) -> list[Probe]:
-    """Unapplied migrations (migrate --check) and model changes without one (makemigrations --check)."""
-    web = stack.services.web
-    plan = _exec(compose, web, ["python", "manage.py", "showmigrations", "--plan"])
-    pending = [line.strip() for line in plan.stdout.splitlines() if line.strip().startswith("[ ]")]
-    if plan.returncode != 0:
-        applied = Probe("migrations", None, "showmigrations failed: " + _last(plan.stderr or plan.stdout))
-    else:
-        applied = Probe("migrations", not pending, f"{len(pending)} unapplied migration(s)" +
-                        (": " + ", ".join(p[4:] for p in pending[:5]) if pending else ""))
-    made = _exec(compose, web, ["python", "manage.py", "makemigrations", "--check", "--dry-run"])
-    lines = [line.strip() for line in (made.stdout + made.stderr).splitlines() if line.strip()]
-    if made.returncode == 0:
-        models = Probe("models", True, "every model change has a migration")
-    elif any(line.startswith("Migrations for") for line in lines):
-        models = Probe("models", False, "makemigrations --check: " + " | ".join(lines[:4]))
-    else:
-        models = Probe("models", None, "makemigrations --check failed: " + _last(made.stderr or made.stdout))
-    return [applied, models]
+def _migrations(run: dict) -> Probe:
+    """Unapplied migrations: `[ ]` lines of showmigrations --plan."""
+    if run["code"] != 0:
+        return Probe("migrations", None, "showmigrations failed: " + _last(run["output"]))
+    pending = [line.strip()[4:] for line in run["output"].splitlines() if line.strip().startswith("[ ]")]
+    return Probe("migrations", not pending, f"{len(pending)} unapplied migration(s)" +
+                 (": " + ", ".join(pending[:5]) if pending else ""))
+
+
+def _models(run: dict) -> Probe:
+    """Model changes without a migration: makemigrations --check --dry-run exits 1 and lists them."""
+    lines = [line.strip() for line in run["output"].splitlines() if line.strip()]
+    if run["code"] == 0:
+        return Probe("models", True, "every model change has a migration")
+    if any(line.startswith("Migrations for") for line in lines):
+        return Probe("models", False, "makemigrations --check: " + " | ".join(lines[:4]))
+    return Probe("models", None, "makemigrations --check failed: " + _last(run["output"]))
 
 
 def probe_static(stack: Stack, compose: Compose, service: str, through_nginx: bool) -> Probe:
@@ -245,11 +278,8 @@ def gather(stack: Stack, compose: Compose, containers: dict[str, Container]) -> 
             probes["site"] = probe_site(stack)
             probes["nginx→web"] = probe_nginx_to_web(stack, compose)
         if web_settled:
-            for probe in probe_db_and_cache(stack, compose):
+            for probe in probe_django(stack, compose):
                 probes[probe.name] = probe
-            if probes.get("db") and probes["db"].ok:
-                for probe in probe_migrations(stack, compose):
-                    probes[probe.name] = probe
             probes["static"] = probe_static(stack, compose, s.web, s.nginx in up)
             probes["media"] = probe_media(stack, compose)
         elif s.nginx in up:
