@@ -247,6 +247,27 @@ def make_ceiling(work: Path, djstack: Stack) -> tuple[Stack, Stack]:
     return static, const
 
 
+def start_with_fresh_port(stack: Stack, start, *sharing: Stack) -> None:
+    """Start; if that fails, once more on new ports: the free port picked at init may have been taken
+    by another process on this shared host during the minutes of building."""
+    try:
+        start()
+        return
+    except SystemExit as exc:
+        log(f"{stack.title}: start failed, retrying on a new port ({str(exc).splitlines()[0]})")
+    stack.compose("down", "--remove-orphans", check=False)
+    for s in (stack, *sharing):
+        s.port = free_port()
+    if stack.key in ("djstack", "gunicorn"):
+        djstack_init(stack.root, stack.project, stack.port)
+    elif stack.key == "tutorial":
+        stack.env["BENCH_PORT"] = str(stack.port)
+    else:  # the ceilings share one project
+        stack.env["STATIC_PORT"] = str(stack.port)
+        stack.env["CONST_PORT"] = str(sharing[0].port)
+    start()
+
+
 # --- load ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -470,7 +491,7 @@ def main() -> int:
     seconds = args.seconds or (1 if smoke else 10)
     warmup = 1 if smoke else 3
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = args.out or (BENCH / "results" / stamp)
+    out = (args.out or (BENCH / "results" / stamp)).resolve()
     work = out / "work"
     if work.exists():
         shutil.rmtree(work)
@@ -499,13 +520,13 @@ def main() -> int:
             results["build"][s.key]["cold_build_s"] = timed(s.compose_cmd("build", *no_cache, "web"), cwd=s.root,
                                                             env=s.env)
         log("djstack: up")
-        run([*DJSTACK, "up", str(dj.root)])
+        start_with_fresh_port(dj, lambda: run([*DJSTACK, "up", str(dj.root)]))
         log("tutorial: build + up")
-        tut.compose("up", "--detach", "--build")
+        start_with_fresh_port(tut, lambda: tut.compose("up", "--detach", "--build"))
         log("Gunicorn: build + up")
-        gun.compose("up", "--detach", "--build", "--wait", "--wait-timeout", "300")
+        start_with_fresh_port(gun, lambda: gun.compose("up", "--detach", "--build", "--wait", "--wait-timeout", "300"))
         log("ceilings: up")
-        static_ceiling.compose("up", "--detach")
+        start_with_fresh_port(static_ceiling, lambda: static_ceiling.compose("up", "--detach"), const_ceiling)
         for s in stacks:
             wait_http(s.url + "/", 300)
         wait_http(static_ceiling.url + "/static/gallery/site.css", 60)
