@@ -237,3 +237,9 @@ def test_nothing_running_is_one_finding_saying_up():
     assert (finding.id, finding.fix) == ("stack-not-running", "djstack up /p")
     stopped = not_running(Path("/p"), {"db": _container(service="db", state="exited")})
     assert stopped.findings[0].evidence == ["db: exited, exit code 0"] and not stopped.healthy
+
+
+def test_long_nginx_line_keeps_the_upstream(values):
+    (finding,) = match("nginx", [_example("nginx-upstream-refused")], values)
+    assert finding.evidence[0].endswith('upstream: "uwsgi://192.168.144.3:8001"')
+    assert len(finding.evidence[0]) <= 160 + len("nginx: ")

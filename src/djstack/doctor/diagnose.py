@@ -55,7 +55,8 @@ def diagnose(stack: Stack, facts: Facts, folder: Path) -> Report:
         if name in keys:
             found += match(keys[name], lines, values)
     found += match("nginx", facts.nginx_error_log, values)
-    return Report(rank(found), checked(stack, facts))
+    findings = rank(found)
+    return Report(findings, checked(facts, clean=not findings))
 
 
 def check_findings(folder: Path) -> list[Finding]:
@@ -158,11 +159,12 @@ def probe_findings(stack: Stack, name: str, detail: str, data: dict, values: dic
     return []
 
 
-def checked(stack: Stack, facts: Facts) -> list[str]:
+def checked(facts: Facts, clean: bool) -> list[str]:
     items = []
     for name, c in facts.containers.items():
         items.append(f"{name}: {c.state}{', ' + c.health if c.health else ''}, restarts {c.restarts}")
     items += [p.detail for p in facts.probes.values()]
-    items.append(f"logs of {len(facts.logs)} service(s) and nginx's error.log: no known error signature")
+    logs = f"logs of {len(facts.logs)} service(s) and nginx's error.log"
+    items.append(f"{logs}: no known error signature" if clean else f"{logs} read")
     items.append("djstack check: no errors in the stack's files")
     return items

@@ -174,8 +174,16 @@ def _fill(template: str, values: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
 
 
+_UPSTREAM = re.compile(r'upstream: "[^"]*"')
+
+
 def _clip(line: str, width: int = 160) -> str:
-    return line if len(line) <= width else line[: width - 1] + "…"
+    if len(line) <= width:
+        return line
+    # nginx puts where it sent the request near the end: keep it, it names the port it used.
+    upstream = _UPSTREAM.search(line)
+    tail = f" … {upstream.group(0)}" if upstream else ""
+    return line[: width - 1 - len(tail)] + "…" + tail.removeprefix(" …")
 
 
 def finding_for(sig_id: str, values: dict[str, str], evidence: list[str], service: str = "") -> Finding:
