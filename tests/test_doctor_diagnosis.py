@@ -243,3 +243,16 @@ def test_long_nginx_line_keeps_the_upstream(values):
     (finding,) = match("nginx", [_example("nginx-upstream-refused")], values)
     assert finding.evidence[0].endswith('upstream: "uwsgi://192.168.144.3:8001"')
     assert len(finding.evidence[0]) <= 160 + len("nginx: ")
+
+
+def test_a_passing_probe_settles_old_log_lines():
+    from djstack.doctor.diagnose import settled
+    from djstack.doctor.facts import Facts, Probe
+
+    def facts(ok):
+        return Facts({}, {}, [], {"db": Probe("db", ok, "database from web")})
+
+    assert settled("db-access-denied", facts(True))
+    assert not settled("db-access-denied", facts(False))
+    assert not settled("db-access-denied", facts(None))  # the probe could not run: the lines stand
+    assert not settled("db-table-missing", facts(True))  # no probe settles it

@@ -12,7 +12,7 @@ from ..model import Stack
 from .facts import Container, Facts
 from .finding import (APP, BACKING, CONFIG, CREDENTIALS, ENGINE, ERROR, FILES, FRONT, MEMORY, SCHEMA,
                       SITE, UPSTREAM, WARNING, Finding, rank)
-from .signatures import PROBE, finding_for, match, placeholders
+from .signatures import PROBE, SETTLED_BY, finding_for, match, placeholders
 
 
 @dataclass
@@ -51,12 +51,19 @@ def diagnose(stack: Stack, facts: Facts, folder: Path) -> Report:
     for probe in facts.probes.values():
         if probe.ok is False:
             found += probe_findings(stack, probe.name, probe.detail, probe.data, values)
+    logged = match("nginx", facts.nginx_error_log, values)
     for name, lines in facts.logs.items():
         if name in keys:
-            found += match(keys[name], lines, values)
-    found += match("nginx", facts.nginx_error_log, values)
+            logged += match(keys[name], lines, values)
+    found += [f for f in logged if not settled(f.id, facts)]
     findings = rank(found)
     return Report(findings, checked(facts, clean=not findings))
+
+
+def settled(finding_id: str, facts: Facts) -> bool:
+    """Whether a live probe shows that what a log line says is no longer so."""
+    probe = facts.probes.get(SETTLED_BY.get(finding_id, ""))
+    return probe is not None and probe.ok is True
 
 
 def check_findings(folder: Path) -> list[Finding]:

@@ -27,6 +27,9 @@ class Signature:
     fix: str
     rank: int
     severity: str = ERROR
+    # The live probe that settles it: when that probe passes now, the log lines are history (a
+    # problem already fixed, e.g. db errors from before db came back) and are not reported.
+    settled_by: str = ""
 
 
 SIGNATURES: tuple[Signature, ...] = (
@@ -36,7 +39,7 @@ SIGNATURES: tuple[Signature, ...] = (
               "nginx cannot connect to uWSGI: connection refused (the site answers 502)",
               "Nothing listens where nginx sends requests. If web is down, fix web first (see its "
               "findings); else make `uwsgi_pass` in {nginx_conf} match `socket = :{uwsgi_port}` in "
-              "{uwsgi_ini}, then `docker compose up -d --build {nginx}`.", UPSTREAM),
+              "{uwsgi_ini}, then `docker compose up -d --build {nginx}`.", UPSTREAM, settled_by="site"),
     Signature("nginx-upstream-timeout", (NGINX,), r"upstream timed out",
               "uWSGI did not answer nginx in time (the site answers 504)",
               "A request took longer than uwsgi_read_timeout: see web's log for the slow view "
@@ -48,7 +51,7 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature("nginx-upstream-unresolved", (NGINX,), r"could not be resolved",
               "nginx cannot resolve web's name: the web container is not on nginx's network",
               "Start web (`docker compose up -d {web}`); if it runs, check that web and nginx share "
-              "the {front_network} network in docker-compose.yml.", UPSTREAM),
+              "the {front_network} network in docker-compose.yml.", UPSTREAM, settled_by="site"),
     Signature("nginx-permission-denied", (NGINX,), r"\(13: Permission denied\)",
               "nginx may not read a file it serves",
               "Files in the static and media volumes must be readable by nginx's worker user: "
@@ -74,13 +77,13 @@ SIGNATURES: tuple[Signature, ...] = (
               "web's MYSQL_PASSWORD must be the password the db volume was initialised with: restore "
               "MYSQL_PASSWORD in .env, or set the user's password in MySQL "
               "(`docker compose exec {db} mysql -uroot -p` → ALTER USER), then "
-              "`docker compose up -d {web}`.", CREDENTIALS),
+              "`docker compose up -d {web}`.", CREDENTIALS, settled_by="db"),
     Signature("db-unreachable", (WEB, PROBE),
               # MySQL's client library says "MySQL server", MariaDB's (Debian's) just "server".
               r"Unknown (MySQL |MariaDB )?server host|Can't connect to (local )?(MySQL |MariaDB )?server",
               "web cannot reach the database server",
               "Start db (`docker compose up -d {db}`) and check that web and db share the {db_network} "
-              "network and that DATABASES HOST is '{db}' and PORT {db_port}.", CREDENTIALS),
+              "network and that DATABASES HOST is '{db}' and PORT {db_port}.", CREDENTIALS, settled_by="db"),
     Signature("db-table-missing", (WEB, PROBE), r"\(1146, \"Table '[^']+' doesn't exist",
               "A table the code uses does not exist in the database",
               "Apply the migrations: `djstack manage migrate`. If they are recorded as applied but the "
@@ -95,26 +98,26 @@ SIGNATURES: tuple[Signature, ...] = (
               "Models have changes without a migration",
               "Run `python manage.py makemigrations` on your machine, commit the new files, then "
               "`docker compose up -d --build {web}`. Never run makemigrations in the container.",
-              SCHEMA),
+              SCHEMA, settled_by="models"),
     Signature("migrations-unapplied", (WEB, PROBE), r"You have \d+ unapplied migration",
               "Migrations are not applied",
               "`djstack manage migrate` (web's entrypoint runs it at each start: "
-              "`docker compose up -d --force-recreate {web}`).", SCHEMA),
+              "`docker compose up -d --force-recreate {web}`).", SCHEMA, settled_by="migrations"),
     Signature("redis-auth", (WEB, PROBE, REDIS),
               r"NOAUTH|WRONGPASS|invalid password|invalid username-password pair|AuthenticationError",
               "Redis refuses web's password",
               "web and redis must use the same REDIS_PASSWORD from .env: "
-              "`docker compose up -d --force-recreate {web} {redis}`.", CREDENTIALS),
+              "`docker compose up -d --force-recreate {web} {redis}`.", CREDENTIALS, settled_by="cache"),
     Signature("redis-unreachable", (WEB, PROBE),
               r"Error -?\d+ connecting to \S*:\d+|Connection refused.*6379|ConnectionError: Error",
               "web cannot reach Redis",
               "Start redis (`docker compose up -d {redis}`) and check that web and redis share the "
               "{redis_network} network and that the cache LOCATION is redis://{redis}:{redis_port}.",
-              CREDENTIALS),
+              CREDENTIALS, settled_by="cache"),
     Signature("media-permission-denied", (WEB,), r"Permission denied: '({media}|{static})",
               "web may not write to the media or static volume",
               "The volumes must belong to the app user ({app_user}): `{chown_volumes}`",
-              FILES),
+              FILES, settled_by="media"),
     Signature("disallowed-host", (WEB,), r"Invalid HTTP_HOST header: '[^']*'",
               # nginx answers unknown hosts itself, so a host that reaches Django is one nginx serves.
               "Django refuses a host name nginx serves: it is not in ALLOWED_HOSTS (400)",
@@ -125,6 +128,9 @@ SIGNATURES: tuple[Signature, ...] = (
               "Behind HTTPS or another port, the site's origin must be in DJANGO_CSRF_TRUSTED_ORIGINS "
               "(.env); then `docker compose up -d {web}`.", REQUEST, WARNING),
 )
+
+
+SETTLED_BY = {sig.id: sig.settled_by for sig in SIGNATURES if sig.settled_by}
 
 
 def placeholders(stack: Stack, web: Container | None = None) -> dict[str, str]:
