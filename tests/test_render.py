@@ -147,3 +147,11 @@ def test_compose_accepts_the_file(example_copy):
     assert "version" not in config
     for svc in services.values():
         assert svc["restart"] == "unless-stopped"
+
+
+def test_name_given_once_is_kept(example_copy):
+    run_init(example_copy, StackOptions(image_source="debian", name="Shop Site"), force=False)
+    assert read_env(example_copy / ".env")["COMPOSE_PROJECT_NAME"] == "shop-site"
+    stack, results = run_init(example_copy, StackOptions(), force=False)
+    assert stack.name == "shop-site"
+    assert {r.action for r in results} == {"unchanged"}

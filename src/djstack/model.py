@@ -190,6 +190,7 @@ class Stack:
     def env(self) -> dict[str, str]:
         """The variables `.env` records, in the order the file lists them."""
         return {
+            "COMPOSE_PROJECT_NAME": self.name,
             "IMAGE_SOURCE": self.image_source,
             **self.images.env(),
             "DEBIAN_MIRROR": self.debian_mirror,
@@ -259,7 +260,7 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
             for k, v in default_images.env().items()
         }
     )
-    name = compose_name(options.name or project.root.name)
+    name = compose_name(options.name or recorded.get("COMPOSE_PROJECT_NAME") or project.root.name)
     domains = options.domains or tuple(d for d in recorded.get("DOMAINS", "").split(",") if d)
     for domain in domains:
         validate_domain(domain)
