@@ -162,3 +162,33 @@ def test_failed_write_leaves_no_archive(tmp_path):
     with pytest.raises(FileNotFoundError):
         archive.write_archive(target, {"project": "shop"}, {"db.sql": tmp_path / "does-not-exist.sql"})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_lists_archives_and_refuses_bad_ones_before_docker(example_copy):
+    """`backups` and the refusals of `restore` need no engine: the archive is judged first."""
+    from click.testing import CliRunner
+
+    from djstack.cli import main
+    from djstack.initialise import run_init
+    from djstack.model import StackOptions
+
+    run_init(example_copy, StackOptions(image_source="debian", name="shop"), force=False)
+    folder = example_copy / "backups"
+    good = make(folder)
+    truncated = make(folder, when=WHEN + timedelta(hours=1))
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    foreign = make(folder, project="elsewhere")
+    runner = CliRunner()
+
+    listing = runner.invoke(main, ["backups", str(example_copy)])
+    assert listing.exit_code == 1
+    lines = {line.split("\t")[0]: line.split("\t")[-1] for line in listing.output.splitlines()}
+    assert lines[good.name] == "verifies" and lines[foreign.name] == "verifies"
+    assert lines[truncated.name].startswith("FAILS: the archive is truncated")
+
+    for bad, problem in [(truncated, "truncated"), (foreign, "is a backup of project 'elsewhere', not of 'shop'")]:
+        refused = runner.invoke(main, ["restore", str(example_copy), str(bad), "--yes"])
+        assert refused.exit_code == 2
+        assert problem in refused.output
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    assert files == sorted([good, truncated, foreign])  # nothing made, nothing deleted

@@ -133,13 +133,11 @@ class RestoreResult:
 def restore(stack: Stack, path: Path, *, yes: bool, allow_other_project: bool,
             confirm=None, folder: Path | None = None) -> RestoreResult:
     """Verify `path`, take a safety backup, then replace the database and the media with the archive's."""
-    compose = Compose(stack.project.root)
-    for service in (stack.services.db, stack.services.web):
-        require_running(compose, service)
     name = project_name(stack)
     folder = folder or default_folder(stack)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".restore-") as tmp:
+        # The archive first: a bad one is refused before anything else is looked at or touched.
         with _status(f"Verifying {path.name}"):
             verified = archive.verify(path, extract_to=Path(tmp))
         if verified.project != name and not allow_other_project:
@@ -147,6 +145,9 @@ def restore(stack: Stack, path: Path, *, yes: bool, allow_other_project: bool,
                 f"{path} is a backup of project {verified.project!r}, not of {name!r}. Nothing was changed.",
                 "Restore one of this project's archives, or pass --allow-other-project if you mean to load "
                 "another project's data into this one.")
+        compose = Compose(stack.project.root)
+        for service in (stack.services.db, stack.services.web):
+            require_running(compose, service)
         manifest = verified.manifest
         what = (f"Replace {name}'s database {stack.db_name!r} and all its media with the backup of "
                 f"{manifest['created']} ({manifest['media_files']} media files)?")
