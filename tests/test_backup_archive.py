@@ -192,3 +192,14 @@ def test_cli_lists_archives_and_refuses_bad_ones_before_docker(example_copy):
         assert problem in refused.output
     files = sorted(p for p in folder.iterdir() if p.is_file())
     assert files == sorted([good, truncated, foreign])  # nothing made, nothing deleted
+
+
+def test_backup_into_an_unwritable_folder_is_a_clean_error(example_copy, tmp_path):
+    from djstack.backup import run
+    from djstack.errors import DjstackError
+    from djstack.initialise import load_stack
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DjstackError, match="No archive was written"):
+        run.backup(load_stack(example_copy), blocker / "backups")

@@ -59,13 +59,21 @@ class BackupResult:
 
 def backup(stack: Stack, folder: Path, *, keep: int | None = None, pre_restore: bool = False) -> BackupResult:
     """Dump the database and the media of the running stack into one verified archive in `folder`."""
+    try:
+        return _backup(stack, folder, keep=keep, pre_restore=pre_restore)
+    except OSError as exc:  # a full disk, a folder we may not write: no traceback, and no archive
+        raise DjstackError(f"Writing the backup in {folder} failed: {exc}. No archive was written.",
+                           "Free some space or choose another folder with --to.") from exc
+
+
+def _backup(stack: Stack, folder: Path, *, keep: int | None, pre_restore: bool) -> BackupResult:
     if keep is not None:
         archive.check_keep(keep)
+    folder.mkdir(parents=True, exist_ok=True)  # first: a folder we cannot write fails before anything runs
     compose = Compose(stack.project.root)
     for service in (stack.services.db, stack.services.web):
         require_running(compose, service)
     name = project_name(stack)
-    folder.mkdir(parents=True, exist_ok=True)
     created = datetime.now(timezone.utc)
     target = folder / archive.archive_name(name, created, pre_restore=pre_restore)
     while target.exists():  # two backups in the same second: the second waits for the next one
