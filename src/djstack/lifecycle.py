@@ -52,30 +52,35 @@ def ensure_base_images(stack: Stack) -> None:
 def build(stack: Stack, compose: Compose) -> None:
     log = build_log(stack, "build")
     with ui.step("Building images") as progress:
-        code = compose.stream(["--progress", "plain", "build"], progress.update, log)
-    if code != 0:
-        text = log.read_text(encoding="utf-8", errors="replace")
-        tail = "\n".join(text.splitlines()[-25:])
-        fix = "Fix the error shown above, then run `djstack up` again."
-        if "CERTIFICATE_VERIFY_FAILED" in text or "self-signed certificate" in text:
-            fix = ("pip in the build does not trust this network's TLS certificates. Give it your CA bundle: "
-                   "`djstack init --ca-bundle /path/to/ca.pem` (PIP_CA_BUNDLE in .env), then `djstack up`.")
-        raise DjstackError(f"Building the images failed. Last lines (full log: {log}):\n{tail}", fix)
+        if compose.stream(["--progress", "plain", "build"], progress.update, log) != 0:
+            raise _build_failure(log)
+
+
+def _build_failure(log: Path) -> DjstackError:
+    text = log.read_text(encoding="utf-8", errors="replace")
+    tail = "\n".join(text.splitlines()[-25:])
+    fix = "Fix the error shown above, then run `djstack up` again."
+    if "CERTIFICATE_VERIFY_FAILED" in text or "self-signed certificate" in text:
+        fix = ("pip in the build does not trust this network's TLS certificates. Give it your CA bundle: "
+               "`djstack init --ca-bundle /path/to/ca.pem` (PIP_CA_BUNDLE in .env), then `djstack up`.")
+    return DjstackError(f"Building the images failed. Last lines (full log: {log}):\n{tail}", fix)
 
 
 def start(stack: Stack, compose: Compose) -> None:
     log = build_log(stack, "up")
     with ui.step("Starting and waiting until every service is healthy") as progress:
-        code = compose.stream(["up", "--detach", "--wait", "--wait-timeout", str(WAIT_SECONDS)], progress.update, log)
-    if code != 0:
-        raise DjstackError(_failure_report(compose, log), "Run `djstack doctor` for a diagnosis.")
+        args = ["up", "--detach", "--wait", "--wait-timeout", str(WAIT_SECONDS)]
+        if compose.stream(args, progress.update, log) != 0:
+            raise DjstackError(_failure_report(compose, log), "Run `djstack doctor` for a diagnosis.")
 
 
 def _failure_report(compose: Compose, log: Path) -> str:
+    # Compose's own last words first: a taken port or a missing image never reaches a service's log.
+    said = [line.strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
+            if line.strip()][-3:]
+    parts = ["Starting the stack failed. Compose said:\n" + "\n".join(f"  {line}" for line in said)
+             + f"\n(full output: {log})"]
     bad = [s for s in compose.states() if s.state != "running" or s.health not in ("", "healthy")]
-    if not bad:
-        return f"Starting the stack failed (log: {log}):\n{log.read_text(encoding='utf-8')[-2000:]}"
-    parts = []
     for s in bad:
         what = f"{s.state}, exit code {s.exit_code}" if s.state != "running" else (s.health or "not ready")
         parts.append(f"Service {s.service} is {what}.\n{notable_log_lines(compose.logs(s.service, 300))}")
