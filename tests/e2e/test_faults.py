@@ -174,7 +174,8 @@ def start_engine() -> None:
 def restart_daemon() -> None:
     """Restart the engine the way it runs here: systemd's unit, or the background dockerd that
     scripts/install-docker.sh started (stop it, then let the script start it and wait for it)."""
-    if shutil.which("systemctl") and subprocess.run(["systemctl", "is-active", "--quiet", "docker"]).returncode == 0:
+    if shutil.which("systemctl") and subprocess.run(["systemctl", "is-active", "--quiet", "docker"],
+                                                capture_output=True).returncode == 0:
         subprocess.run(["systemctl", "restart", "docker"], check=True, timeout=300)
         return
     pid = dockerd_pid()
