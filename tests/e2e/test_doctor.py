@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DJSTACK, LiveStack, new_stack, remove
+from helpers import DJSTACK
+from stacks import LiveStack, new_stack, remove
 from djstack.model import Paths, Ports, Volumes
 
 pytestmark = pytest.mark.e2e

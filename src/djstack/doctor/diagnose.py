@@ -10,7 +10,7 @@ from ..errors import DjstackError
 from ..lifecycle import notable_log_lines
 from ..model import Stack
 from .facts import Container, Facts
-from .finding import (APP, BACKING, CONFIG, CREDENTIALS, ENGINE, ERROR, FILES, FRONT, MEMORY, SCHEMA,
+from .finding import (APP, BACKING, CONFIG, CREDENTIALS, ENGINE, ERROR, FILES, FRONT, MEMORY,
                       SITE, UPSTREAM, WARNING, Finding, rank)
 from .signatures import PROBE, SETTLED_BY, finding_for, match, placeholders
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..model import Stack
 from .facts import Container
-from .finding import (APP, CONFIG, CREDENTIALS, ERROR, FILES, REQUEST, SCHEMA, UPSTREAM, WARNING,
+from .finding import (CONFIG, CREDENTIALS, ERROR, FILES, REQUEST, SCHEMA, UPSTREAM, WARNING,
                       Finding)
 
 WEB, NGINX, DB, REDIS, PROBE = "web", "nginx", "db", "redis", "probe"
