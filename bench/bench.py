@@ -258,8 +258,9 @@ def start_with_fresh_port(stack: Stack, start, *sharing: Stack) -> None:
     stack.compose("down", "--remove-orphans", check=False)
     for s in (stack, *sharing):
         s.port = free_port()
-    if stack.key in ("djstack", "gunicorn"):
-        djstack_init(stack.root, stack.project, stack.port)
+    if stack.key in ("djstack", "gunicorn"):  # the port .env records (init would refuse: .env differs)
+        env_file = stack.root / ".env"
+        env_file.write_text(re.sub(r"(?m)^HTTP_PORT=.*$", f"HTTP_PORT={stack.port}", env_file.read_text()))
     elif stack.key == "tutorial":
         stack.env["BENCH_PORT"] = str(stack.port)
     else:  # the ceilings share one project
