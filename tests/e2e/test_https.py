@@ -4,20 +4,18 @@ the Host header (and SNI) of its domains; plus the hardening of a running stack 
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import re
 import socket
 import ssl
 import subprocess
-import sys
 import tarfile
-from pathlib import Path
 
 import pytest
 import requests
 
+import stacks as e2e  # the e2e stack helpers: this module shares one HTTPS stack
 from djstack.envfile import read_env
 from djstack.model import SECRET_KEYS
 
@@ -25,11 +23,6 @@ pytestmark = [pytest.mark.e2e,  # and the certificate is self-signed: no warning
               pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")]
 
 DOMAINS = ("djstack.test", "www.djstack.test")
-
-# tests/e2e/conftest.py's helpers, for a stack shared by this module (stack_factory is per test).
-_spec = importlib.util.spec_from_file_location("djstack_e2e_conftest", Path(__file__).with_name("conftest.py"))
-e2e = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(e2e)
 
 
 @pytest.fixture(scope="module")
