@@ -181,6 +181,11 @@ class Stack:
         rel = str(self.project.app_dir)
         return self.paths.app if rel == "." else f"{self.paths.app}/{rel}"
 
+    @property
+    def hsts_value(self) -> str:
+        """The Strict-Transport-Security header nginx sends when HSTS is on."""
+        return f"max-age={self.hsts_seconds}; includeSubDomains"
+
     def url_path(self, django_url: str) -> str | None:
         """STATIC_URL/MEDIA_URL as an nginx location ('/static/'); None when it is a full URL (CDN)."""
         if re.match(r"^[a-z]+://", django_url) or django_url.startswith("//"):
