@@ -18,6 +18,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 @dataclass(frozen=True)
 class ServiceState:
     service: str
+    container: str
     state: str  # running, exited, restarting, created…
     health: str  # healthy, unhealthy, starting, or "" without a healthcheck
     exit_code: int
@@ -25,13 +26,15 @@ class ServiceState:
 
 
 class Compose:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, files: Sequence[str] = ("docker-compose.yml",)):
         self.root = root
+        self.files = files  # more than one: overrides on top of the stack's own (the benchmark's)
         docker.require_engine()
         docker.require_compose()
 
     def _args(self, args: Sequence[str]) -> list[str]:
-        return ["compose", "--project-directory", str(self.root), "-f", str(self.root / "docker-compose.yml"), *args]
+        files = [arg for name in self.files for arg in ("-f", str(self.root / name))]
+        return ["compose", "--project-directory", str(self.root), *files, *args]
 
     def argv(self, args: Sequence[str]) -> list[str]:
         """The full command line of `docker compose ARGS` for this stack (for callers that stream bytes)."""
@@ -72,6 +75,7 @@ class Compose:
         return [
             ServiceState(
                 service=row.get("Service", ""),
+                container=row.get("Name", ""),
                 state=row.get("State", ""),
                 health=row.get("Health", ""),
                 exit_code=int(row.get("ExitCode") or 0),
@@ -86,6 +90,27 @@ class Compose:
 
     def exec(self, service: str, command: Sequence[str], *, check: bool = True, timeout: float = 120):
         return self.run(["exec", "-T", service, *command], check=check, timeout=timeout)
+
+    def healthcheck(self, state: ServiceState) -> list[str] | None:
+        """The command of a container's healthcheck as `exec` runs it; None when it has none."""
+        proc = docker.run(["inspect", "--format", "{{json .Config.Healthcheck}}", state.container],
+                          check=False, timeout=60)
+        return healthcheck_command(json.loads(proc.stdout or "null") if proc.returncode == 0 else None)
+
+
+def healthcheck_command(config: dict | None) -> list[str] | None:
+    """A container's Config.Healthcheck as a command for `exec`; None when it has none (or NONE)."""
+    test = (config or {}).get("Test") or []
+    if test[:1] == ["CMD"]:
+        return test[1:]
+    if test[:1] == ["CMD-SHELL"]:
+        return ["sh", "-c", test[1]]
+    return None
+
+
+def passes_healthcheck(container: str, command: list[str]) -> bool:
+    """Run a healthcheck's command in a container now, as Docker would."""
+    return docker.run(["exec", container, *command], check=False, timeout=30).returncode == 0
 
 
 def require_running(compose: Compose, service: str) -> None:

@@ -9,11 +9,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import baseimages, tls, ui
-from .compose import Compose
+from .compose import Compose, passes_healthcheck
 from .errors import DjstackError
 from .model import SECRET_KEYS, MIN_SECRET_LENGTH, Stack
 
@@ -68,19 +69,58 @@ def _build_failure(log: Path) -> DjstackError:
 
 def start(stack: Stack, compose: Compose) -> None:
     log = build_log(stack, "up")
-    with ui.step("Starting and waiting until every service is healthy") as progress:
-        args = ["up", "--detach", "--wait", "--wait-timeout", str(WAIT_SECONDS)]
-        if compose.stream(args, progress.update, log) != 0:
+    with ui.step("Starting and waiting until every service passes its healthcheck") as progress:
+        if compose.stream(["up", "--detach"], progress.update, log) != 0:
             raise DjstackError(_failure_report(compose, log), "Run `djstack doctor` for a diagnosis.")
+        failure = wait_ready(compose, progress.update)
+        if failure:
+            raise DjstackError(_failure_report(compose, log, *failure), "Run `djstack doctor` for a diagnosis.")
 
 
-def _failure_report(compose: Compose, log: Path) -> str:
-    # Compose's own last words first: a taken port or a missing image never reaches a service's log.
-    said = [line.strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
-            if line.strip()][-3:]
-    parts = ["Starting the stack failed. Compose said:\n" + "\n".join(f"  {line}" for line in said)
-             + f"\n(full output: {log})"]
-    bad = [s for s in compose.states() if s.state != "running" or s.health not in ("", "healthy")]
+def wait_ready(compose: Compose, on_progress: Callable[[str], None],
+               timeout: float = WAIT_SECONDS) -> tuple[str, list[str]] | None:
+    """Wait until every service runs and passes its own healthcheck: None, or what went wrong and
+    the services concerned.
+
+    The services' healthcheck commands are run here, twice a second, rather than waiting for Docker:
+    its first check comes one `interval` after the start, and the intervals are long because each
+    check costs CPU for as long as the stack runs (see docker-compose.yml).
+    """
+    deadline = time.monotonic() + timeout
+    ready: set[str] = set()
+    checks: dict[str, list[str] | None] = {}
+    while True:
+        states = compose.states()
+        for s in states:
+            if s.state in ("exited", "dead", "restarting"):
+                return f"{s.service} stopped while starting.", [s.service]
+            if s.service in ready or s.state != "running":
+                continue
+            if s.service not in checks:
+                checks[s.service] = compose.healthcheck(s)
+            command = checks[s.service]
+            if s.health == "healthy" or command is None or passes_healthcheck(s.container, command):
+                ready.add(s.service)
+        waiting = sorted({s.service for s in states} - ready)
+        if states and not waiting:
+            return None
+        if time.monotonic() > deadline:
+            return f"not ready after {timeout:.0f} s: {', '.join(waiting) or 'no service started'}.", waiting
+        on_progress(f"waiting for {', '.join(waiting)}")
+        time.sleep(0.5)
+
+
+def _failure_report(compose: Compose, log: Path, reason: str | None = None,
+                    services: Sequence[str] = ()) -> str:
+    if reason:
+        parts = [f"Starting the stack failed: {reason}"]
+    else:
+        # Compose's own last words: a taken port or a missing image never reaches a service's log.
+        said = [line.strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
+                if line.strip()][-3:]
+        parts = ["Starting the stack failed. Compose said:\n" + "\n".join(f"  {line}" for line in said)
+                 + f"\n(full output: {log})"]
+    bad = [s for s in compose.states() if s.state != "running" or s.health == "unhealthy" or s.service in services]
     for s in bad:
         what = f"{s.state}, exit code {s.exit_code}" if s.state != "running" else (s.health or "not ready")
         parts.append(f"Service {s.service} is {what}.\n{notable_log_lines(compose.logs(s.service, 300))}")
@@ -177,7 +217,7 @@ def up(stack: Stack, recorded: dict[str, str]) -> SmokeResult:
     healthy_after = time.monotonic() - started
     with ui.step("Checking the site through nginx"):
         result = smoke_check(stack, compose)
-    ui.ok(f"All services healthy {healthy_after:.0f} s after start; page {result.page_status}, "
+    ui.ok(f"All services passed their healthchecks {healthy_after:.0f} s after start; page {result.page_status}, "
           f"static {result.static_status or 'n/a'}, database and cache reachable.")
     return result
 

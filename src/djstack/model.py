@@ -103,15 +103,15 @@ class TlsFiles:
     acme: str = "compose/nginx/acme"  # ACME http-01 challenges (certbot --webroot -w this folder)
 
 
-#: Resource limits per service: (memory, pids), recorded in .env as <SERVICE>_MEM_LIMIT / _PIDS_LIMIT.
-#: Generous enough for the defaults (uWSGI's processes, InnoDB's buffer pool), tight enough that one
-#: runaway service cannot take the host's memory or fork without end.
 #: Media files shown inline (with these types); every other upload is served as a download.
 MEDIA_INLINE_TYPES = (("image/jpeg", "jpg jpeg"), ("image/png", "png"), ("image/gif", "gif"),
                       ("image/webp", "webp"), ("image/avif", "avif"))
 #: POSTs a minute per client address to the admin login (nginx limit_req); 0 turns the limit off.
 DEFAULT_LOGIN_RATE = 10
 
+#: Resource limits per service: (memory, pids), recorded in .env as <SERVICE>_MEM_LIMIT / _PIDS_LIMIT.
+#: Generous enough for the defaults (uWSGI's processes, InnoDB's buffer pool), tight enough that one
+#: runaway service cannot take the host's memory or fork without end.
 DEFAULT_LIMITS = {"web": ("1g", 512), "nginx": ("256m", 256), "db": ("1g", 512), "redis": ("512m", 128)}
 
 
@@ -137,6 +137,9 @@ class Stack:
     hsts_seconds: int = 0
     limits: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     login_rate: int = DEFAULT_LOGIN_RATE
+    # How long db may take to accept connections after a start (a first start initialises the data
+    # folder): its healthcheck's start_period, and how long web's entrypoint waits for it.
+    db_start_seconds: int = 180
     admin_login_path: str = "/admin/login/"
     tls_files: TlsFiles = field(default_factory=TlsFiles)
     services: Services = field(default_factory=Services)

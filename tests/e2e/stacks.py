@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,6 +67,16 @@ class LiveStack:
         text = self.compose("ps", "--all", "--format", "json").stdout.strip()
         rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines()]
         return {row["Service"]: row for row in rows}
+
+    def wait_docker_healthy(self, timeout: float = 60) -> dict[str, dict]:
+        """The services once Docker's own healthchecks have passed for all of them (`djstack up` runs
+        the checks itself and returns before Docker's first one, an interval after the start)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            services = self.services()
+            if all(row.get("Health") == "healthy" for row in services.values()) or time.monotonic() > deadline:
+                return services
+            time.sleep(1)
 
 
 def new_stack(parent: Path, *init_args: str) -> LiveStack:

@@ -33,7 +33,7 @@ def png(width: int = 3, height: int = 2) -> bytes:
 
 
 def test_all_services_healthy(live_stack):
-    services = live_stack.services()
+    services = live_stack.wait_docker_healthy()
     assert set(services) == {"web", "nginx", "db", "redis"}
     for name, row in services.items():
         assert row["State"] == "running", name
@@ -126,6 +126,7 @@ def test_data_survives_down_and_up(live_stack):
 
 
 def test_ps_logs_and_dbshell(live_stack):
+    live_stack.wait_docker_healthy()
     ps = live_stack.djstack("ps", str(live_stack.root)).stdout
     for service in ("web", "nginx", "db", "redis"):
         assert service in ps

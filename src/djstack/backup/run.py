@@ -22,6 +22,7 @@ import yaml
 from .. import __version__, ui
 from ..compose import Compose, require_running
 from ..errors import DjstackError
+from ..lifecycle import wait_ready
 from ..model import Stack
 from . import archive
 
@@ -30,7 +31,6 @@ _AS_ROOT = 'export MYSQL_PWD="$MYSQL_ROOT_PASSWORD"; '
 _DUMP = (_AS_ROOT + 'exec mysqldump -uroot --single-transaction --routines --triggers --events --hex-blob '
          '--default-character-set=utf8mb4 "$MYSQL_DATABASE"')
 _DUMP_END = b"-- Dump completed"
-WAIT_SECONDS = 300
 
 
 def project_name(stack: Stack) -> str:
@@ -182,12 +182,12 @@ def restore(stack: Stack, path: Path, *, yes: bool, allow_other_project: bool,
                                f"Restore the safety backup: djstack restore {stack.project.root} {safety.path} --yes"
                                ) from exc
         finally:
-            with _status("Starting web and waiting until every service is healthy"):
-                started = compose.run(["up", "--detach", "--no-build", "--no-recreate", "--wait", "--wait-timeout",
-                                       str(WAIT_SECONDS)], check=False, timeout=WAIT_SECONDS + 60)
-        if started.returncode != 0:
-            raise DjstackError(f"The data was restored, but the stack did not come back healthy:\n"
-                               f"{(started.stdout + started.stderr).strip()[-2000:]}",
+            with _status("Starting web and waiting until every service passes its healthcheck"):
+                started = compose.run(["up", "--detach", "--no-build", "--no-recreate"], check=False, timeout=300)
+                failure = wait_ready(compose, lambda _: None) if started.returncode == 0 else None
+        if started.returncode != 0 or failure:
+            said = failure[0] if failure else (started.stdout + started.stderr).strip()[-2000:]
+            raise DjstackError(f"The data was restored, but the stack did not come back healthy:\n{said}",
                                "See `djstack ps` and `djstack logs web`.")
         tables, rows = _count_rows(compose, stack)
     return RestoreResult(path, safety.path, tables, rows, manifest["files"][archive.DUMP]["size"], media_count,

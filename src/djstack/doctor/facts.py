@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import docker
-from ..compose import Compose
+from ..compose import Compose, healthcheck_command, passes_healthcheck
 from ..lifecycle import _a_static_file, http_status
 from ..model import Stack
 
@@ -67,10 +67,16 @@ def inspect_containers(compose: Compose) -> dict[str, Container]:
         health = state.get("Health") or {}
         checks = health.get("Log") or []
         service = (row.get("Config", {}).get("Labels") or {}).get("com.docker.compose.service", "")
+        status = health.get("Status", "")
+        if status == "starting" and state.get("Status") == "running":
+            # Docker's first check comes one interval after the start; run the same command now.
+            command = healthcheck_command(row.get("Config", {}).get("Healthcheck"))
+            if command and passes_healthcheck(row["Id"], command):
+                status = "healthy"
         found[service] = Container(
             service=service,
             state=state.get("Status", ""),
-            health=health.get("Status", ""),
+            health=status,
             exit_code=int(state.get("ExitCode") or 0),
             restarts=int(row.get("RestartCount") or 0),
             oom_killed=bool(state.get("OOMKilled")),
