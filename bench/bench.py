@@ -305,6 +305,11 @@ def wrk(url: str, connections: int, seconds: float) -> Load:
     return Load(rps, p50, p99, errors)
 
 
+def median_run(runs: list[Load]) -> Load:
+    """The run with the median throughput (the lower middle one for an even count)."""
+    return sorted(runs, key=lambda x: x.rps)[(len(runs) - 1) // 2]
+
+
 def seed(stack: Stack, notes: int) -> None:
     for i in range(notes):
         status, _ = http(stack.url + "/api/notes/", data=f"text=benchmark+note+{i}".encode(),
@@ -364,7 +369,8 @@ def report(results: dict) -> str:
         f"after {results['load_after'][0]:.2f}; {m['other_containers_before']} other containers running at start.",
         f"Load: wrk, {results['threads_note']}, {results['seconds']} s per measurement after a "
         f"{results['warmup']} s warm-up, keep-alive connections to 127.0.0.1 through each stack's nginx; "
-        "stacks measured in turn for each row. Gunicorn: "
+        f"for each row {results['rounds']} round(s) over the contenders in alternating order, each "
+        "contender's median round shown. Gunicorn: "
         f"{results['web_concurrency']} sync workers.",
         "",
         "### Throughput (requests/s) and ratios",
@@ -488,6 +494,7 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="seconds-long run with tiny load (CI)")
     parser.add_argument("--connections", default=None, help="comma-separated concurrency levels")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=None, help="measurements per contender and row (median kept)")
     parser.add_argument("--out", type=Path, default=None, help="results folder (default bench/results/STAMP)")
     parser.add_argument("--keep", action="store_true", help="leave the stacks running afterwards")
     parser.add_argument("--only", default="", help="comma-separated endpoints to load (default all)")
@@ -495,7 +502,8 @@ def main() -> int:
 
     smoke = args.smoke
     levels = [int(c) for c in (args.connections or ("4" if smoke else "8,32,128")).split(",")]
-    seconds = args.seconds or (1 if smoke else 10)
+    seconds = args.seconds or (1 if smoke else 6)
+    rounds = args.rounds or (1 if smoke else 3)
     warmup = 1 if smoke else 3
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = (args.out or (BENCH / "results" / stamp)).resolve()
@@ -507,7 +515,8 @@ def main() -> int:
         raise SystemExit("wrk is missing: run bench/run.sh, which installs it")
     cores = os.cpu_count() or 1
     results: dict = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "smoke": smoke,
-                     "machine": machine(), "seconds": seconds, "warmup": warmup, "load": [], "ceilings": {},
+                     "machine": machine(), "seconds": seconds, "rounds": rounds, "warmup": warmup, "load": [],
+                     "ceilings": {},
                      "build": {"djstack": {}, "tutorial": {}, "gunicorn": {}},
                      "threads_note": "2 threads (1 for a single connection)"}
 
@@ -547,24 +556,26 @@ def main() -> int:
         for endpoint, path in ENDPOINTS.items():
             if only and not any(o in endpoint for o in only):
                 continue
-            warmed: set[str] = set()
+            ceiling = {"cached page (Redis)": const_ceiling, "static file": static_ceiling}.get(endpoint)
+            urls = {s.key: s.url + (path or s.media_path) for s in stacks}
+            if ceiling:
+                urls[ceiling.key] = ceiling.url + ("/static/gallery/site.css" if ceiling is static_ceiling else "/")
+            for url in urls.values():
+                wrk(url, max(levels), warmup)
             for connections in levels:
-                row = {"endpoint": endpoint, "connections": connections, "stacks": {}}
-                for s in stacks:
-                    url = s.url + (path or s.media_path)
-                    if s.key not in warmed:
-                        wrk(url, max(levels), warmup)
-                        warmed.add(s.key)
-                    log(f"{endpoint} @{connections}: {s.title}")
-                    row["stacks"][s.key] = wrk(url, connections, seconds).as_dict()
-                ceiling = {"cached page (Redis)": const_ceiling, "static file": static_ceiling}.get(endpoint)
+                # Rounds in alternating order, so drift in the machine's load hits every contender alike;
+                # each keeps its median round.
+                runs: dict[str, list[Load]] = {key: [] for key in urls}
+                for r in range(rounds):
+                    for key, url in (urls.items() if r % 2 == 0 else reversed(urls.items())):
+                        log(f"{endpoint} @{connections}: {key} (round {r + 1}/{rounds})")
+                        runs[key].append(wrk(url, connections, seconds))
+                medians = {key: median_run(found).as_dict() for key, found in runs.items()}
+                row = {"endpoint": endpoint, "connections": connections,
+                       "stacks": {s.key: medians[s.key] for s in stacks},
+                       "rounds": {key: [x.rps for x in found] for key, found in runs.items()}}
                 if ceiling:
-                    url = ceiling.url + ("/static/gallery/site.css" if ceiling is static_ceiling else "/")
-                    if ceiling.key not in warmed:
-                        wrk(url, max(levels), warmup)
-                        warmed.add(ceiling.key)
-                    log(f"{endpoint} @{connections}: {ceiling.title}")
-                    results["ceilings"][f"{ceiling.key}@{connections}"] = wrk(url, connections, seconds).as_dict()
+                    results["ceilings"][f"{ceiling.key}@{connections}"] = medians[ceiling.key]
                 results["load"].append(row)
 
         # In smoke mode the tutorial's rebuild (a full reinstall, minutes) is skipped: CI's budget.
