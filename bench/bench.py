@@ -153,16 +153,16 @@ def djstack_init(root: Path, name: str, port: int) -> None:
          "--name", name])
 
 
-def make_djstack(work: Path) -> Stack:
+def make_djstack(work: Path, prefix: str) -> Stack:
     root = copy_example(work / "djstack" / "mysite")
-    stack = Stack("djstack", "djstack", root, "bench-djstack", free_port())
+    stack = Stack("djstack", "djstack", root, f"{prefix}-djstack", free_port())
     djstack_init(root, stack.project, stack.port)
     return stack
 
 
-def make_gunicorn(work: Path, cores: int) -> Stack:
+def make_gunicorn(work: Path, prefix: str, cores: int) -> Stack:
     root = copy_example(work / "gunicorn" / "mysite")
-    stack = Stack("gunicorn", "Gunicorn", root, "bench-gunicorn", free_port(),
+    stack = Stack("gunicorn", "Gunicorn", root, f"{prefix}-gunicorn", free_port(),
                   files=["docker-compose.yml", "compose.gunicorn.yml"],
                   env={"WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", str(2 * cores + 1))})
     djstack_init(root, stack.project, stack.port)
@@ -209,7 +209,7 @@ def to_proxy_pass(conf: str) -> str:
     return "".join(out)
 
 
-def make_tutorial(work: Path) -> Stack:
+def make_tutorial(work: Path, prefix: str) -> Stack:
     root = work / "tutorial" / "myproject_docker"
     shutil.copytree(BENCH / "tutorial", root)
     app = root / "myproject"
@@ -226,11 +226,11 @@ def make_tutorial(work: Path) -> Stack:
         (root / sub).mkdir(parents=True, exist_ok=True)
     ca = "/etc/ssl/certs/ca-certificates.crt"
     port = free_port()
-    return Stack("tutorial", "tutorial", root, "bench-tutorial", port,
+    return Stack("tutorial", "tutorial", root, f"{prefix}-tutorial", port,
                  env={"BENCH_PORT": str(port), "PIP_CA_BUNDLE": ca if Path(ca).is_file() else "/dev/null"})
 
 
-def make_ceiling(work: Path, djstack: Stack) -> tuple[Stack, Stack]:
+def make_ceiling(work: Path, prefix: str, djstack: Stack) -> tuple[Stack, Stack]:
     root = work / "ceiling"
     shutil.copytree(BENCH / "ceiling", root)
     (root / "static" / "gallery").mkdir(parents=True)
@@ -244,8 +244,8 @@ def make_ceiling(work: Path, djstack: Stack) -> tuple[Stack, Stack]:
     static_port, const_port = free_port(), free_port()
     env = {"NGINX_IMAGE": NGINX_IMAGE, "WEB_IMAGE": f"{djstack.project}-web", "PROXY_IMAGE": f"{djstack.project}-nginx",
            "STATIC_PORT": str(static_port), "CONST_PORT": str(const_port)}
-    static = Stack("bare-nginx", "bare nginx", root, "bench-ceiling", static_port, env=env)
-    const = Stack("uwsgi-const", "uWSGI constant", root, "bench-ceiling", const_port, env=env)
+    static = Stack("bare-nginx", "bare nginx", root, f"{prefix}-ceiling", static_port, env=env)
+    const = Stack("uwsgi-const", "uWSGI constant", root, f"{prefix}-ceiling", const_port, env=env)
     return static, const
 
 
@@ -501,8 +501,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=None, help="measurements per contender and row (median kept)")
     parser.add_argument("--out", type=Path, default=None, help="results folder (default bench/results/STAMP)")
     parser.add_argument("--keep", action="store_true", help="leave the stacks running afterwards")
+    parser.add_argument("--prefix", default="bench",
+                        help="Compose project names are PREFIX-djstack, PREFIX-tutorial…: another prefix for a second run")
     parser.add_argument("--only", default="", help="comma-separated endpoints to load (default all)")
     args = parser.parse_args()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", args.prefix):
+        parser.error(f"--prefix {args.prefix!r}: Compose project names take lower-case letters, digits, - and _")
 
     smoke = args.smoke
     levels = [int(c) for c in (args.connections or ("4" if smoke else "8,32,128")).split(",")]
@@ -524,11 +528,11 @@ def main() -> int:
                      "build": {"djstack": {}, "tutorial": {}, "gunicorn": {}},
                      "threads_note": "2 threads (1 for a single connection)"}
 
-    dj = make_djstack(work)
-    tut = make_tutorial(work)
-    gun = make_gunicorn(work, cores)
+    dj = make_djstack(work, args.prefix)
+    tut = make_tutorial(work, args.prefix)
+    gun = make_gunicorn(work, args.prefix, cores)
     results["web_concurrency"] = gun.env["WEB_CONCURRENCY"]
-    static_ceiling, const_ceiling = make_ceiling(work, dj)
+    static_ceiling, const_ceiling = make_ceiling(work, args.prefix, dj)
     stacks = [dj, tut, gun]
     for s in [*stacks, static_ceiling]:  # leftovers of an interrupted run
         s.remove()
