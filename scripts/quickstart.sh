@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-docker.sh
-scripts/venv.sh .
+# Editable, like scripts/dev-setup.sh: .venv runs this checkout's code, and re-running this script in
+# a development checkout does not swap the editable install for a frozen copy.
+scripts/venv.sh -e .
 mkdir -p demo
 [ -d demo/mysite ] || cp -r examples/mysite demo/mysite
 .venv/bin/djstack init demo/mysite --port "${DJSTACK_PORT:-8000}"

@@ -140,6 +140,9 @@ class Stack:
     # How long db may take to accept connections after a start (a first start initialises the data
     # folder): its healthcheck's start_period, and how long web's entrypoint waits for it.
     db_start_seconds: int = 180
+    # Docker's healthcheck interval for every service. Each check is a `docker exec` (0.1-0.2 s of CPU);
+    # `djstack up` runs the checks itself rather than wait for Docker's first one.
+    health_interval_seconds: int = 10
     admin_login_path: str = "/admin/login/"
     tls_files: TlsFiles = field(default_factory=TlsFiles)
     services: Services = field(default_factory=Services)

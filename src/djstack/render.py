@@ -61,6 +61,7 @@ def render(stack: Stack) -> list[Output]:
         Output("compose/web/healthcheck.py", t("compose/web/healthcheck.py.j2")),
         Output("compose/web/probe.py", t("compose/web/probe.py.j2")),
         Output("compose/web/publish_static.py", t("compose/web/publish_static.py.j2")),
+        Output("compose/web/wait_for_db.py", t("compose/web/wait_for_db.py.j2")),
         Output("compose/web/requirements-stack.txt", t("compose/web/requirements-stack.txt.j2")),
         Output("compose/nginx/Dockerfile", t("compose/nginx/Dockerfile.j2")),
         Output(

@@ -144,3 +144,16 @@ def test_ps_logs_and_dbshell(live_stack):
     )
     assert proc.returncode == 0, proc.stderr
     assert marker in proc.stdout
+
+
+def test_up_reports_a_web_that_dies_while_starting(stack_factory):
+    """`djstack up` runs the healthchecks itself: a web that exits while starting must fail it, named,
+    with the reason from its log, not time out or pass."""
+    stack = stack_factory(up=False)
+    ini = stack.root / "compose" / "web" / "uwsgi.ini"
+    ini.write_text(ini.read_text().replace("module = mysite.wsgi:application", "module = mysite.nosuchmodule:application"))
+    proc = stack.djstack("up", str(stack.root), check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "Starting the stack failed: web stopped while starting." in output
+    assert "nosuchmodule" in output  # uWSGI's import error, from web's log
