@@ -12,7 +12,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import DjstackError
+from ..errors import DjstackError
+from .pysource import module_file, parse, settings_literals
 
 #: Folders never searched for manage.py: environments, caches, generated stacks' own data.
 SKIP_DIRS = {"node_modules", "venv", "env", "site-packages", "compose", "backups", "media", "static"}
@@ -63,14 +64,14 @@ def detect(folder: Path) -> DjangoProject:
     manage = _find_manage_py(folder)
     app_dir = manage.parent
     settings_module = _settings_module(manage)
-    settings_file = _module_file(app_dir, settings_module)
+    settings_file = module_file(app_dir, settings_module)
     if settings_file is None:
         raise DjstackError(
             f"{manage} names the settings module {settings_module!r}, but there is no such module "
             f"below {app_dir}.",
             "Fix DJANGO_SETTINGS_MODULE in manage.py, or restore the settings file.",
         )
-    values = _settings_literals(settings_file, app_dir)
+    values = settings_literals(settings_file, app_dir)
     wsgi_module, wsgi_callable = _wsgi_application(values, settings_module, app_dir, settings_file)
     root, requirements = _requirements(folder, app_dir)
     return DjangoProject(
@@ -116,16 +117,9 @@ def _find_manage_py(folder: Path) -> Path:
     return found[0]
 
 
-def _parse(path: Path) -> ast.Module:
-    try:
-        return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    except (SyntaxError, UnicodeDecodeError) as exc:
-        raise DjstackError(f"{path} cannot be parsed: {exc}", "Fix the file so Python can read it.") from exc
-
-
 def _settings_module(manage: Path) -> str:
     """DJANGO_SETTINGS_MODULE as manage.py sets it: os.environ.setdefault("...", "x.settings")."""
-    for node in ast.walk(_parse(manage)):
+    for node in ast.walk(parse(manage)):
         if (
             isinstance(node, ast.Call)
             and len(node.args) == 2
@@ -139,44 +133,11 @@ def _settings_module(manage: Path) -> str:
     )
 
 
-def _module_file(base: Path, module: str) -> Path | None:
-    path = base.joinpath(*module.split("."))
-    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _settings_literals(settings_file: Path, app_dir: Path, _seen: frozenset = frozenset()) -> dict:
-    """Module-level NAME = <literal> assignments, following `from .base import *` chains."""
-    values: dict = {}
-    for node in _parse(settings_file).body:
-        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
-            target = _resolve_import(node, settings_file, app_dir)
-            if target is not None and target not in _seen:
-                values.update(_settings_literals(target, app_dir, _seen | {settings_file}))
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            try:
-                values[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:
-                values.pop(node.targets[0].id, None)  # computed: unknown, not the earlier literal
-    return values
-
-
-def _resolve_import(node: ast.ImportFrom, current: Path, app_dir: Path) -> Path | None:
-    if node.level:
-        base = current.parent
-        for _ in range(node.level - 1):
-            base = base.parent
-        return _module_file(base, node.module) if node.module else None
-    return _module_file(app_dir, node.module) if node.module else None
-
-
 def _wsgi_application(values: dict, settings_module: str, app_dir: Path, settings_file: Path) -> tuple[str, str]:
     dotted = values.get("WSGI_APPLICATION")
     if isinstance(dotted, str) and "." in dotted:
         module, _, attr = dotted.rpartition(".")
-        if _module_file(app_dir, module):
+        if module_file(app_dir, module):
             return module, attr
         raise DjstackError(
             f"WSGI_APPLICATION in {settings_file} is {dotted!r}, but module {module!r} does not exist.",
@@ -184,7 +145,7 @@ def _wsgi_application(values: dict, settings_module: str, app_dir: Path, setting
         )
     # No literal WSGI_APPLICATION: startproject's layout puts wsgi.py in the top-level package.
     module = settings_module.split(".")[0] + ".wsgi"
-    if _module_file(app_dir, module):
+    if module_file(app_dir, module):
         return module, "application"
     raise DjstackError(
         f"Cannot find the project's WSGI application: WSGI_APPLICATION is not set in {settings_file} "

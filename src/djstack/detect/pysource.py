@@ -1,0 +1,54 @@
+"""Reading Python source without running it: parse a file, find a module's file, follow imports.
+
+Detection never imports the project (its dependencies are usually not installed on the host, and
+importing settings would run arbitrary code); these helpers are what the detectors share.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from ..errors import DjstackError
+
+
+def parse(path: Path) -> ast.Module:
+    try:
+        return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (SyntaxError, UnicodeDecodeError) as exc:
+        raise DjstackError(f"{path} cannot be parsed: {exc}", "Fix the file so Python can read it.") from exc
+
+
+def module_file(base: Path, module: str) -> Path | None:
+    """The file of dotted `module` below `base` (a module or a package's __init__.py), if any."""
+    path = base.joinpath(*module.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_import(node: ast.ImportFrom, current: Path, app_dir: Path) -> Path | None:
+    """The file a `from X import …` in `current` reads, when it is part of the project."""
+    if node.level:
+        base = current.parent
+        for _ in range(node.level - 1):
+            base = base.parent
+        return module_file(base, node.module) if node.module else None
+    return module_file(app_dir, node.module) if node.module else None
+
+
+def settings_literals(settings_file: Path, app_dir: Path, _seen: frozenset = frozenset()) -> dict:
+    """Module-level NAME = <literal> assignments, following `from .base import *` chains."""
+    values: dict = {}
+    for node in parse(settings_file).body:
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            target = resolve_import(node, settings_file, app_dir)
+            if target is not None and target not in _seen:
+                values.update(settings_literals(target, app_dir, _seen | {settings_file}))
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                values.pop(node.targets[0].id, None)  # computed: unknown, not the earlier literal
+    return values
