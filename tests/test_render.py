@@ -25,7 +25,9 @@ HTTPS_OPTIONS = dict(domains=("example.com", "www.example.com"), tls="provided")
 
 
 def golden_stack(project: Path, source: str, **options):
-    (project / ".env").write_text("".join(f"{k}={v}\n" for k, v in FIXED_SECRETS.items()))
+    # The first line marks the file as djstack's own .env (a project's own would move the stack to djstack/).
+    (project / ".env").write_text("# Settings of the djstack stack (golden secrets)\n"
+                                  + "".join(f"{k}={v}\n" for k, v in FIXED_SECRETS.items()))
     return load_stack(project, StackOptions(image_source=source, http_port=8080, pip_ca_bundle="", **options))
 
 

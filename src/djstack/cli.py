@@ -124,7 +124,7 @@ def up(folder):
     from .lifecycle import up as run_up
 
     stack = load_initialised(folder)
-    run_up(stack, read_env(stack.project.root / ".env"))
+    run_up(stack, read_env(stack.dir / ".env"))
     ui.say(f"[bold]{stack.name}[/] is up: [bold]{stack.base_url}[/]")
 
 
@@ -159,7 +159,7 @@ def ps(folder):
 
     stack = load_initialised(folder)
     table = Table("service", "state", "health", "exit code")
-    for s in Compose(stack.project.root).states():
+    for s in Compose(stack.dir).states():
         table.add_row(s.service, s.state, s.health or "-", str(s.exit_code) if s.state != "running" else "")
     ui.console.print(table)
 
@@ -221,7 +221,7 @@ def logs(service, folder, follow, tail):
 
     stack = load_initialised(folder)
     args = ["logs", "--tail", tail] + (["--follow"] if follow else []) + ([service] if service else [])
-    sys.exit(Compose(stack.project.root).interactive(args))
+    sys.exit(Compose(stack.dir).interactive(args))
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -235,7 +235,7 @@ def manage(folder, args):
     from .initialise import load_initialised
 
     stack = load_initialised(folder)
-    compose = Compose(stack.project.root)
+    compose = Compose(stack.dir)
     require_running(compose, stack.services.web)
     tty = [] if sys.stdin.isatty() else ["-T"]
     sys.exit(compose.interactive(["exec", *tty, stack.services.web, "python", "manage.py", *args]))
@@ -250,7 +250,7 @@ def dbshell(folder):
     from .initialise import load_initialised
 
     stack = load_initialised(folder)
-    compose = Compose(stack.project.root)
+    compose = Compose(stack.dir)
     require_running(compose, stack.services.db)
     tty = [] if sys.stdin.isatty() else ["-T"]
     # The credentials are already in db's environment; none appears on a command line.

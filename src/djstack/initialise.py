@@ -32,14 +32,14 @@ def docker_hub_reachable(timeout: float = PROBE_SECONDS) -> tuple[bool, str]:
 def load_stack(folder: Path, options: StackOptions | None = None) -> Stack:
     """The model of an existing or future stack in `folder`: detection plus what `.env` recorded."""
     project = detect(folder)
-    recorded = read_env(project.root / ".env")
+    recorded = read_env(project.root / project.stack_dir / ".env")
     return build_stack(project, options or StackOptions(), recorded)
 
 
 def load_initialised(folder: Path) -> Stack:
     """The model of a stack that `init` has written; a clear error when it has not."""
     stack = load_stack(folder)
-    missing = [name for name in ("docker-compose.yml", ".env") if not (stack.project.root / name).is_file()]
+    missing = [name for name in ("docker-compose.yml", ".env") if not (stack.dir / name).is_file()]
     if missing:
         raise DjstackError(
             f"{stack.project.root} has no djstack stack yet ({', '.join(missing)} missing).",
@@ -52,7 +52,7 @@ def choose_source(project: DjangoProject, requested: str) -> tuple[str | None, s
     """Resolve --images: None keeps what `.env` recorded; 'auto' probes Docker Hub."""
     if requested != "auto":
         return requested, f"--images {requested}"
-    recorded = read_env(project.root / ".env").get("IMAGE_SOURCE")
+    recorded = read_env(project.root / project.stack_dir / ".env").get("IMAGE_SOURCE")
     if recorded:
         return None, f"recorded in .env ({recorded})"
     reachable, why = docker_hub_reachable()

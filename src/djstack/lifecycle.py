@@ -23,7 +23,7 @@ WAIT_SECONDS = 300
 
 def validate_env(stack: Stack, recorded: dict[str, str]) -> None:
     """Refuse to start with a missing or short secret in .env: name the key and the file."""
-    env_path = stack.project.root / ".env"
+    env_path = stack.dir / ".env"
     for key in SECRET_KEYS:
         value = recorded.get(key, "")
         if not value:
@@ -166,7 +166,7 @@ def smoke_check(stack: Stack, compose: Compose) -> SmokeResult:
         if static_status != 200:
             raise DjstackError(f"nginx answered {static_status} for the static file {static_path}.",
                                "Run `djstack doctor` for a diagnosis.")
-    proc = compose.exec(stack.services.web, ["python", f"{stack.paths.app}/compose/web/probe.py"], check=False)
+    proc = compose.exec(stack.services.web, ["python", f"{stack.web_files}/probe.py"], check=False)
     try:
         probe = json.loads(proc.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
@@ -209,7 +209,7 @@ def _a_static_file(stack: Stack, compose: Compose) -> str | None:
 def up(stack: Stack, recorded: dict[str, str]) -> SmokeResult:
     validate_env(stack, recorded)
     tls.validate(stack)
-    compose = Compose(stack.project.root)
+    compose = Compose(stack.dir)
     ensure_base_images(stack)
     build(stack, compose)
     started = time.monotonic()
@@ -223,7 +223,7 @@ def up(stack: Stack, recorded: dict[str, str]) -> SmokeResult:
 
 
 def down(stack: Stack, *, volumes: bool) -> None:
-    compose = Compose(stack.project.root)
+    compose = Compose(stack.dir)
     args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
     with ui.step("Stopping the stack" + (" and deleting its volumes" if volumes else "")):
         compose.run(args, timeout=300)

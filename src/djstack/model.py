@@ -182,6 +182,31 @@ class Stack:
         return () if "*" in self.hosts else self.hosts
 
     @property
+    def stack_dir(self) -> str:
+        """Where djstack's files live, relative to the project root (see detect/placement.py)."""
+        return self.project.stack_dir
+
+    @property
+    def dir(self) -> Path:
+        """The stack's folder on the host: docker-compose.yml, .env and compose/ are here."""
+        return self.project.root if self.stack_dir == "." else self.project.root / self.stack_dir
+
+    @property
+    def in_context(self) -> str:
+        """The stack folder as a prefix of paths in the web image's build context (the project root)."""
+        return "" if self.stack_dir == "." else f"{self.stack_dir}/"
+
+    @property
+    def build_context(self) -> str:
+        """The web image's build context (the project root), relative to the stack folder."""
+        return "." if self.stack_dir == "." else "/".join(".." for _ in Path(self.stack_dir).parts)
+
+    @property
+    def web_files(self) -> str:
+        """compose/web/ inside the web image: its entrypoint, healthcheck and probes."""
+        return f"{self.paths.app}/{self.in_context}compose/web"
+
+    @property
     def app_home(self) -> str:
         """Where manage.py sits in the image."""
         rel = str(self.project.app_dir)

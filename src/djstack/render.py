@@ -50,22 +50,26 @@ def render(stack: Stack) -> list[Output]:
     image_keys = ["IMAGE_SOURCE", *s.images.env()]
     env_args = dict(env=env, image_keys=image_keys, secret_keys=SECRET_KEYS)
     app_prefix = "" if str(s.project.app_dir) == "." else f"{s.project.app_dir}/"
+
+    def at(path: str) -> str:
+        """A stack file's path from the project root (the stack may sit in a folder of its own)."""
+        return s.in_context + path
     return [
-        Output("docker-compose.yml", t("docker-compose.yml.j2")),
-        Output("Dockerfile", t("Dockerfile.j2")),
-        Output(".env", t("env.j2", example=False, **env_args), mode=SECRET_MODE),
-        Output(".env.example", t("env.j2", example=True, **env_args)),
+        Output(at("docker-compose.yml"), t("docker-compose.yml.j2")),
+        Output(at("Dockerfile"), t("Dockerfile.j2")),
+        Output(at(".env"), t("env.j2", example=False, **env_args), mode=SECRET_MODE),
+        Output(at(".env.example"), t("env.j2", example=True, **env_args)),
         Output(str(s.project.overlay_file), t("settings_docker.py.j2")),
-        Output("compose/web/uwsgi.ini", t("compose/web/uwsgi.ini.j2")),
-        Output("compose/web/entrypoint.sh", t("compose/web/entrypoint.sh.j2"), mode=0o755),
-        Output("compose/web/healthcheck.py", t("compose/web/healthcheck.py.j2")),
-        Output("compose/web/probe.py", t("compose/web/probe.py.j2")),
-        Output("compose/web/publish_static.py", t("compose/web/publish_static.py.j2")),
-        Output("compose/web/wait_for_db.py", t("compose/web/wait_for_db.py.j2")),
-        Output("compose/web/requirements-stack.txt", t("compose/web/requirements-stack.txt.j2")),
-        Output("compose/nginx/Dockerfile", t("compose/nginx/Dockerfile.j2")),
+        Output(at("compose/web/uwsgi.ini"), t("compose/web/uwsgi.ini.j2")),
+        Output(at("compose/web/entrypoint.sh"), t("compose/web/entrypoint.sh.j2"), mode=0o755),
+        Output(at("compose/web/healthcheck.py"), t("compose/web/healthcheck.py.j2")),
+        Output(at("compose/web/probe.py"), t("compose/web/probe.py.j2")),
+        Output(at("compose/web/publish_static.py"), t("compose/web/publish_static.py.j2")),
+        Output(at("compose/web/wait_for_db.py"), t("compose/web/wait_for_db.py.j2")),
+        Output(at("compose/web/requirements-stack.txt"), t("compose/web/requirements-stack.txt.j2")),
+        Output(at("compose/nginx/Dockerfile"), t("compose/nginx/Dockerfile.j2")),
         Output(
-            "compose/nginx/nginx.conf",
+            at("compose/nginx/nginx.conf"),
             t(
                 "compose/nginx/nginx.conf.j2",
                 static_location=s.url_path(s.project.static_url),
@@ -73,16 +77,16 @@ def render(stack: Stack) -> list[Output]:
                 media_types=MEDIA_INLINE_TYPES,
             ),
         ),
-        Output("compose/nginx/.dockerignore", t("compose/nginx/dockerignore.j2")),
-        Output("compose/nginx/ssl/README.md", t("compose/nginx/ssl/README.md.j2")),
-        Output("compose/nginx/ssl/.gitignore", t("compose/nginx/ssl/gitignore.j2")),
-        Output("compose/nginx/log/.gitignore", t("compose/nginx/log/gitignore.j2")),
-        *([Output(f"{s.tls_files.acme}/.gitignore", t("compose/nginx/acme/gitignore.j2"))] if s.https else []),
-        Output("compose/mysql/conf/djstack.cnf", t("compose/mysql/conf/djstack.cnf.j2")),
-        Output("compose/mysql/init/README.md", t("compose/mysql/init/README.md.j2")),
-        Output("compose/redis/redis.conf", t("compose/redis/redis.conf.j2")),
-        Output(".gitignore", t("gitignore-block.j2"), block=True),
-        Output(".dockerignore", t("dockerignore-block.j2", app_prefix=app_prefix), block=True),
+        Output(at("compose/nginx/.dockerignore"), t("compose/nginx/dockerignore.j2")),
+        Output(at("compose/nginx/ssl/README.md"), t("compose/nginx/ssl/README.md.j2")),
+        Output(at("compose/nginx/ssl/.gitignore"), t("compose/nginx/ssl/gitignore.j2")),
+        Output(at("compose/nginx/log/.gitignore"), t("compose/nginx/log/gitignore.j2")),
+        *([Output(at(f"{s.tls_files.acme}/.gitignore"), t("compose/nginx/acme/gitignore.j2"))] if s.https else []),
+        Output(at("compose/mysql/conf/djstack.cnf"), t("compose/mysql/conf/djstack.cnf.j2")),
+        Output(at("compose/mysql/init/README.md"), t("compose/mysql/init/README.md.j2")),
+        Output(at("compose/redis/redis.conf"), t("compose/redis/redis.conf.j2")),
+        Output(".gitignore", t("gitignore-block.j2", stack_prefix=s.in_context), block=True),
+        Output(".dockerignore", t("dockerignore-block.j2", app_prefix=app_prefix, stack_prefix=s.in_context), block=True),
     ]
 
 

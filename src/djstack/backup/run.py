@@ -36,7 +36,7 @@ _DUMP_END = b"-- Dump completed"
 def project_name(stack: Stack) -> str:
     """The Compose project name, as docker-compose.yml says (it may differ from the folder's name)."""
     try:
-        data = yaml.safe_load((stack.project.root / "docker-compose.yml").read_text(encoding="utf-8"))
+        data = yaml.safe_load((stack.dir / "docker-compose.yml").read_text(encoding="utf-8"))
         name = data.get("name") if isinstance(data, dict) else None
     except (OSError, yaml.YAMLError):
         name = None
@@ -44,7 +44,7 @@ def project_name(stack: Stack) -> str:
 
 
 def default_folder(stack: Stack) -> Path:
-    return stack.project.root / "backups"
+    return stack.dir / "backups"
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def _backup(stack: Stack, folder: Path, *, keep: int | None, pre_restore: bool) 
     if keep is not None:
         archive.check_keep(keep)
     folder.mkdir(parents=True, exist_ok=True)  # first: a folder we cannot write fails before anything runs
-    compose = Compose(stack.project.root)
+    compose = Compose(stack.dir)
     for service in (stack.services.db, stack.services.web):
         require_running(compose, service)
     name = project_name(stack)
@@ -153,7 +153,7 @@ def restore(stack: Stack, path: Path, *, yes: bool, allow_other_project: bool,
                 f"{path} is a backup of project {verified.project!r}, not of {name!r}. Nothing was changed.",
                 "Restore one of this project's archives, or pass --allow-other-project if you mean to load "
                 "another project's data into this one.")
-        compose = Compose(stack.project.root)
+        compose = Compose(stack.dir)
         for service in (stack.services.db, stack.services.web):
             require_running(compose, service)
         manifest = verified.manifest

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import DjstackError
+from . import placement
 from .pysource import module_file, parse, settings_literals
 
 #: Folders never searched for manage.py: environments, caches, generated stacks' own data.
@@ -43,6 +44,7 @@ class DjangoProject:
     requirements: Requirements
     static_url: str  # as written in settings, e.g. "static/"; Django's default when absent
     media_url: str
+    stack_dir: str = "."  # where djstack's files go, relative to root (see placement.py)
 
     @property
     def overlay_module(self) -> str:
@@ -84,6 +86,7 @@ def detect(folder: Path) -> DjangoProject:
         requirements=requirements,
         static_url=str(values.get("STATIC_URL") or "static/"),
         media_url=str(values.get("MEDIA_URL") or "media/"),
+        stack_dir=placement.stack_dir(root),
     )
 
 

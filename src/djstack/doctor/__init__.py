@@ -23,7 +23,7 @@ def run_doctor(folder: Path) -> Report:
     """Diagnose the stack in `folder`. Raises DjstackError only for bad input (no stack there)."""
     stack = load_initialised(folder)
     try:
-        compose = Compose(stack.project.root)
+        compose = Compose(stack.dir)
     except DjstackError as exc:
         if "engine" not in exc.message:
             raise  # docker or Compose v2 missing: no diagnosis can run

@@ -195,7 +195,7 @@ print(json.dumps(result))
 def probe_django(stack: Stack, compose: Compose) -> list[Probe]:
     """Django's own view from inside web: its database and cache connections, its migrations."""
     proc = _exec(compose, stack.services.web,
-                 ["python", "-c", DJANGO_PROBES, f"{stack.paths.app}/compose/web/probe.py"], 120)
+                 ["python", "-c", DJANGO_PROBES, f"{stack.web_files}/probe.py"], 120)
     try:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
@@ -295,6 +295,6 @@ def gather(stack: Stack, compose: Compose, containers: dict[str, Container]) -> 
     logs = {name: service_logs(compose, c) for name, c in containers.items()}
     nginx = containers.get(s.nginx)
     since = parse_time(nginx.started_at) if nginx and nginx.up else None
-    error_log = nginx_error_log(stack.project.root / "compose" / "nginx" / "log" / "error.log",
+    error_log = nginx_error_log(stack.dir / "compose" / "nginx" / "log" / "error.log",
                                 since or started - NGINX_LOG_WINDOW)
     return Facts(containers, logs, error_log, probes)
