@@ -624,3 +624,27 @@ def test_protocol_router_keys_decide_websocket(tmp_path, router, websocket):
     })
     info = asgi_info(app, {}, app / "proj/settings.py")
     assert info is not None and info.websocket is websocket
+
+
+def test_django_split_settings_components(tmp_path):
+    app = write(tmp_path, {
+        "server/settings/__init__.py": (
+            "from split_settings.tools import include, optional\n"
+            "include('components/*.py', optional('environments/local.py'), optional('missing.py'))\n"
+        ),
+        "server/settings/components/a_common.py": (
+            "from decouple import config\nSECRET_KEY = config('DJANGO_SECRET_KEY')\n"
+            "INSTALLED_APPS = ['django.contrib.admin']\n"
+        ),
+        "server/settings/components/b_database.py": (
+            "DATABASES = {'default': {'NAME': config('POSTGRES_DB')}}\nINSTALLED_APPS += ['django.contrib.gis']\n"
+        ),
+        "server/settings/environments/local.py": "DEV_TOKEN = config('DEV_TOKEN')\n",
+    })
+    settings = app / "server/settings/__init__.py"
+    reads = env_reads(settings, app)
+    assert [(r.name, r.required) for r in reads] == [
+        ("DJANGO_SECRET_KEY", True), ("POSTGRES_DB", True), ("DEV_TOKEN", False)]
+    assert reads[1].file == app / "server/settings/components/b_database.py"
+    assert reads[2].condition == "optional('server/settings/environments/local.py') exists"
+    assert uses_gis(settings, app)

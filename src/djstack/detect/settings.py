@@ -141,7 +141,11 @@ def _module_set_by(path: Path) -> str | None:
                 return node.args[1].value
         if isinstance(node, ast.Assign) and _is_str(node.value):
             for target in node.targets:
-                if isinstance(target, ast.Subscript) and _is_str(target.slice) and target.slice.value == "DJANGO_SETTINGS_MODULE":
+                if (
+                    isinstance(target, ast.Subscript)
+                    and _is_str(target.slice)
+                    and target.slice.value == "DJANGO_SETTINGS_MODULE"
+                ):
                     return node.value.value
     return None
 
@@ -198,7 +202,7 @@ class EnvRead:
     name: str
     file: Path
     line: int
-    kind: str  # "str" "int" "bool" "float" "list" "tuple" "dict" "json" "url" "db_url" "cache_url" "email_url" "path" …
+    kind: str  # "str" "int" "bool" "float" "list" "tuple" "dict" "json" "url" "db_url" "cache_url" "path" …
     required: bool
     condition: str | None = None
     fails_when_unset: bool = False
@@ -257,7 +261,10 @@ class _Module:
 
 
 #: Known libraries by import name: what `import X` binds.
-_LIBRARIES = {"os", "environ", "environs", "decouple", "dj_database_url", "django_cache_url", "json", "pathlib", "decimal"}
+_LIBRARIES = {
+    "os", "environ", "environs", "decouple", "dj_database_url", "django_cache_url", "json", "pathlib", "decimal",
+    "split_settings",
+}
 #: `X.attr` (or `from X import attr`) → what it is.
 _MEMBERS = {
     ("os", "environ"): "os.environ",
@@ -277,6 +284,7 @@ _MEMBERS = {
     ("json", "loads"): "json.loads",
     ("pathlib", "Path"): "pathlib.Path",
     ("decimal", "Decimal"): "decimal.Decimal",
+    ("split_settings.tools", "include"): "split_settings.include",
 }
 _ENVIRONS_INSTANCE = _Env("environs")
 _ENVIRON_INSTANCE = _Env("environ")
@@ -302,7 +310,7 @@ _ENVIRONS_METHODS = {
     "timedelta": "timedelta", "path": "path", "log_level": "log_level", "uuid": "uuid", "url": "url",
     "enum": "enum", "dj_db_url": "db_url", "dj_cache_url": "cache_url", "dj_email_url": "email_url",
 }
-_CAST_KINDS = {"bool": "bool", "int": "int", "float": "float", "str": "str", "list": "list", "tuple": "tuple", "dict": "dict"}
+_CAST_KINDS = {name: name for name in ("bool", "int", "float", "str", "list", "tuple", "dict")}
 
 _NO_DEFAULT, _NONE_DEFAULT, _DEFAULT = "none given", "None", "given"
 #: Exceptions a failed read raises; a try whose handlers catch only import errors does not guard it.
@@ -327,6 +335,7 @@ class _Reader:
         self.reads: list[_Read] = []
         self.modules: dict[Path, dict] = {}  # file → its namespace (partial while it runs: cycles)
         self.provided: set[str] = set()  # set by the settings themselves before being read
+        self.including: set[Path] = set()  # split_settings files being run (an include loop stops)
 
     # -- modules --------------------------------------------------------------------------------
     def run(self, file: Path, with_packages: bool = False) -> dict:
@@ -383,7 +392,8 @@ class _Reader:
             inner = (*cond, f"inside try/except {', '.join(caught)}") if guards else cond
             self._block(stmt.body, file, ns, inner)
             for handler in stmt.handlers:
-                self._block(handler.body, file, ns, (*cond, f"when {ast.unparse(handler.type) if handler.type else 'an exception'} was raised"))
+                raised = ast.unparse(handler.type) if handler.type else "an exception"
+                self._block(handler.body, file, ns, (*cond, f"when {raised} was raised"))
             self._block(stmt.orelse + stmt.finalbody, file, ns, cond)
         elif isinstance(stmt, (ast.For, ast.AsyncFor)):
             self._expr(stmt.iter, None, file, ns, cond)
@@ -531,6 +541,15 @@ class _Reader:
         if func == "os.environ.setdefault" and call.args and _is_str(call.args[0]):
             self.provided.add(call.args[0].value)
             return
+        if func == "split_settings.include":
+            # django-split-settings runs each file in the including module's namespace, in order.
+            for path, optional in _included_files(call, file):
+                if path not in self.including:
+                    self.including.add(path)
+                    guard = (*cond, f"optional({_relative(path, self.app_dir)!r}) exists") if optional else cond
+                    self._block(parse(path).body, path, ns, guard)
+                    self.including.discard(path)
+            return
         found = _read_of(call, func)
         if found is None:
             return
@@ -559,7 +578,8 @@ def _read_of(call: ast.Call, func) -> tuple[str, str | None, str] | None:
         return _library_read(env, method, args, kw)
     if func in ("os.getenv", "os.environ.get"):
         if args and _is_str(args[0]):
-            return args[0].value, None, _default_state(args[1] if len(args) > 1 else kw.get("default"), none_is_default=False)
+            default = args[1] if len(args) > 1 else kw.get("default")
+            return args[0].value, None, _default_state(default, none_is_default=False)
         return None
     if func in ("dj_database_url.config", "django_cache_url.config"):
         name_node = args[0] if args else kw.get("env")
@@ -717,7 +737,7 @@ def uses_gis(settings_file: Path, app_dir: Path) -> bool:
         return True
     for file in apps.files:
         for node in ast.walk(parse(file)):
-            if _is_str(node) and (node.value.startswith("django.contrib.gis.db.backends") or _GIS_URL.match(node.value)):
+            if _is_str(node) and (node.value.startswith("django.contrib.gis.db.") or _GIS_URL.match(node.value)):
                 return True
     return False
 
@@ -728,10 +748,11 @@ class _AppLists:
     def __init__(self, app_dir: Path):
         self.app_dir = app_dir
         self.modules: dict[Path, dict[str, list[str]]] = {}
+        self.included: list[Path] = []  # django-split-settings components
 
     @property
     def files(self) -> list[Path]:
-        return list(self.modules)
+        return [*self.modules, *self.included]
 
     def run(self, file: Path) -> dict[str, list[str]]:
         if file in self.modules:
@@ -755,6 +776,11 @@ class _AppLists:
             elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name) and isinstance(stmt.op, ast.Add):
                 env[stmt.target.id] = env.get(stmt.target.id, []) + self._value(stmt.value, env)
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+                if _call_name(stmt.value) == "include":  # django-split-settings
+                    for path, _ in _included_files(stmt.value, file):
+                        if path not in self.included:
+                            self.included.append(path)
+                            self._block(parse(path).body, path, env)
                 self._method(stmt.value, env)
             elif isinstance(stmt, (ast.If, ast.Try, getattr(ast, "TryStar", ast.Try))):
                 # Each branch from the same start; afterwards a name holds what any branch gave it.
@@ -798,8 +824,8 @@ class _AppLists:
             return self._value(node.left, env) + self._value(node.right, env)
         if isinstance(node, ast.Name):
             return list(env.get(node.id, []))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("list", "tuple") and node.args:
-            return self._value(node.args[0], env)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("list", "tuple"):
+            return self._value(node.args[0], env) if node.args else []
         return []
 
     def _import(self, stmt: ast.ImportFrom, file: Path, env: dict) -> None:
@@ -924,6 +950,23 @@ def _is_startproject_asgi(path: Path) -> bool:
 # --------------------------------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------------------------------
+
+
+def _included_files(call: ast.Call, file: Path) -> list[tuple[Path, bool]]:
+    """The files django-split-settings' include("a.py", "components/*.py", optional("b.py")) runs,
+    in its order (a glob's matches sorted, as it does), each with whether it is optional()."""
+    found: list[tuple[Path, bool]] = []
+    for arg in call.args:
+        optional = isinstance(arg, ast.Call) and _call_name(arg) == "optional" and len(arg.args) == 1
+        pattern = arg.args[0] if optional else arg
+        if not _is_str(pattern):
+            continue  # computed at run time (e.g. "environments/%s.py" % ENV): cannot be known here
+        if any(c in pattern.value for c in "*?["):
+            matches = sorted(file.parent.glob(pattern.value))
+        else:
+            matches = [file.parent / pattern.value]
+        found += [(m.resolve(), optional) for m in matches if m.is_file()]
+    return found
 
 
 def _is_str(node) -> bool:
