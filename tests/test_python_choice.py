@@ -405,3 +405,13 @@ def test_rootfs_config_files_are_package_files():
     assert "path-exclude /usr/share/doc/*" in rootfs.config_file("dpkg-excludes")
     assert 'APT::Install-Recommends "false";' in rootfs.config_file("apt.conf")
     assert rootfs.config_file("policy-rc.d").startswith("#!/bin/sh") and "exit 101" in rootfs.config_file("policy-rc.d")
+
+
+def test_docker_build_arguments_of_a_step():
+    from djstack.baseimages.build import build_args
+
+    step = plan.recipe("djstack.local/python-build:3.14-forky")
+    args = build_args(step, "http://m/debian")
+    assert args[:3] == ["build", "--build-arg", "BASE_IMAGE=djstack.local/python:3.14-forky"]
+    assert "PYTHON_VERSION=3.14" in args and "org.djstack.debian.suite=forky" in args
+    assert args[-2:] == ["--tag", "djstack.local/python-build:3.14-forky"]

@@ -1,0 +1,70 @@
+"""`docker build` of one service image from a Dockerfile directory shipped in this package."""
+
+from __future__ import annotations
+
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from .. import docker
+from ..errors import DjstackError
+from .log import BUILD_TIMEOUT, Log, fail
+from .plan import BuildStep
+
+
+def copy_context(directory: str, dest: Path) -> None:
+    """Copy a Dockerfile directory out of the package (works for any importlib loader)."""
+
+    def copy(src, dst: Path) -> None:
+        dst.mkdir(parents=True, exist_ok=True)
+        for entry in src.iterdir():
+            if entry.name == "__pycache__":
+                continue
+            if entry.is_dir():
+                copy(entry, dst / entry.name)
+            else:
+                target = dst / entry.name
+                target.write_bytes(entry.read_bytes())
+                # Package data loses file modes: scripts are made executable here (the build
+                # context's modes are what COPY puts in the image).
+                target.chmod(0o755 if entry.name.endswith(".sh") else 0o644)
+
+    src = resources.files(__package__).joinpath(directory)
+    if not src.is_dir():
+        raise DjstackError(
+            f"djstack is incomplete: its Dockerfile directory {directory!r} is missing.",
+            "Reinstall djstack.",
+        )
+    copy(src, dest)
+
+
+def build_args(step: BuildStep, mirror: str) -> list[str]:
+    """The `docker build` arguments of a step, context directory excluded."""
+    args = ["build", "--build-arg", f"BASE_IMAGE={step.base}"]
+    for key, value in step.build_args:
+        args += ["--build-arg", f"{key}={value}"]
+    args += [
+        "--label", f"org.djstack.debian.mirror={mirror}",
+        "--label", f"org.djstack.debian.suite={step.suite}",
+        "--tag", step.name,
+    ]  # fmt: skip
+    return args
+
+
+def build_service(step: BuildStep, mirror: str, log: Log) -> None:
+    assert step.directory is not None
+    with tempfile.TemporaryDirectory(prefix=f"djstack-{step.directory}-") as tmp:
+        context = Path(tmp)
+        copy_context(step.directory, context)
+        args = build_args(step, mirror) + [str(context)]
+        log.section("$ docker " + " ".join(args))
+        proc = docker.run(args, check=False, timeout=BUILD_TIMEOUT)
+        log.write(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            raise fail(
+                f"Building {step.name} failed (docker build exit {proc.returncode})",
+                proc.stdout + proc.stderr,
+                log,
+                f"If apt failed, check that containers reach the mirror {mirror}; otherwise see the "
+                "log. Then run the command again: images already built are kept.",
+            )
