@@ -68,6 +68,12 @@ def main() -> None:
               help="HSTS max-age with --tls provided (0 = off). Default: 31536000 (a year). "
                    "Always off for self-signed certificates.")
 @click.option("--name", help="Compose project name. Default: the project folder's name.")
+@click.option("--python", "python", metavar="X.Y",
+              help="The Python the web image runs. Default: what the project asks for (.python-version, "
+                   "runtime.txt, .tool-versions, Pipfile, requires-python), else 3.13; .env records it.")
+@click.option("--settings", "settings", metavar="MODULE",
+              help="The project's production settings module, e.g. config.settings.production. Default: the "
+                   "one wsgi.py names, or a production/prod/deploy sibling of manage.py's; .env records it.")
 @click.option("--pip-index-url", metavar="URL", help="A PyPI mirror for building the web image.")
 @click.option("--ca-bundle", "pip_ca_bundle", type=click.Path(dir_okay=False, path_type=Path),
               help="Extra CA bundle (PEM) for pip behind a TLS-inspecting proxy; given to the build as a "
@@ -77,15 +83,15 @@ def main() -> None:
               help="Replace files that differ from what djstack would write, keeping each as FILE.bak.")
 @handles_errors
 def init(folder, image_source, hosts, http_port, http_bind, domains, tls, https_port, hsts_seconds, name,
-         pip_index_url, pip_ca_bundle, debian_mirror, force):
+         python, settings, pip_index_url, pip_ca_bundle, debian_mirror, force):
     """Write the stack's files into the Django project in FOLDER (default: here).
 
     Existing files are never overwritten unless --force. Re-running keeps .env's secrets and choices.
     """
     from .detect import detect
-    from .initialise import choose_source, run_init
+    from .initialise import choose_source, decisions, run_init
 
-    project = detect(folder)
+    project = detect(folder, settings)
     source, why = choose_source(project, image_source)
     options = StackOptions(
         name=name,
@@ -100,11 +106,13 @@ def init(folder, image_source, hosts, http_port, http_bind, domains, tls, https_
         tls=tls,
         https_port=https_port,
         hsts_seconds=hsts_seconds,
+        python=python,
+        settings=settings,
     )
     stack, results = run_init(folder, options, force=force)
-    ui.say(f"Django project [bold]{stack.project.settings_module.split('.')[0]}[/] in {stack.project.root} "
-           f"(settings {stack.project.settings_module}, WSGI {stack.project.wsgi_module}).")
     ui.say(f"Images: [bold]{stack.image_source}[/] ({why}).")
+    for topic, text in decisions(stack):
+        ui.say(f"{topic + ':':<10} {text}")
     for result in results:
         note = f" (previous kept as {result.backup})" if result.backup else ""
         ui.say(f"  {result.action:<9} {result.path}{note}")

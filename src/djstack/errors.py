@@ -16,3 +16,16 @@ class DjstackError(Exception):
         super().__init__(message)
         self.message = message
         self.fix = fix
+
+
+class MissingVariables(DjstackError):
+    """`.env` lacks values the project's settings need and djstack cannot know."""
+
+    def __init__(self, env_path, variables):
+        self.names = tuple(v.name for v in variables)
+        listed = "\n".join(f"  {v.name}  (read by {v.where})" for v in variables)
+        super().__init__(
+            f"{env_path}: the project's settings read {len(self.names)} variable(s) without a default that "
+            f"djstack cannot know, and they are empty:\n{listed}",
+            f"Fill in {', '.join(self.names)} in {env_path}, then run `djstack up` again.",
+        )

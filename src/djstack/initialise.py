@@ -7,10 +7,10 @@ import urllib.request
 from pathlib import Path
 
 from . import render, tls
-from .detect import DjangoProject, detect
+from .detect import DjangoProject, detect, placement
 from .envfile import read_env
 from .errors import DjstackError
-from .model import Stack, StackOptions, build_stack
+from .model import SETTINGS_KEY, Stack, StackOptions, build_stack
 
 #: Docker Hub's registry endpoint answers 401 to anonymous requests: any HTTP answer means reachable.
 DOCKER_HUB_PROBE = "https://registry-1.docker.io/v2/"
@@ -31,9 +31,13 @@ def docker_hub_reachable(timeout: float = PROBE_SECONDS) -> tuple[bool, str]:
 
 def load_stack(folder: Path, options: StackOptions | None = None) -> Stack:
     """The model of an existing or future stack in `folder`: detection plus what `.env` recorded."""
-    project = detect(folder)
+    options = options or StackOptions()
+    project = detect(folder, options.settings)
     recorded = read_env(project.root / project.stack_dir / ".env")
-    return build_stack(project, options or StackOptions(), recorded)
+    kept = recorded.get(SETTINGS_KEY)
+    if options.settings is None and kept and kept != project.settings_module:
+        project = detect(folder, kept)  # the module `init --settings` chose earlier stays chosen
+    return build_stack(project, options, recorded)
 
 
 def load_initialised(folder: Path) -> Stack:
@@ -81,3 +85,27 @@ def run_init(folder: Path, options: StackOptions, *, force: bool) -> tuple[Stack
         results.append(render.WriteResult(str(cert.relative_to(stack.project.root)), "created"))
         results.append(render.WriteResult(str(key.relative_to(stack.project.root)), "created"))
     return stack, results
+
+
+def decisions(stack: Stack) -> list[tuple[str, str]]:
+    """What init decided about the project and why, topic by topic, for a person to read."""
+    p = stack.project
+    said = [
+        ("project", f"{p.root} (manage.py in {p.app_dir}, WSGI {p.wsgi_module}.{p.wsgi_callable})"),
+        ("settings", p.settings_why),
+        ("python", stack.python.how),
+    ]
+    if stack.python.warning:
+        said.append(("warning", stack.python.warning))
+    if stack.stack_dir == ".":
+        said.append(("stack", "beside manage.py's project, at its root"))
+    else:
+        own = ", ".join(placement.own_docker_files(p.root)) or "its own Docker files"
+        said.append(("stack", f"in {stack.stack_dir}/, because the project has {own} of its own (left as they are); "
+                              f"plain Compose: cd {stack.dir} && docker compose up -d"))
+    if p.asgi:
+        said.append(("asgi", p.asgi.statement))
+    for v in stack.project_env:
+        said.append(("fill in", f"{v.name} in {stack.stack_dir}/.env (read by {v.where}; djstack cannot know it)"
+                     if stack.stack_dir != "." else f"{v.name} in .env (read by {v.where}; djstack cannot know it)"))
+    return said

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import baseimages, tls, ui
 from .compose import Compose, passes_healthcheck
-from .errors import DjstackError
+from .errors import DjstackError, MissingVariables
 from .model import SECRET_KEYS, MIN_SECRET_LENGTH, Stack
 
 WAIT_SECONDS = 300
@@ -24,6 +24,9 @@ WAIT_SECONDS = 300
 def validate_env(stack: Stack, recorded: dict[str, str]) -> None:
     """Refuse to start with a missing or short secret in .env: name the key and the file."""
     env_path = stack.dir / ".env"
+    empty = [v for v in stack.project_env if not recorded.get(v.name, "").strip()]
+    if empty:
+        raise MissingVariables(env_path, empty)
     for key in SECRET_KEYS:
         value = recorded.get(key, "")
         if not value:

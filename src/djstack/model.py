@@ -14,7 +14,8 @@ from pathlib import Path
 from .detect import DjangoProject
 from .envfile import new_secret
 from .errors import DjstackError
-from .imagesets import IMAGE_SETS, ImageSet
+from .detect.python import PythonChoice, choose_python
+from .imagesets import DEFAULT_PYTHON, IMAGE_SETS, PYTHONS, ImageSet, image_set
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class AppUser:
     uid: int = 10001
 
 
+#: The `.env` key recording the project's settings module the overlay imports (`init --settings`).
+SETTINGS_KEY = "DJANGO_PROJECT_SETTINGS"
+
 #: Secrets in `.env`: generated on first init, never changed by a later one.
 SECRET_KEYS = ("DJANGO_SECRET_KEY", "MYSQL_ROOT_PASSWORD", "MYSQL_PASSWORD", "REDIS_PASSWORD")
 MIN_SECRET_LENGTH = 32
@@ -115,12 +119,35 @@ DEFAULT_LOGIN_RATE = 10
 DEFAULT_LIMITS = {"web": ("1g", 512), "nginx": ("256m", 256), "db": ("1g", 512), "redis": ("512m", 128)}
 
 
+#: Placeholders by the type a setting reads a variable as: collectstatic imports the settings at build
+#: time, when no real value exists (none of these is ever used to serve or sign anything).
+PLACEHOLDERS = {"int": "0", "float": "0", "bool": "false", "url": "http://build.invalid/", "json": "{}",
+                "db_url": "mysql://build:build@build.invalid/build", "cache_url": "locmemcache://",
+                "path": "/tmp"}
+PLACEHOLDER = "build-placeholder"
+
+
+@dataclass(frozen=True)
+class ProjectVariable:
+    """A variable the project's settings read without a default, which djstack cannot know."""
+
+    name: str
+    where: str  # "config/settings/production.py:12": who reads it, for .env's comment and `up`'s refusal
+    kind: str  # how it is read (str, int, bool, list…): decides its build-time placeholder
+    value: str  # from .env; empty until the person fills it in
+
+    @property
+    def placeholder(self) -> str:
+        return PLACEHOLDERS.get(self.kind, PLACEHOLDER)
+
+
 @dataclass(frozen=True)
 class Stack:
     project: DjangoProject
     name: str  # Compose project name
     image_source: str
     images: ImageSet
+    python: PythonChoice  # the Python the web image runs, and which project file asked for it
     hosts: tuple[str, ...]  # ALLOWED_HOSTS
     http_bind: str
     http_port: int
@@ -136,6 +163,7 @@ class Stack:
     https_port: int = 443
     hsts_seconds: int = 0
     limits: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    project_env: tuple[ProjectVariable, ...] = ()
     login_rate: int = DEFAULT_LOGIN_RATE
     # How long db may take to accept connections after a start (a first start initialises the data
     # folder): its healthcheck's start_period, and how long web's entrypoint waits for it.
@@ -228,6 +256,8 @@ class Stack:
         return {
             "COMPOSE_PROJECT_NAME": self.name,
             "IMAGE_SOURCE": self.image_source,
+            "PYTHON_VERSION": self.python.version,
+            SETTINGS_KEY: self.project.settings_module,
             **self.images.env(),
             "DEBIAN_MIRROR": self.debian_mirror,
             "PIP_INDEX_URL": self.pip_index_url,
@@ -246,6 +276,40 @@ class Stack:
             **{f"{svc.upper()}_MEM_LIMIT": mem for svc, (mem, _) in self.limits.items()},
             **{f"{svc.upper()}_PIDS_LIMIT": str(pids) for svc, (_, pids) in self.limits.items()},
             **self.secrets,
+            **{v.name: v.value for v in self.project_env},
+        }
+
+    @property
+    def _db_scheme(self) -> str:
+        """DATABASE_URL's scheme: django-environ and dj-database-url map mysqlgis:// to GeoDjango's backend."""
+        return "mysqlgis" if self.project.gis else "mysql"
+
+    def conventional_env(self) -> dict[str, str]:
+        """What Django projects conventionally read from the environment (django-environ, dj-database-url,
+        Celery), as Compose values: web gets them all, so a project's own settings work at import time,
+        before the overlay sets the same values itself."""
+        db, redis = self.services, self.ports
+        auth = "${MYSQL_USER}:${MYSQL_PASSWORD}"
+        return {
+            "SECRET_KEY": "${DJANGO_SECRET_KEY}",
+            "DJANGO_DEBUG": "False",
+            "DATABASE_URL": f"{self._db_scheme}://{auth}@{db.db}:{redis.db}/${{MYSQL_DATABASE}}",
+            "REDIS_URL": f"redis://:${{REDIS_PASSWORD}}@{db.redis}:{redis.redis}/0",
+            "CACHE_URL": f"redis://:${{REDIS_PASSWORD}}@{db.redis}:{redis.redis}/0",
+            "CELERY_BROKER_URL": f"redis://:${{REDIS_PASSWORD}}@{db.redis}:{redis.redis}/1",
+        }
+
+    def build_env(self) -> dict[str, str]:
+        """Placeholders for every variable the settings need at import, for manage.py steps at build time."""
+        return {
+            "DJANGO_SECRET_KEY": PLACEHOLDER,
+            "SECRET_KEY": PLACEHOLDER,
+            "DJANGO_ALLOWED_HOSTS": "localhost",
+            "DATABASE_URL": f"{self._db_scheme}://build:build@build.invalid/build",
+            "REDIS_URL": "redis://build.invalid:6379/0",
+            "CACHE_URL": PLACEHOLDERS["cache_url"],
+            "CELERY_BROKER_URL": "redis://build.invalid:6379/1",
+            **{v.name: v.placeholder for v in self.project_env},
         }
 
 
@@ -265,9 +329,18 @@ class StackOptions:
     tls: str | None = None
     https_port: int | None = None
     hsts_seconds: int | None = None
+    python: str | None = None  # --python X.Y
+    settings: str | None = None  # --settings MODULE: the project's production settings
 
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1")
+#: Every variable web's environment gets from the stack (docker-compose.yml, and the overlay's own):
+#: a project's settings may read these without a default.
+SUPPLIED_ENV = frozenset({
+    "DJANGO_SETTINGS_MODULE", "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DJANGO_CSRF_TRUSTED_ORIGINS",
+    "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD", "REDIS_PASSWORD",
+    "SECRET_KEY", "DJANGO_DEBUG", "DATABASE_URL", "REDIS_URL", "CACHE_URL", "CELERY_BROKER_URL",
+})
 #: pip in the build trusts what the host trusts: behind a TLS-inspecting proxy the host's bundle has
 #: the proxy's CA, and elsewhere it is the ordinary public CAs, so passing it is never harmful.
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -287,9 +360,14 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
             f"Unknown image source {source!r} (from IMAGE_SOURCE in .env or --images).",
             f"Use one of: {', '.join(IMAGE_SOURCES)}.",
         )
-    default_images = IMAGE_SETS[source]
-    # A recorded image name is kept only while the source is unchanged: switching source switches names.
     same_source = recorded.get("IMAGE_SOURCE", source) == source
+    # --python, else the version .env recorded (while the source is the same), else the project's request.
+    python = choose_python(project.python_request, PYTHONS[source], DEFAULT_PYTHON,
+                           options.python or (recorded.get("PYTHON_VERSION") if same_source else None))
+    default_images = image_set(source, python.version)
+    # A recorded image name is kept only while the source and the Python are unchanged: switching
+    # either switches names.
+    same_source = same_source and recorded.get("PYTHON_VERSION", python.version) == python.version
     images = ImageSet(
         **{
             k.lower().removesuffix("_image"): (recorded.get(k) if same_source and recorded.get(k) else v)
@@ -329,6 +407,11 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
     if not login_rate.isdigit():
         raise DjstackError(f".env: ADMIN_LOGIN_RATE={login_rate!r} is not a number.",
                            "Use the number of login POSTs a minute per address, or 0 for no limit.")
+    project_env = tuple(
+        ProjectVariable(read.name, f"{_relative(read.file, project.root)}:{read.line}", read.kind,
+                        recorded.get(read.name, ""))
+        for read in project.env_reads if read.required and read.name not in SUPPLIED_ENV
+    )
     db_default = re.sub(r"[^a-z0-9_]", "_", name.lower())[:32]
     stack_secrets = {}
     for key in SECRET_KEYS:
@@ -339,6 +422,7 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         name=name,
         image_source=source,
         images=images,
+        python=python,
         hosts=tuple(hosts) or DEFAULT_HOSTS,
         http_bind=pick(options.http_bind, "HTTP_BIND", "0.0.0.0"),
         http_port=http_port,
@@ -354,7 +438,15 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         hsts_seconds=int(hsts_text),
         limits=limits,
         login_rate=int(login_rate),
+        project_env=project_env,
     )
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _port(value, key: str, option: str) -> int:

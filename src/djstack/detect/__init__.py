@@ -14,6 +14,8 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import DjstackError
 from . import placement
+from .settings import AsgiInfo, EnvRead, asgi_info, choose_settings, env_reads, locate_wsgi, uses_gis
+from .python import PythonRequest, python_request
 from .pysource import module_file, parse, settings_literals
 
 #: Folders never searched for manage.py: environments, caches, generated stacks' own data.
@@ -37,7 +39,7 @@ class Requirements:
 class DjangoProject:
     root: Path  # where the stack's files go; the image's build context
     app_dir: PurePosixPath  # folder of manage.py, relative to root ("." when beside it)
-    settings_module: str  # DJANGO_SETTINGS_MODULE from manage.py, e.g. "mysite.settings"
+    settings_module: str  # the production settings module, e.g. "mysite.settings" (settings.choose_settings)
     settings_file: Path
     wsgi_module: str  # e.g. "mysite.wsgi"
     wsgi_callable: str  # e.g. "application"
@@ -45,6 +47,11 @@ class DjangoProject:
     static_url: str  # as written in settings, e.g. "static/"; Django's default when absent
     media_url: str
     stack_dir: str = "."  # where djstack's files go, relative to root (see placement.py)
+    gis: bool = False  # GeoDjango: the database engine must be the spatial one
+    env_reads: tuple[EnvRead, ...] = ()  # variables the chosen settings read at import time
+    settings_why: str = ""  # why this settings module (for init to say)
+    asgi: AsgiInfo | None = None  # what an ASGI project gets served and what not
+    python_request: PythonRequest | None = None  # the Python version a project file asks for
 
     @property
     def overlay_module(self) -> str:
@@ -57,22 +64,18 @@ class DjangoProject:
         return self.app_dir / (self.overlay_module.replace(".", "/") + ".py")
 
 
-def detect(folder: Path) -> DjangoProject:
-    """Describe the Django project in `folder`, or explain why it is not one."""
+def detect(folder: Path, settings: str | None = None) -> DjangoProject:
+    """Describe the Django project in `folder`, or explain why it is not one. `settings` overrides the
+    choice of the production settings module (see settings.choose_settings)."""
     folder = folder.expanduser()
     if not folder.is_dir():
         raise DjstackError(f"{folder} is not a folder.", "Give the folder that holds your project's manage.py.")
     folder = folder.resolve()
     manage = _find_manage_py(folder)
     app_dir = manage.parent
-    settings_module = _settings_module(manage)
-    settings_file = module_file(app_dir, settings_module)
-    if settings_file is None:
-        raise DjstackError(
-            f"{manage} names the settings module {settings_module!r}, but there is no such module "
-            f"below {app_dir}.",
-            "Fix DJANGO_SETTINGS_MODULE in manage.py, or restore the settings file.",
-        )
+    manage_module = _settings_module(manage)
+    choice = choose_settings(app_dir, manage_module, locate_wsgi(app_dir, manage_module), settings)
+    settings_module, settings_file = choice.module, choice.file
     values = settings_literals(settings_file, app_dir)
     wsgi_module, wsgi_callable = _wsgi_application(values, settings_module, app_dir, settings_file)
     root, requirements = _requirements(folder, app_dir)
@@ -87,6 +90,11 @@ def detect(folder: Path) -> DjangoProject:
         static_url=str(values.get("STATIC_URL") or "static/"),
         media_url=str(values.get("MEDIA_URL") or "media/"),
         stack_dir=placement.stack_dir(root),
+        python_request=python_request(root, app_dir),
+        settings_why=choice.why,
+        env_reads=tuple(env_reads(settings_file, app_dir)),
+        gis=uses_gis(settings_file, app_dir),
+        asgi=asgi_info(app_dir, values, settings_file),
     )
 
 

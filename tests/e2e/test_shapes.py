@@ -1,0 +1,82 @@
+"""Every project shape of the corpus (tests/fixtures/shapes) comes up with `djstack init` + `djstack up`
+alone, and serves its page and its stylesheet through nginx on 127.0.0.1.
+
+Where a shape's settings read a variable djstack cannot know, `up` must first refuse, naming exactly
+those variables; the test then fills in exactly those and runs `up` again. Shapes share the base images
+(each Python's is built once, by the first shape that needs it); each has its own web image, removed
+with its stack.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+import tomllib
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from helpers import REPO
+from stacks import LiveStack, free_port, remove, require_engine
+
+pytestmark = pytest.mark.e2e
+
+SHAPES = REPO / "tests" / "fixtures" / "shapes"
+IGNORE = shutil.ignore_patterns("__pycache__", "node_modules", "db.sqlite3", "*.pyc")
+
+
+def shape_names() -> list[str]:
+    return sorted(p.parent.name for p in SHAPES.glob("*/expect.toml"))
+
+
+def fill_env(path: Path, values: dict[str, str]) -> None:
+    text = path.read_text()
+    for key, value in values.items():
+        text, count = re.subn(rf"^{key}=.*$", f"{key}={value}", text, flags=re.MULTILINE)
+        assert count == 1, f"{key} is not in {path}"
+    path.write_text(text)
+
+
+@pytest.mark.parametrize("shape", shape_names())
+def test_shape_comes_up(tmp_path, shape):
+    require_engine()
+    expect = tomllib.loads((SHAPES / shape / "expect.toml").read_text())
+    repo = tmp_path / shape
+    shutil.copytree(SHAPES / shape, repo, ignore=IGNORE)
+    (repo / "expect.toml").unlink()
+    project = repo / expect.get("project_dir", ".")
+    stack = LiveStack(root=repo, name=f"djstack-shape-{shape}-{uuid.uuid4().hex[:6]}", port=free_port())
+    images = os.environ.get("DJSTACK_TEST_IMAGES", "auto")
+    init = stack.djstack("init", str(repo), "--images", images, "--bind", "127.0.0.1", "--port", str(stack.port),
+                         "--name", stack.name)
+    stack_dir = project / expect.get("stack_dir", ".")
+    compose_root = LiveStack(root=stack_dir, name=stack.name, port=stack.port)
+    try:
+        if expect.get("fill_env"):
+            refused = stack.djstack("up", str(repo), check=False)
+            assert refused.returncode != 0, refused.stdout
+            said = refused.stdout + refused.stderr
+            for name in expect["fill_env"]:
+                assert name in said, said
+            fill_env(stack_dir / ".env", expect["fill_env"])
+        started = time.monotonic()
+        up = stack.djstack("up", str(repo))
+        print(f"shape {shape}: cold `djstack up` {time.monotonic() - started:.0f} s")
+        assert stack.url in up.stdout or "is up" in up.stdout, up.stdout
+        page = requests.get(stack.url + "/", headers={"Host": "localhost"}, timeout=30)
+        assert page.status_code == 200, page.text[-2000:]
+        assert expect["marker"] in page.text, page.text[-2000:]
+        css = re.findall(r'href="([^"]+\.css)"', page.text)
+        assert css, f"no stylesheet linked from / of {shape}"
+        for href in css:
+            asset = requests.get(stack.url + href, headers={"Host": "localhost"}, timeout=30)
+            assert asset.status_code == 200, href
+        for src in re.findall(r'src="(/[^"]+\.js)"', page.text):
+            assert requests.get(stack.url + src, headers={"Host": "localhost"}, timeout=30).status_code == 200, src
+        print(init.stdout)
+    finally:
+        remove(compose_root)
