@@ -233,6 +233,13 @@ def test_override_valid():
     assert choose_python(PythonRequest(">=3.11", ">=3.11", "pyproject.toml"), DEBIAN, "3.13", "3.11").warning is None
 
 
+def test_override_from_env_is_worded_as_such():
+    request = PythonRequest("python-3.10.2", "==3.10.2", "runtime.txt")
+    choice = choose_python(request, DEBIAN, "3.13", "3.14", override_from=".env's PYTHON_VERSION")
+    assert choice.how == "runtime.txt asks for python-3.10.2; using 3.14 (.env's PYTHON_VERSION)"
+    assert choice.warning.startswith(".env's PYTHON_VERSION 3.14 overrides runtime.txt")
+
+
 def test_override_invalid_lists_the_available():
     with pytest.raises(DjstackError) as info:
         choose_python(None, DEBIAN, "3.13", "3.12", images="debian")

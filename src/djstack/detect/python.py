@@ -388,6 +388,7 @@ def choose_python(
     override: str | None = None,
     *,
     images: str | None = None,
+    override_from: str = "--python",
 ) -> PythonChoice:
     """The version the images will run.
 
@@ -402,7 +403,8 @@ def choose_python(
     "Nearest" counts minor releases; a tie goes to the OLDER version: a project's pinned
     dependencies were released for the Pythons of their time, so a series below the one asked for
     has wheels for them more often than a newer one does (psycopg2-binary 2.9.9 has none for 3.13).
-    `images` ("debian", "official") only words the messages.
+    `images` ("debian", "official") and `override_from` (where `override` came from, e.g.
+    ".env's PYTHON_VERSION") only word the messages.
     """
     available = list(dict.fromkeys(available))
     if default not in available:
@@ -414,17 +416,17 @@ def choose_python(
     if override is not None:
         if override not in available:
             raise DjstackError(
-                f"--python {override}: the {images + ' ' if images else ''}images offer Python {listing}.",
+                f"{override_from} {override}: the {images + ' ' if images else ''}images offer Python {listing}.",
                 f"Pass one of them: --python {available[-1]}"
                 + (" (or --images official, which offers more)" if images == "debian" else "")
                 + ".",
             )
         if request is None:
-            return PythonChoice(override, None, f"using Python {override} (--python)", None)
-        how = f"{asked}; using {override} (--python)"
+            return PythonChoice(override, None, f"using Python {override} ({override_from})", None)
+        how = f"{asked}; using {override} ({override_from})"
         warning = None
         if not request.allows(override):
-            warning = f"--python {override} overrides {request.source}, which asks for {request.raw}."
+            warning = f"{override_from} {override} overrides {request.source}, which asks for {request.raw}."
         return PythonChoice(override, request, how, warning)
 
     if request is None:
