@@ -52,6 +52,7 @@ def values(stack: Stack) -> dict[str, str]:
         "redisnet": s.networks.redis, "db_user": s.db_user, "db_name": s.db_name, "db_image": s.images.db,
         "max_upload": str(s.max_upload_mb), "overlay": str(s.project.overlay_file),
         "overlay_module": s.project.overlay_module,
+        "settings": s.project.settings_file.relative_to(s.project.root).as_posix(),
         "static_url": s.url_path(s.project.static_url), "media_url": s.url_path(s.project.media_url),
     }
     found.update(read_env(s.project.root / ".env"))
@@ -319,6 +320,44 @@ CATALOGUE = [
           ((INIT, "", "SELECT 1;\nSELECT 'unterminated;\n"),), INIT, "SELECT 'unterminated;"),
     Plant("unbalanced quote in redis.conf", "redis-unparseable",
           ((REDIS_CONF, "", 'requirepass "unbalanced\n'),), REDIS_CONF, 'requirepass "unbalanced'),
+    Plant("project settings syntax error", "settings-unparseable",
+          (("<<settings>>", "DEBUG = True", "DEBUG = = True"),), "<<settings>>", "DEBUG = = True"),
+    # characters that come with copy and paste (see check/paste.py): one finding per occurrence
+    Plant("NBSP in settings code", "paste-non-ascii-space",
+          ((OVERLAY, "DEBUG = False", "DEBUG =\u00a0False"),), OVERLAY, "DEBUG =\u00a0False"),
+    Plant("NBSP in the project's settings", "paste-non-ascii-space",
+          (("<<settings>>", "DEBUG = True", "DEBUG\u00a0= True"),), "<<settings>>", "DEBUG\u00a0= True"),
+    Plant("ideographic space in nginx.conf", "paste-non-ascii-space",
+          ((NGINX, "client_max_body_size <<max_upload>>m;", "client_max_body_size\u3000<<max_upload>>m;"),),
+          NGINX, "client_max_body_size\u3000"),
+    Plant("NBSP inside a quoted compose command", "paste-non-ascii-space",
+          ((COMPOSE, "exec redis-server <<redis_conf>> ", "exec redis-server\u00a0<<redis_conf>> "),),
+          COMPOSE, "exec redis-server\u00a0"),
+    Plant("NBSP in .env", "paste-non-ascii-space",
+          ((".env", "HTTP_PORT=<<http_port>>", "HTTP_PORT=\u00a0<<http_port>>"),), ".env", "HTTP_PORT="),
+    Plant("zero-width space in a compose value", "paste-zero-width-character",
+          ((COMPOSE, "DJANGO_SETTINGS_MODULE: <<overlay_module>>", "DJANGO_SETTINGS_MODULE: <<overlay_module>>\u200b"),),
+          COMPOSE, "DJANGO_SETTINGS_MODULE:"),
+    Plant("word joiner in redis.conf", "paste-zero-width-character",
+          ((REDIS_CONF, "bind 0.0.0.0", "bind\u2060 0.0.0.0"),), REDIS_CONF, "bind\u2060"),
+    Plant("full-width colon in compose", "paste-full-width-punctuation",
+          ((COMPOSE, "    restart: unless-stopped\n", "    restart\uff1a unless-stopped\n"),), COMPOSE, "restart\uff1a"),
+    Plant("full-width equals in uwsgi.ini", "paste-full-width-punctuation",
+          ((UWSGI, "socket = :<<uwsgi_port>>", "socket \uff1d :<<uwsgi_port>>"),), UWSGI, "socket \uff1d"),
+    Plant("full-width comma in settings", "paste-full-width-punctuation",
+          ((OVERLAY, '"CONN_MAX_AGE": 300,', '"CONN_MAX_AGE": 300\uff0c'),), OVERLAY, '"CONN_MAX_AGE": 300\uff0c'),
+    Plant("full-width semicolon in nginx.conf", "paste-full-width-punctuation",
+          ((NGINX, "client_max_body_size <<max_upload>>m;", "client_max_body_size <<max_upload>>m\uff1b"),),
+          NGINX, "client_max_body_size <<max_upload>>m\uff1b"),
+    Plant("typographic quotes in settings", "paste-typographic-quote",
+          ((OVERLAY, '"HOST": "<<db>>"', '\u201cHOST\u201d: "<<db>>"'),), OVERLAY, "\u201cHOST\u201d"),
+    Plant("typographic quote in the entrypoint", "paste-typographic-quote",
+          ((ENTRY, 'exec "$@"', 'exec \u201c$@\u201d'),), ENTRY, "exec \u201c"),
+    Plant("byte order mark on the entrypoint", "paste-byte-order-mark", ((ENTRY, "#!", "\ufeff#!"),), ENTRY, "#!"),
+    Plant("byte order mark on nginx.conf", "paste-byte-order-mark",
+          ((NGINX, "#", "\ufeff#"),), NGINX, "#"),
+    Plant("tab in compose indentation", "compose-tab-indentation",
+          ((COMPOSE, "    restart: unless-stopped\n", "  \trestart: unless-stopped\n"),), COMPOSE, "\trestart:"),
 ]
 
 CASES = [pytest.param(p, source, id=f"{p.id}:{p.name}:{source}") for p in CATALOGUE for source in p.sources]
@@ -480,7 +519,7 @@ def test_cli_json_lists_findings_and_exits_1_on_errors():
     result = invoke(TUTORIAL, "--json")
     assert result.exit_code == 1
     findings = json.loads(result.stdout)
-    assert all(set(f) == {"id", "severity", "file", "line", "message", "why", "fix"} for f in findings)
+    assert all(set(f) == {"id", "severity", "file", "line", "column", "message", "why", "fix"} for f in findings)
     assert {f["severity"] for f in findings} == {ERROR, WARNING}
     assert {"id": "uwsgi-daemonize", "file": "myproject/uwsgi.ini", "line": 21}.items() <= next(
         f for f in findings if f["id"] == "uwsgi-daemonize").items()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # Each module registers its rules on import.
-from . import compose, env, mysql, nginx, redis, settings, tls, uwsgi, web  # noqa: F401
+from . import compose, env, mysql, nginx, paste, redis, settings, tls, uwsgi, web  # noqa: F401
 from .context import Context
 from .finding import ERROR, RULES, WARNING, Finding, Hit, findings_of
 
@@ -28,8 +28,9 @@ def run_check(folder: Path | str, *, strict: bool = False) -> list[Finding]:
     rules = list(RULES.values())
     if ctx.compose is None or ctx.service(ctx.stack.services.web) is None:
         # Without the compose file (or its web service) nothing says which files the containers
-        # use, nor which settings web runs: report only that, and .env's own problems.
-        rules = [r for r in rules if r.id.startswith(("compose-", "env-"))]
+        # use, nor which settings web runs: report only that, .env's own problems, and the
+        # pasted characters in the files that were read.
+        rules = [r for r in rules if r.id.startswith(("compose-", "env-", "paste-"))]
     for rule_obj in rules:
         try:
             found += findings_of(rule_obj, rule_obj.func(ctx))
@@ -41,7 +42,7 @@ def run_check(folder: Path | str, *, strict: bool = False) -> list[Finding]:
                                  "the rule could not check this stack; the others did.",
                                  "Report it to djstack with the file the rule reads."))
     unique = list(dict.fromkeys(found))
-    return sorted(unique, key=lambda f: (_ORDER[f.severity], f.file, f.line or 0, f.id))
+    return sorted(unique, key=lambda f: (_ORDER[f.severity], f.file, f.line or 0, f.column or 0, f.id))
 
 
 def has_errors(findings: list[Finding]) -> bool:

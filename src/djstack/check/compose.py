@@ -17,6 +17,7 @@ import yaml
 
 from .env import DotEnv
 from .finding import ERROR, WARNING, Hit, rule
+from .paste import cleaned
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 
@@ -190,12 +191,22 @@ class ComposeFile:
         self.dotenv = dotenv  # the .env beside the compose file: what ${VAR} reads
         self.rel_of = rel_of
         try:
-            self.root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            raise Unparseable(mark.line + 1 if mark else None, str(exc.problem or exc)) from exc
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raw = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
             raise Unparseable(None, str(exc)) from exc
+        # The rules read the file with its pasted characters fixed (the paste rules report them);
+        # when only those stop it from parsing, it is unparseable and still checked.
+        self.unparseable: Unparseable | None = None
+        try:
+            raw_root = _compose(raw)
+        except Unparseable as exc:
+            raw_root, self.unparseable = None, exc
+        try:
+            self.root = _compose(cleaned(raw, "yaml"))
+        except Unparseable:
+            if self.unparseable:
+                raise self.unparseable from None
+            self.root = raw_root
         if not isinstance(self.root, yaml.MappingNode):
             raise Unparseable(1, "the file is not a mapping of keys (services:, volumes:, …)")
         self.services = {k: Service(self, k, kn, v) for k, kn, v in items(get(self.root, "services"))}
@@ -230,6 +241,16 @@ class ComposeFile:
         return key_line(self.root, key)
 
 
+def _compose(text: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise Unparseable(mark.line + 1 if mark else None, str(exc.problem or exc)) from exc
+    except yaml.YAMLError as exc:
+        raise Unparseable(None, str(exc)) from exc
+
+
 def shared_networks(a: Service, b: Service) -> set[str] | None:
     """Networks both services join; None when either is not on Compose networks at all."""
     na, nb = a.networks(), b.networks()
@@ -253,7 +274,8 @@ def resolve_host(compose: ComposeFile, host: str) -> Service | None:
 
 @rule("compose-unparseable", ERROR)
 def compose_unparseable(ctx):
-    """Compose cannot start a stack from a file it cannot read; nothing else can be checked."""
+    """Compose cannot start a stack from a file it cannot read; unless it reads once its pasted
+    characters are fixed (see paste.py), nothing else can be checked."""
     ctx.compose
     yield from ctx.parse_errors("compose")
 

@@ -13,15 +13,15 @@ from collections import defaultdict
 from functools import cached_property
 from pathlib import Path
 
-from ..detect import detect
+from ..envfile import read_env
 from ..errors import DjstackError
-from ..initialise import load_stack
 from ..model import Stack, StackOptions, build_stack
-from . import mysql, redis, settings as settings_mod, uwsgi as uwsgi_mod
+from . import mysql, paste, redis, settings as settings_mod, uwsgi as uwsgi_mod
 from .compose import COMPOSE_NAMES, ComposeFile, Mount, Service, Unparseable
 from .env import DotEnv
 from .finding import Hit
 from .nginx import Nginx
+from .lenient import detect_leniently
 from .web import Runtime, Script, shell_commands
 
 #: What a file that cannot be parsed breaks, and how to go about it; by file kind.
@@ -46,7 +46,9 @@ def find_compose(root: Path, folder: Path) -> Path | None:
 class Context:
     def __init__(self, folder: Path):
         folder = Path(folder).expanduser()
-        project = detect(folder)
+        # A Python file detect() cannot parse (a paste error in the settings) must not hide the
+        # other files: it is read with the paste fixed, and reported by the settings rules.
+        project, self.repaired = detect_leniently(folder)
         self.folder = folder.resolve()
         compose_path = find_compose(project.root, self.folder)
         env_path = project.root / ".env"
@@ -62,16 +64,18 @@ class Context:
         self.env = DotEnv.read(env_path, self.rel(env_path))
         beside = self.base / ".env"
         self.compose_env = self.env if beside == env_path else DotEnv.read(beside, self.rel(beside))
+        self.env_paths = [env_path] + ([beside] if beside != env_path else [])
         self._errors: dict[str, list[Hit]] = defaultdict(list)
         self.invalid_env: list[tuple[str, str]] = []
         self.missing_settings_module: tuple[str, tuple] | None = None
+        self._read: dict[Path, str] = {}  # every file a reader has read -> its kind (see paste.py)
         self.stack = self._model()
 
     def _model(self) -> Stack:
         """The model, as `load_stack` builds it; a `.env` value it rejects is left out (and reported)."""
         try:
-            return load_stack(self.folder)
-        except DjstackError:
+            return build_stack(self.project, StackOptions(), read_env(self.project.root / ".env"))
+        except (DjstackError, UnicodeDecodeError):
             pass
         recorded = {}
         for key, value in self.env.values.items():
@@ -101,6 +105,42 @@ class Context:
     def env_files(self) -> list[DotEnv]:
         return [self.env] + ([self.compose_env] if self.compose_env is not self.env and self.compose_env.exists else [])
 
+    def read(self, path: Path, kind: str) -> str:
+        """A file's text as its readers parse it (pasted characters fixed), remembered for the
+        paste rules."""
+        self._read.setdefault(Path(path).resolve(), kind)
+        return paste.readable(Path(path), kind)
+
+    def files_read(self) -> dict[Path, str]:
+        """Every file the checks read, with its kind: the compose file, .env, and each file a
+        service uses (Dockerfiles, scripts, configs, settings modules)."""
+        found = {self.compose_path.resolve(): "yaml"}
+        found.update({p.resolve(): "env" for p in self.env_paths})
+        found.update({p.resolve(): "python" for p in self.repaired})
+        if self.compose is not None:
+            # Reading them is what fills self._read.
+            self.uwsgi, self.settings, self.nginx, self.mysql_options, self.init_sql, self.redis  # noqa: B018
+            for service in self.compose.services:
+                runtime = self.runtime(service)
+                if runtime and runtime.image:
+                    found.setdefault(runtime.image.dockerfile.resolve(), "dockerfile")
+            found.update({s.path.resolve(): "shell" for s in self.web_scripts})
+        for path, kind in self._read.items():
+            found.setdefault(path, kind)
+        return {p: k for p, k in found.items() if p.is_file()}
+
+    @cached_property
+    def pasted(self) -> list[tuple[str, str, paste.Occurrence]]:
+        """(file, kind, occurrence) of every pasted character the paste rules report."""
+        found = []
+        for path, kind in self.files_read().items():
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            found += [(self.rel(path), kind, o) for o in paste.scan(text, kind)]
+        return found
+
     def error(self, kind: str, file: str, line: int | None, message: str) -> None:
         why, fix = PARSE_HELP[kind]
         hit = Hit(file, line, message[:90], why, fix)
@@ -128,10 +168,13 @@ class Context:
     @cached_property
     def compose(self) -> ComposeFile | None:
         try:
-            return ComposeFile(self.compose_path, self.compose_rel, self.compose_env, self.rel)
+            compose = ComposeFile(self.compose_path, self.compose_rel, self.compose_env, self.rel)
         except Unparseable as exc:
             self.error("compose", self.compose_rel, exc.line, exc.message)
             return None
+        if compose.unparseable:
+            self.error("compose", self.compose_rel, compose.unparseable.line, compose.unparseable.message)
+        return compose
 
     # --- web: image, entrypoint, uWSGI, settings ----------------------------------------------------
 
@@ -143,8 +186,7 @@ class Context:
     def web_scripts(self) -> list[Script]:
         if self.web is None:
             return []
-        return [Script(p, self.rel(p), shell_commands(p.read_text(encoding="utf-8", errors="replace")))
-                for p in self.web.scripts()]
+        return [Script(p, self.rel(p), shell_commands(self.read(p, "shell"))) for p in self.web.scripts()]
 
     def _web_commands(self):
         """Every command web runs at start: its argv (a `sh -c` text split up) and its scripts' lines."""
@@ -181,6 +223,7 @@ class Context:
                 fallback.append(self.web.image.context / "uwsgi.ini")
             ini_files = [p for p in fallback if p.is_file()][:1]
         for path in ini_files:
+            self._read.setdefault(path.resolve(), "ini")
             options = uwsgi_mod.read_ini(path, self.rel(path)) + options
         return uwsgi_mod.Uwsgi(options) if options else None
 
@@ -209,11 +252,12 @@ class Context:
         if module and path is None:
             self.missing_settings_module = (module, where)
         path = path or self.project.settings_file
-        try:
-            return settings_mod.Settings(reader, path, self.rel)
-        except settings_mod.SettingsError as exc:
+        settings = settings_mod.Settings(reader, path, self.rel)
+        for exc in reader.errors:
             self.error("settings", self.rel(exc.file), exc.line, f"Python cannot parse the settings: {exc.message}")
-            return None
+        for file in reader.files:
+            self._read.setdefault(file.resolve(), "python")
+        return settings
 
     def nginx_path_of(self, kind: str) -> str | None:
         """Where nginx sees the STATIC_ROOT / MEDIA_ROOT web writes to (through a shared volume)."""
@@ -257,6 +301,7 @@ class Context:
             files = [self.base / "compose/nginx/nginx.conf"]
         if not files:
             return None
+        self._read.update({p.resolve(): "nginx" for p in files})
         config = Nginx([(p, self.rel(p)) for p in files])
         for file, line, message in config.errors:
             self.error("nginx", file, line, message)
@@ -278,7 +323,9 @@ class Context:
         files = self._db_files(lambda t: t in mysql.MAIN_CONFIGS or t.startswith("/etc/mysql/") or t.endswith(".cnf"))
         if self.service(self.stack.services.db) is None:
             files = sorted((self.base / "compose/mysql/conf").glob("*.cnf"))
-        return [o for p in files if p.suffix in (".cnf", "") and p.is_file() for o in mysql.read_cnf(p, self.rel(p))]
+        files = [p for p in files if p.suffix in (".cnf", "") and p.is_file()]
+        self._read.update({p.resolve(): "cnf" for p in files})
+        return [o for p in files for o in mysql.read_cnf(p, self.rel(p))]
 
     @cached_property
     def init_sql(self) -> list[tuple[str, list[mysql.Statement]]]:
@@ -291,7 +338,7 @@ class Context:
             if path.suffix != ".sql":
                 continue
             try:
-                found.append((self.rel(path), mysql.read_sql(path.read_text(encoding="utf-8", errors="replace"))))
+                found.append((self.rel(path), mysql.read_sql(self.read(path, "sql"))))
             except mysql.SqlError as exc:
                 self.error("mysql", self.rel(path), exc.line, f"the SQL cannot be read: {exc.message}")
         return found
@@ -342,6 +389,7 @@ class Context:
         conf_host = runtime.to_host(conf_path) if conf_path else None
         conf: list[redis.RedisOption] = []
         if conf_host and conf_host.is_file():
+            self._read.setdefault(conf_host.resolve(), "redis")
             try:
                 conf = redis.read_conf(conf_host, self.rel(conf_host))
             except redis.RedisConfError as exc:

@@ -23,13 +23,16 @@ class Finding:
     message: str  # what is wrong
     why: str  # why it breaks
     fix: str  # what to do
+    column: int | None = None  # 1-based, in characters; set when the problem is one character
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @property
     def where(self) -> str:
-        return self.file if self.line is None else f"{self.file}:{self.line}"
+        if self.line is None:
+            return self.file
+        return f"{self.file}:{self.line}" if self.column is None else f"{self.file}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Hit:
     message: str
     why: str
     fix: str
+    column: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,4 +86,4 @@ def per_kind(rule_id: str, severity: str, doc: str, check) -> None:
 
 
 def findings_of(rule_obj: Rule, hits: Iterable[Hit]) -> list[Finding]:
-    return [Finding(rule_obj.id, rule_obj.severity, h.file, h.line, h.message, h.why, h.fix) for h in hits]
+    return [Finding(rule_obj.id, rule_obj.severity, h.file, h.line, h.message, h.why, h.fix, h.column) for h in hits]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..imagesets import IMAGE_SETS
 from .finding import ERROR, WARNING, Hit, rule
+from .paste import readable
 
 #: The image's main option files: a file mounted over one of them replaces the image's settings
 #: (and its `!includedir` of conf.d) instead of adding to them.
@@ -35,7 +36,7 @@ class CnfOption:
 def read_cnf(path: Path, rel: str) -> list[CnfOption]:
     options = []
     section = ""
-    for number, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    for number, raw in enumerate(readable(path, "cnf").splitlines(), start=1):
         line = raw.strip()
         if not line or line[0] in "#;!":
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import crossplane
 
 from .compose import resolve_host, shared_networks
 from .finding import ERROR, WARNING, Hit, per_kind, rule
+from .paste import readable
 
 #: Names the stock /etc/nginx/uwsgi_params file sets (nginx 1.x); none of them is a forwarded header.
 STOCK_UWSGI_PARAMS = {
@@ -143,11 +145,17 @@ class Nginx:
         self.http: list[list[Directive]] = []
         self.files = [rel for _, rel in files]
         for path, rel in files:
-            payload = crossplane.parse(str(path), single=True, catch_errors=True, comments=False,
-                                       check_ctx=False, check_args=True)
+            payload = _parse(path)
             for error in payload["errors"]:
                 message = str(error.get("error", "")).split(" in /")[0]
                 self.errors.append((rel, error.get("line"), message))
+            # The rules read the config with its pasted characters fixed (the paste rules report them).
+            fixed = readable(path, "nginx")
+            if fixed != path.read_text(encoding="utf-8", errors="replace"):
+                with tempfile.TemporaryDirectory(prefix="djstack-check-") as tmp:
+                    copy = Path(tmp) / path.name
+                    copy.write_text(fixed, encoding="utf-8")
+                    payload = _parse(copy)
             for config in payload["config"]:
                 top = Directive.tree(config["parsed"], rel)
                 self.http += [d.block or [] for d in named(top, "http")] or [top]
@@ -182,6 +190,10 @@ class Nginx:
             servers = named(self.upstreams[address].block or [], "server")
             return [Target(*_host_port(s.args[0]), s.file, s.line) for s in servers if s.args]
         return [Target(*_host_port(address), *where)]
+
+
+def _parse(path: Path) -> dict:
+    return crossplane.parse(str(path), single=True, catch_errors=True, comments=False, check_ctx=False, check_args=True)
 
 
 def _host_port(address: str) -> tuple[str | None, int | None]:

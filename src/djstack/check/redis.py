@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .finding import ERROR, WARNING, Hit, rule
+from .paste import readable
 
 LOOPBACK = ("127.0.0.1", "-127.0.0.1", "::1", "-::1", "localhost")
 
@@ -28,7 +29,7 @@ class RedisConfError(Exception):
 
 def read_conf(path: Path, rel: str) -> list[RedisOption]:
     options = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    for number, raw in enumerate(readable(path, "redis").splitlines(), start=1):
         if not raw.strip() or raw.lstrip().startswith("#"):
             continue
         try:

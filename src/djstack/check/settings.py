@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from .compose import resolve_host, shared_networks
 from .finding import ERROR, WARNING, Hit, per_kind, rule
+from .paste import BOM_CHAR, cleaned
 
 
 class _Unknown:
@@ -78,6 +79,7 @@ class Module:
     functions: dict = field(default_factory=dict)
     env_reads: list = field(default_factory=list)
     typos: list = field(default_factory=list)  # (name, file, line): `Debug = False`
+    opaque: bool = False  # a module it imports (or itself) could not be read: names it lacks are unknown
 
 
 class SettingsError(Exception):
@@ -114,6 +116,12 @@ class Reader:
         self.container_path = container_path  # host Path -> path in web's container, or None
         self._cache: dict[Path, Module] = {}
         self.reads: list[EnvRead] = []  # every environment lookup, for settings-env-not-set
+        self.errors: list[SettingsError] = []  # modules Python cannot parse as they are
+
+    @property
+    def files(self) -> list[Path]:
+        """Every module read."""
+        return list(self._cache)
 
     def module_file(self, dotted: str, base: Path | None = None) -> Path | None:
         path = (base or self.app_dir).joinpath(*dotted.split("."))
@@ -126,16 +134,31 @@ class Reader:
         if path in self._cache:
             return self._cache[path]
         self._cache[path] = Module()  # a cycle sees an empty module instead of recursing
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        except SyntaxError as exc:
-            raise SettingsError(path, exc.lineno, exc.msg) from exc
-        except UnicodeDecodeError as exc:
-            raise SettingsError(path, None, "not UTF-8 text") from exc
-        module = Module()
-        self._run(tree.body, module, path, _depth)
+        tree = self._parse(path)
+        module = Module(opaque=tree is None)
+        if tree is not None:
+            self._run(tree.body, module, path, _depth)
         self._cache[path] = module
         return module
+
+    def _parse(self, path: Path) -> ast.Module | None:
+        """The module as Python would run it once its pasted characters are fixed (see paste.py);
+        a module Python cannot parse as it is goes into `errors`, and None when even the fixed text
+        cannot be parsed."""
+        try:
+            text = path.read_text(encoding="utf-8").removeprefix(BOM_CHAR)  # Python skips a BOM
+        except UnicodeDecodeError:
+            self.errors.append(SettingsError(path, None, "not UTF-8 text"))
+            return None
+        try:
+            tree = ast.parse(text, filename=str(path))
+        except SyntaxError as exc:
+            self.errors.append(SettingsError(path, exc.lineno, exc.msg))
+            tree = None
+        try:
+            return ast.parse(cleaned(text, "python"), filename=str(path))
+        except SyntaxError:
+            return tree
 
     # --- statements -----------------------------------------------------------------------------
 
@@ -192,6 +215,7 @@ class Reader:
         other = self.load(target, depth + 1)
         for a in node.names:
             if a.name == "*":
+                m.opaque = m.opaque or other.opaque
                 for name, value in other.values.items():
                     if not name.startswith("_"):
                         m.values[name] = value
@@ -424,7 +448,8 @@ class Settings:
         return self.rel_of(self.path)
 
     def value(self, name: str, *keys):
-        value = self.module.values.get(name, DJANGO_DEFAULTS.get(name, UNKNOWN))
+        default = UNKNOWN if self.module.opaque else DJANGO_DEFAULTS.get(name, UNKNOWN)
+        value = self.module.values.get(name, default)
         for key in keys:
             if not isinstance(value, dict) or key not in value:
                 return UNKNOWN

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .finding import ERROR, Hit, rule
+from .paste import readable
 
 #: Options that open a listening socket, and the protocol spoken on it.
 LISTENERS = {
@@ -45,7 +46,7 @@ def read_ini(path: Path, rel: str) -> list[Option]:
     options: list[Option] = []
     section = None
     known: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    for number, raw in enumerate(readable(path, "ini").splitlines(), start=1):
         line = raw.strip()
         if not line or line[0] in ";#":
             continue

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .compose import Service, Value
 from .finding import ERROR, WARNING, Hit, rule
+from .paste import readable
 
 _DVAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 #: Separators between commands on one shell line.
@@ -99,7 +100,7 @@ class Image:
     def read(cls, dockerfile: Path, context: Path) -> Image | None:
         if not dockerfile.is_file():
             return None
-        image = cls(dockerfile, context, parse_dockerfile(dockerfile.read_text(encoding="utf-8", errors="replace")))
+        image = cls(dockerfile, context, parse_dockerfile(readable(dockerfile, "dockerfile")))
         for ins in image.stages[-1]:
             image._apply(ins)
         return image
