@@ -359,11 +359,21 @@ def restore(paths, yes, allow_other_project):
 @main.command()
 @click.option("--mirror", metavar="URL", help="Debian mirror. Default: the host's own apt mirror.")
 @click.option("--rebuild", is_flag=True, help="Rebuild images that already exist.")
+@click.option("--python", "pythons", multiple=True, metavar="X.Y",
+              help="Also build the python images of this version (repeatable): 3.11 (bookworm), 3.13 "
+                   "(trixie) or 3.14 (forky). `djstack up` builds the ones a project needs by itself.")
+@click.option("--node", is_flag=True, help="Also build the node image a JavaScript build stage uses.")
 @handles_errors
-def images(mirror, rebuild):
+def images(mirror, rebuild, pythons, node):
     """Build the local `debian` base images (python, MariaDB, Redis, nginx) with debootstrap."""
     from . import baseimages, docker
+    from .imagesets import image_set, node_image
 
     docker.require_engine()
-    built = baseimages.build_base_images(mirror, rebuild=rebuild, say=ui.say)
+    names = baseimages.default_images()
+    for version in pythons:
+        names += [image_set("debian", version).python, image_set("debian", version).python_build]
+    if node:
+        names.append(node_image("debian"))
+    built = baseimages.ensure_images(names, mirror, rebuild=rebuild, say=ui.say)
     ui.ok(f"Built {len(built)} image(s)." if built else "All base images already exist (use --rebuild).")

@@ -47,10 +47,11 @@ def build_log(stack: Stack, name: str) -> Path:
 
 
 def ensure_base_images(stack: Stack) -> None:
-    if stack.image_source != "debian" or not baseimages.missing_base_images():
+    """Build the local base images this stack names and the engine lacks (its Python's, once per host)."""
+    if stack.image_source != "debian" or not baseimages.missing_images(stack.base_images):
         return
     ui.say("Building the local base images from a Debian mirror (once per host; a few minutes).")
-    baseimages.build_base_images(stack.debian_mirror or None, say=ui.say)
+    baseimages.ensure_images(stack.base_images, stack.debian_mirror or None, say=ui.say)
 
 
 def build(stack: Stack, compose: Compose) -> None:

@@ -210,6 +210,11 @@ class Stack:
         return () if "*" in self.hosts else self.hosts
 
     @property
+    def base_images(self) -> list[str]:
+        """Every base image the stack's builds and services use."""
+        return list(self.images.env().values())
+
+    @property
     def stack_dir(self) -> str:
         """Where djstack's files live, relative to the project root (see detect/placement.py)."""
         return self.project.stack_dir
@@ -362,8 +367,9 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         )
     same_source = recorded.get("IMAGE_SOURCE", source) == source
     # --python, else the version .env recorded (while the source is the same), else the project's request.
-    python = choose_python(project.python_request, PYTHONS[source], DEFAULT_PYTHON,
-                           options.python or (recorded.get("PYTHON_VERSION") if same_source else None))
+    kept_python = recorded.get("PYTHON_VERSION") if same_source else None
+    python = choose_python(project.python_request, PYTHONS[source], DEFAULT_PYTHON, options.python or kept_python,
+                           images=source, override_from="--python" if options.python else ".env's PYTHON_VERSION")
     default_images = image_set(source, python.version)
     # A recorded image name is kept only while the source and the Python are unchanged: switching
     # either switches names.
