@@ -79,3 +79,16 @@ def test_rendered_paths_follow_the_stack_folder(example_copy):
     paths = [o.path for o in outputs]
     assert all(p.startswith("djstack/") or p in (".gitignore", ".dockerignore", "mysite/settings_docker.py")
                for p in paths), paths
+
+
+def test_check_reads_the_stack_in_its_folder(example_copy):
+    from djstack.check import has_errors, run_check
+
+    for name, text in PROJECT_OWN.items():
+        (example_copy / name).write_text(text)
+    run_init(example_copy, StackOptions(image_source="official"), force=False)
+    findings = run_check(example_copy)
+    assert not has_errors(findings), [f for f in findings if f.severity == "error"]
+    # It is the stack's compose file that is read, not the project's own.
+    (example_copy / "djstack/compose/nginx/nginx.conf").write_text("events {}\nhttp { server { listen 80; } }\n")
+    assert has_errors(run_check(example_copy))

@@ -50,8 +50,9 @@ class Context:
         # other files: it is read with the paste fixed, and reported by the settings rules.
         project, self.repaired = detect_leniently(folder)
         self.folder = folder.resolve()
-        compose_path = find_compose(project.root, self.folder)
-        env_path = project.root / ".env"
+        stack_root = project.root / project.stack_dir  # djstack/ when the project has Docker files of its own
+        compose_path = find_compose(stack_root, self.folder)
+        env_path = stack_root / ".env"
         missing = [n for n, ok in (("docker-compose.yml", compose_path), (".env", env_path.is_file())) if not ok]
         if missing:
             raise DjstackError(

@@ -6,16 +6,12 @@ detect's parser made lenient: a file that does not parse is read with its pasted
 (see paste.py), or as an empty module when even that does not parse. `check` itself reports what is
 wrong in those files (the paste rules and settings-unparseable).
 
-detect/ has no seam for this (its parse() raises), so its parse is swapped for the duration of one
-detect() call; every module of the detect package that imported it gets the lenient one.
+detect's parser takes the repair function for the duration of one detect() call (pysource.repairing).
 """
 
 from __future__ import annotations
 
 import ast
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..detect import DjangoProject, detect, pysource
@@ -32,7 +28,13 @@ def detect_leniently(folder: Path) -> tuple[DjangoProject, list[Path]]:
         if not isinstance(exc.__cause__, (SyntaxError, UnicodeDecodeError)):
             raise
     repaired: list[Path] = []
-    with _lenient_parse(repaired):
+
+    def repair(path: Path) -> ast.Module:
+        if path not in repaired:
+            repaired.append(path)
+        return _repaired_tree(path)
+
+    with pysource.repairing(repair):
         project = detect(folder)
     return project, repaired
 
@@ -42,28 +44,3 @@ def _repaired_tree(path: Path) -> ast.Module:
         return ast.parse(cleaned(path.read_text(encoding="utf-8", errors="replace"), "python"), filename=str(path))
     except SyntaxError:
         return ast.Module(body=[], type_ignores=[])
-
-
-@contextmanager
-def _lenient_parse(repaired: list[Path]) -> Iterator[None]:
-    original = pysource.parse
-
-    def parse(path: Path) -> ast.Module:
-        try:
-            return original(path)
-        except DjstackError as exc:
-            if not isinstance(exc.__cause__, (SyntaxError, UnicodeDecodeError)):
-                raise
-            if path not in repaired:
-                repaired.append(path)
-            return _repaired_tree(path)
-
-    modules = [m for name, m in list(sys.modules.items())
-               if (name == "djstack.detect" or name.startswith("djstack.detect.")) and getattr(m, "parse", None) is original]
-    for module in modules:
-        module.parse = parse
-    try:
-        yield
-    finally:
-        for module in modules:
-            module.parse = original

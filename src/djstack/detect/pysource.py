@@ -7,15 +7,36 @@ importing settings would run arbitrary code); these helpers are what the detecto
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from ..errors import DjstackError
+
+
+#: While set (`check` reading a project whose files hold paste errors), a file Python cannot parse is
+#: handed to this function, which returns the tree to use instead, rather than stopping detection.
+_repair: ContextVar[Callable[[Path], ast.Module] | None] = ContextVar("repair", default=None)
+
+
+@contextmanager
+def repairing(repair: Callable[[Path], ast.Module]) -> Iterator[None]:
+    """Within the block, `parse` gives files Python cannot parse to `repair` instead of raising."""
+    token = _repair.set(repair)
+    try:
+        yield
+    finally:
+        _repair.reset(token)
 
 
 def parse(path: Path) -> ast.Module:
     try:
         return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     except (SyntaxError, UnicodeDecodeError) as exc:
+        repair = _repair.get()
+        if repair is not None:
+            return repair(path)
         raise DjstackError(f"{path} cannot be parsed: {exc}", "Fix the file so Python can read it.") from exc
 
 
