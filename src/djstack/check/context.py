@@ -50,7 +50,11 @@ class Context:
         # other files: it is read with the paste fixed, and reported by the settings rules.
         project, self.repaired = detect_leniently(folder)
         self.folder = folder.resolve()
-        stack_root = project.root / project.stack_dir  # djstack/ when the project has Docker files of its own
+        # djstack/ when init put the stack there (the project has Docker files of its own); else the
+        # project root and the folders above it (a stack laid out by hand, like the tutorial's).
+        stack_root = project.root / project.stack_dir
+        if not (stack_root / "docker-compose.yml").is_file():
+            stack_root = project.root
         compose_path = find_compose(stack_root, self.folder)
         env_path = stack_root / ".env"
         missing = [n for n, ok in (("docker-compose.yml", compose_path), (".env", env_path.is_file())) if not ok]
