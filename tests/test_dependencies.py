@@ -223,3 +223,43 @@ def test_nearest_folder_with_a_dependency_file_is_the_root(tmp_path):
     assert deps.kind == "pipenv"
     root, deps = find_dependencies(tmp_path.resolve(), (tmp_path / "src" / "deeper").resolve())
     assert root == (tmp_path / "src").resolve()
+
+
+def render_install(deps) -> str:
+    import types
+
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("djstack", "templates"), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    s = types.SimpleNamespace(paths=types.SimpleNamespace(venv="/opt/venv"))
+    template = env.from_string('{% from "macros/dependencies.j2" import install_dependencies %}'
+                               '{{ install_dependencies(deps, s) }}')
+    return template.render(deps=deps, s=s)
+
+
+@pytest.mark.parametrize("kind, export, entry", [
+    ("uv", "uv export --frozen --no-default-groups", "locked.txt"),
+    ("poetry", "poetry export --only main --without-hashes", "locked.txt"),
+    ("pipenv", "pipenv requirements > pipenv.txt", "locked.txt"),
+])
+def test_install_macro_exports_the_lock_with_a_build_only_tool(tmp_path, kind, export, entry):
+    shutil.copytree(DATA / kind, tmp_path, dirs_exist_ok=True)
+    _, deps = find(tmp_path)
+    text = render_install(deps)
+    copies = [line.split()[1] for line in text.splitlines() if line.startswith("COPY ")]
+    assert copies == [*map(str, deps.files), "compose/web/requirements-stack.txt"]
+    assert export in text and "python3 -m venv /opt/tools" in text
+    assert f"/opt/venv/bin/pip install -r /tmp/requirements/{entry} \\\n" in text
+    assert text.count("--mount=type=secret,id=pip_ca_bundle") == 2  # the tool's install and the app's
+    assert "/opt/venv/bin/pip install --quiet" not in text  # the tool never goes into the app's venv
+
+
+def test_install_macro_for_requirements_and_pyproject(tmp_path):
+    write(tmp_path, {"requirements/production.txt": "-r base.txt\n", "requirements/base.txt": "django\n"})
+    text = render_install(find(tmp_path)[1])
+    assert "-r /tmp/requirements/requirements/production.txt \\\n" in text
+    assert "/opt/tools" not in text
+    write(tmp_path / "p", {"pyproject.toml": '[project]\nname = "x"\nversion = "1"\ndependencies = ["django"]\n'})
+    text = render_install(find(tmp_path / "p")[1])
+    assert "> /tmp/requirements/project.txt" in text and "-r /tmp/requirements/project.txt" in text
