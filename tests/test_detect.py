@@ -26,9 +26,9 @@ def test_example_project(example_copy):
     assert project.app_dir == PurePosixPath(".")
     assert project.settings_module == "mysite.settings"
     assert (project.wsgi_module, project.wsgi_callable) == ("mysite.wsgi", "application")
-    assert project.requirements.kind == "requirements"
-    assert project.requirements.files == (PurePosixPath("requirements.txt"),)
-    assert project.requirements.mentions_django
+    assert project.dependencies.kind == "requirements"
+    assert project.dependencies.files == (PurePosixPath("requirements.txt"),)
+    assert project.dependencies.mentions_django
     assert (project.static_url, project.media_url) == ("static/", "media/")
     assert project.overlay_module == "mysite.settings_docker"
 
@@ -49,8 +49,8 @@ def test_settings_package_with_star_import_chain(tmp_path):
     assert project.settings_file == tmp_path.resolve() / "config/settings/production.py"
     assert project.wsgi_module == "config.wsgi"
     assert (project.static_url, project.media_url) == ("/assets/", "/uploads/")
-    assert project.requirements.files == (PurePosixPath("requirements/production.txt"), PurePosixPath("requirements/base.txt"))
-    assert project.requirements.mentions_django
+    assert project.dependencies.files == (PurePosixPath("requirements/production.txt"), PurePosixPath("requirements/base.txt"))
+    assert project.dependencies.mentions_django
     # The overlay sits beside the settings module it imports.
     assert project.overlay_module == "config.settings.settings_docker"
     assert project.overlay_file == PurePosixPath("config/settings/settings_docker.py")
@@ -64,8 +64,8 @@ def test_pyproject_dependencies(tmp_path):
         "pyproject.toml": '[project]\nname = "shop"\nversion = "1"\ndependencies = ["django>=5.2", "pillow"]\n',
     })
     project = detect(tmp_path)
-    assert project.requirements.kind == "pyproject"
-    assert project.requirements.mentions_django
+    assert project.dependencies.kind == "pyproject"
+    assert project.dependencies.mentions_django
     # No WSGI_APPLICATION literal: the startproject layout is assumed and checked.
     assert project.wsgi_module == "shop.wsgi"
 

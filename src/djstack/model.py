@@ -15,7 +15,10 @@ from .detect import DjangoProject
 from .envfile import new_secret
 from .errors import DjstackError
 from .detect.python import PythonChoice, choose_python
-from .imagesets import DEFAULT_PYTHON, IMAGE_SETS, PYTHONS, ImageSet, image_set
+from .detect import syslibs
+from .detect.buildsteps import build_env_prefix
+from .detect.syslibs import SystemPackage
+from .imagesets import DEBIAN_SUITE, DEFAULT_PYTHON, IMAGE_SETS, PYTHONS, ImageSet, image_set, image_suite, node_image
 
 
 @dataclass(frozen=True)
@@ -210,9 +213,14 @@ class Stack:
         return () if "*" in self.hosts else self.hosts
 
     @property
+    def node_image(self) -> str:
+        """The image of the JavaScript build stage (the project's package.json build)."""
+        return node_image(self.image_source)
+
+    @property
     def base_images(self) -> list[str]:
         """Every base image the stack's builds and services use."""
-        return list(self.images.env().values())
+        return [*self.images.env().values(), *([self.node_image] if self.project.js_build else [])]
 
     @property
     def stack_dir(self) -> str:
@@ -264,6 +272,7 @@ class Stack:
             "PYTHON_VERSION": self.python.version,
             SETTINGS_KEY: self.project.settings_module,
             **self.images.env(),
+            **({"NODE_IMAGE": self.node_image} if self.project.js_build else {}),
             "DEBIAN_MIRROR": self.debian_mirror,
             "PIP_INDEX_URL": self.pip_index_url,
             "PIP_CA_BUNDLE": self.pip_ca_bundle,
@@ -314,8 +323,28 @@ class Stack:
             "REDIS_URL": "redis://build.invalid:6379/0",
             "CACHE_URL": PLACEHOLDERS["cache_url"],
             "CELERY_BROKER_URL": "redis://build.invalid:6379/1",
+            "DJANGO_STATIC_ROOT": self.paths.static_build,  # collectstatic writes into the image, not the volume
             **{v.name: v.placeholder for v in self.project_env},
         }
+
+    @property
+    def build_env_prefix(self) -> str:
+        """build_env() as the `NAME=value …` prefix of a Dockerfile RUN line."""
+        return build_env_prefix(self.build_env())
+
+    @property
+    def suite(self) -> str:
+        """The Debian suite of the web image (package names in apt-packages.txt are that suite's)."""
+        return image_suite(self.images.python) or DEBIAN_SUITE
+
+    def system_packages(self) -> list[SystemPackage]:
+        """The Debian packages the web image needs, each with the dependency that asked for it."""
+        deps = self.project.dependencies
+        asked = [(syslibs.COMPILERS, "djstack: the build stage"), ("mysqlclient", "djstack: Django's MySQL backend")]
+        asked += [(name, str(deps.source)) for name in deps.wanted or deps.names]
+        if self.project.gis:
+            asked.append((syslibs.GEODJANGO, "django.contrib.gis in the settings"))
+        return syslibs.system_packages(asked, self.suite)
 
 
 @dataclass(frozen=True)

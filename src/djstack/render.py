@@ -37,6 +37,7 @@ class Output:
     content: str
     mode: int = 0o644
     block: bool = False  # a managed block inside a file the project may already have
+    keep: bool = False  # written once, then the person's: an edited one is kept, never a conflict
 
 
 def render(stack: Stack) -> list[Output]:
@@ -47,7 +48,7 @@ def render(stack: Stack) -> list[Output]:
         return _env.get_template(name).render(s=s, **extra)
 
     env = s.env()
-    image_keys = ["IMAGE_SOURCE", *s.images.env()]
+    image_keys = ["IMAGE_SOURCE", *s.images.env(), *(["NODE_IMAGE"] if s.project.js_build else [])]
     env_args = dict(env=env, image_keys=image_keys, secret_keys=SECRET_KEYS)
     app_prefix = "" if str(s.project.app_dir) == "." else f"{s.project.app_dir}/"
 
@@ -67,6 +68,9 @@ def render(stack: Stack) -> list[Output]:
         Output(at("compose/web/publish_static.py"), t("compose/web/publish_static.py.j2")),
         Output(at("compose/web/wait_for_db.py"), t("compose/web/wait_for_db.py.j2")),
         Output(at("compose/web/requirements-stack.txt"), t("compose/web/requirements-stack.txt.j2")),
+        Output(at("compose/web/apt-packages.txt"),
+               t("compose/web/apt-packages.txt.j2", packages=s.system_packages(), suite=s.suite), keep=True),
+        Output(at("compose/web/build-hook.sh"), t("compose/web/build-hook.sh.j2"), mode=0o755, keep=True),
         Output(at("compose/nginx/Dockerfile"), t("compose/nginx/Dockerfile.j2")),
         Output(
             at("compose/nginx/nginx.conf"),
@@ -105,7 +109,7 @@ def with_block(existing: str, block: str) -> str:
 @dataclass(frozen=True)
 class WriteResult:
     path: str
-    action: str  # "created", "unchanged", "updated" (managed block), "replaced" (forced), "conflict"
+    action: str  # "created", "unchanged", "updated" (managed block), "kept" (yours), "replaced" (forced), "conflict"
     backup: str | None = None
 
 
@@ -122,6 +126,8 @@ def plan(root: Path, outputs: list[Output]) -> list[tuple[Output, str, WriteResu
             action = "unchanged"
         elif out.block:
             action = "updated"
+        elif out.keep:
+            action = "kept"  # the person's edits win; what djstack would write is theirs to take
         else:
             action = "conflict"
         planned.append((out, content, WriteResult(out.path, action)))
@@ -142,7 +148,7 @@ def write(root: Path, outputs: list[Output], *, force: bool = False) -> list[Wri
     results = []
     for out, content, result in planned:
         target = root / out.path
-        if result.action == "unchanged":
+        if result.action in ("unchanged", "kept"):
             results.append(result)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)

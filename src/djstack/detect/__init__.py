@@ -7,14 +7,14 @@ settings would run arbitrary code. Python files are parsed with `ast`; only lite
 from __future__ import annotations
 
 import ast
-import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import DjstackError
 from . import placement
 from .settings import AsgiInfo, EnvRead, asgi_info, choose_settings, env_reads, locate_wsgi, uses_gis
+from .buildsteps import JsBuild, ManageStep, build_steps
+from .dependencies import Dependencies, find_dependencies
 from .python import PythonRequest, python_request
 from .pysource import module_file, parse, settings_literals
 
@@ -22,17 +22,6 @@ from .pysource import module_file, parse, settings_literals
 SKIP_DIRS = {"node_modules", "venv", "env", "site-packages", "compose", "backups", "media", "static"}
 #: How deep below the given folder manage.py may sit (a repository with the project in a subfolder).
 SEARCH_DEPTH = 2
-#: Requirement files looked for, best first, in the project root.
-REQUIREMENT_FILES = ("requirements.txt", "requirements/production.txt", "requirements/prod.txt")
-
-
-@dataclass(frozen=True)
-class Requirements:
-    """How the project lists its dependencies."""
-
-    kind: str  # "requirements" (pip -r files) or "pyproject" ([project].dependencies)
-    files: tuple[PurePosixPath, ...]  # relative to the project root; the first is the entry point
-    mentions_django: bool
 
 
 @dataclass(frozen=True)
@@ -43,7 +32,7 @@ class DjangoProject:
     settings_file: Path
     wsgi_module: str  # e.g. "mysite.wsgi"
     wsgi_callable: str  # e.g. "application"
-    requirements: Requirements
+    dependencies: Dependencies  # what the image installs, from which file
     static_url: str  # as written in settings, e.g. "static/"; Django's default when absent
     media_url: str
     stack_dir: str = "."  # where djstack's files go, relative to root (see placement.py)
@@ -51,6 +40,8 @@ class DjangoProject:
     env_reads: tuple[EnvRead, ...] = ()  # variables the chosen settings read at import time
     settings_why: str = ""  # why this settings module (for init to say)
     asgi: AsgiInfo | None = None  # what an ASGI project gets served and what not
+    manage_steps: tuple[ManageStep, ...] = ()  # manage.py commands the image build runs (compress…)
+    js_build: JsBuild | None = None  # a package.json build, run in a Node stage of the image
     python_request: PythonRequest | None = None  # the Python version a project file asks for
 
     @property
@@ -78,7 +69,8 @@ def detect(folder: Path, settings: str | None = None) -> DjangoProject:
     settings_module, settings_file = choice.module, choice.file
     values = settings_literals(settings_file, app_dir)
     wsgi_module, wsgi_callable = _wsgi_application(values, settings_module, app_dir, settings_file)
-    root, requirements = _requirements(folder, app_dir)
+    root, dependencies = find_dependencies(folder, app_dir)
+    steps, js_build = build_steps(root, app_dir, settings_file, values, dependencies.names)
     return DjangoProject(
         root=root,
         app_dir=PurePosixPath(app_dir.relative_to(root).as_posix()),
@@ -86,7 +78,7 @@ def detect(folder: Path, settings: str | None = None) -> DjangoProject:
         settings_file=settings_file,
         wsgi_module=wsgi_module,
         wsgi_callable=wsgi_callable,
-        requirements=requirements,
+        dependencies=dependencies,
         static_url=str(values.get("STATIC_URL") or "static/"),
         media_url=str(values.get("MEDIA_URL") or "media/"),
         stack_dir=placement.stack_dir(root),
@@ -95,6 +87,8 @@ def detect(folder: Path, settings: str | None = None) -> DjangoProject:
         env_reads=tuple(env_reads(settings_file, app_dir)),
         gis=uses_gis(settings_file, app_dir),
         asgi=asgi_info(app_dir, values, settings_file),
+        manage_steps=tuple(steps),
+        js_build=js_build,
     )
 
 
@@ -163,80 +157,3 @@ def _wsgi_application(values: dict, settings_module: str, app_dir: Path, setting
         f"and {module.replace('.', '/')}.py does not exist.",
         "Set WSGI_APPLICATION = 'yourproject.wsgi.application' in your settings.",
     )
-
-
-def _requirements(folder: Path, app_dir: Path) -> tuple[Path, Requirements]:
-    """The nearest folder from manage.py's up to `folder` that lists dependencies is the root."""
-    candidates = [app_dir, *[p for p in app_dir.parents if p == folder or folder in p.parents]]
-    for root in candidates:
-        for name in REQUIREMENT_FILES:
-            if (root / name).is_file():
-                files = _requirement_closure(root, PurePosixPath(name))
-                text = "\n".join((root / f).read_text(encoding="utf-8", errors="replace") for f in files)
-                return root, Requirements("requirements", files, _mentions_django(text))
-        pyproject = root / "pyproject.toml"
-        if pyproject.is_file():
-            deps = pyproject_dependencies(pyproject)
-            if deps is not None:
-                return root, Requirements("pyproject", (PurePosixPath("pyproject.toml"),), _mentions_django("\n".join(deps)))
-    raise DjstackError(
-        f"No dependency list found for the project in {app_dir}: no requirements.txt and no "
-        "pyproject.toml with [project].dependencies, beside manage.py or above it.",
-        "Write a requirements.txt beside manage.py listing Django and your other dependencies "
-        "(`pip freeze > requirements.txt` in your virtualenv is a start).",
-    )
-
-
-def pyproject_dependencies(path: Path) -> list[str] | None:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise DjstackError(f"{path} is not valid TOML: {exc}", "Fix the file.") from exc
-    deps = data.get("project", {}).get("dependencies")
-    return list(deps) if isinstance(deps, list) else None
-
-
-_INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)\s*=?\s*(\S+)")
-
-
-def _requirement_closure(root: Path, first: PurePosixPath) -> tuple[PurePosixPath, ...]:
-    """The requirement file and every file it includes with -r/-c, relative to root."""
-    found: list[PurePosixPath] = []
-    pending = [first]
-    while pending:
-        rel = pending.pop(0)
-        if rel in found:
-            continue
-        path = root / rel
-        if not path.is_file():
-            raise DjstackError(
-                f"{root / found[-1]} includes {rel}, which does not exist.", "Fix the -r/-c line."
-            )
-        if root.resolve() not in path.resolve().parents:
-            raise DjstackError(
-                f"{rel} lies outside {root}; the image is built from {root} only.",
-                "Keep requirement files inside the project folder.",
-            )
-        found.append(rel)
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            match = _INCLUDE.match(line)
-            if match:
-                pending.append(PurePosixPath(_normalise(rel.parent / match.group(1))))
-    return tuple(found)
-
-
-def _normalise(path: PurePosixPath) -> str:
-    parts: list[str] = []
-    for part in path.parts:
-        if part == "..":
-            if parts:
-                parts.pop()
-            else:
-                parts.append(part)
-        elif part != ".":
-            parts.append(part)
-    return "/".join(parts)
-
-
-def _mentions_django(text: str) -> bool:
-    return re.search(r"^\s*django\s*($|[<>=!~;\[ ])", text, re.IGNORECASE | re.MULTILINE) is not None
