@@ -29,3 +29,7 @@ class MissingVariables(DjstackError):
             f"djstack cannot know, and they are empty:\n{listed}",
             f"Fill in {', '.join(self.names)} in {env_path}, then run `djstack up` again.",
         )
+
+
+class BuildFailed(DjstackError):
+    """An image build failed; the message holds the build's last lines."""

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from . import baseimages, tls, ui
 from .compose import Compose, passes_healthcheck
-from .errors import DjstackError, MissingVariables
+from .buildhints import missing_system_library
+from .errors import BuildFailed, DjstackError, MissingVariables
 from .model import SECRET_KEYS, MIN_SECRET_LENGTH, Stack
 
 WAIT_SECONDS = 300
@@ -58,17 +59,24 @@ def build(stack: Stack, compose: Compose) -> None:
     log = build_log(stack, "build")
     with ui.step("Building images") as progress:
         if compose.stream(["--progress", "plain", "build"], progress.update, log) != 0:
-            raise _build_failure(log)
+            raise _build_failure(stack, log)
 
 
-def _build_failure(log: Path) -> DjstackError:
+def _build_failure(stack: Stack, log: Path) -> BuildFailed:
     text = log.read_text(encoding="utf-8", errors="replace")
     tail = "\n".join(text.splitlines()[-25:])
     fix = "Fix the error shown above, then run `djstack up` again."
+    missing = missing_system_library(text)
+    if missing:
+        package, said = missing
+        apt = f"{stack.in_context}compose/web/apt-packages.txt"
+        fix = (f"A dependency is compiled from source and needs the Debian package {package} ({said!r} in the "
+               f"log). Add `{package}` to the [build] section of {apt} (and its shared library to [runtime]), "
+               "then run `djstack up` again.")
     if "CERTIFICATE_VERIFY_FAILED" in text or "self-signed certificate" in text:
         fix = ("pip in the build does not trust this network's TLS certificates. Give it your CA bundle: "
                "`djstack init --ca-bundle /path/to/ca.pem` (PIP_CA_BUNDLE in .env), then `djstack up`.")
-    return DjstackError(f"Building the images failed. Last lines (full log: {log}):\n{tail}", fix)
+    return BuildFailed(f"Building the images failed. Last lines (full log: {log}):\n{tail}", fix)
 
 
 def start(stack: Stack, compose: Compose) -> None:
