@@ -97,6 +97,16 @@ def decisions(stack: Stack) -> list[tuple[str, str]]:
     ]
     if stack.python.warning:
         said.append(("warning", stack.python.warning))
+    said.append(("installs", p.dependencies.why))
+    needed = [f"{pkg.name} ({pkg.stage}, for {pkg.wanted_by})" for pkg in stack.system_packages()
+              if not pkg.from_source and "djstack:" not in pkg.wanted_by]
+    apt = f"{stack.in_context}compose/web/apt-packages.txt"
+    said.append(("system", f"{', '.join(needed)}: in {apt}" if needed
+                 else f"nothing beyond the stack's own; add packages in {apt}"))
+    for step in p.manage_steps:
+        said.append(("build", f"manage.py {' '.join(step.command)}: {step.why}"))
+    if p.js_build:
+        said.append(("build", f"{p.js_build.run_command} in a Node stage: {p.js_build.why}"))
     if stack.stack_dir == ".":
         said.append(("stack", "beside manage.py's project, at its root"))
     else:
