@@ -24,3 +24,12 @@ def require_tool(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """Write a small project tree (relative path -> text) below `root`; returns `root`."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root

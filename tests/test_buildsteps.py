@@ -11,6 +11,7 @@ import pytest
 from djstack.detect.buildsteps import JsBuild, ManageStep, build_env_prefix, build_steps
 from djstack.errors import DjstackError
 from djstack.render import _env
+from helpers import write_tree as write
 
 BASE = """\
 import os
@@ -23,12 +24,6 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + ["notes"]
 """
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def steps_of(root: Path, production: str, base_third: str = "[]", deps=("Django",), extra=None):

@@ -14,17 +14,12 @@ import pytest
 
 from djstack.detect.dependencies import find_dependencies
 from djstack.errors import DjstackError
+from helpers import write_tree as write
 
 DATA = Path(__file__).parent / "data" / "dependencies"
 P = PurePosixPath
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def find(root: Path, app: str = "."):

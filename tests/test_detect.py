@@ -8,16 +8,11 @@ import pytest
 
 from djstack.detect import detect
 from djstack.errors import DjstackError
+from helpers import write_tree as write
 
 MANAGE = 'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "{module}")\n'
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def test_example_project(example_copy):

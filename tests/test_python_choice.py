@@ -10,6 +10,7 @@ import pytest
 from djstack import baseimages, docker
 from djstack.baseimages import plan, rootfs
 from djstack.baseimages.mirror import suite_sources
+from helpers import write_tree as write
 from djstack.detect.python import PythonRequest, choose_python, poetry_specifier, python_request
 from djstack.errors import DjstackError
 from djstack.imagesets import (
@@ -22,12 +23,6 @@ from djstack.imagesets import (
 )
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def req(tmp_path: Path, files: dict[str, str]) -> PythonRequest | None:

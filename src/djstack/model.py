@@ -324,6 +324,7 @@ class Stack:
             "CACHE_URL": PLACEHOLDERS["cache_url"],
             "CELERY_BROKER_URL": "redis://build.invalid:6379/1",
             "DJANGO_STATIC_ROOT": self.paths.static_build,  # collectstatic writes into the image, not the volume
+            "DJSTACK_IMAGE_BUILD": "1",  # the overlay then uses a cache in memory: no Redis while an image builds
             **{v.name: v.placeholder for v in self.project_env},
         }
 
