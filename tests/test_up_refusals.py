@@ -1,0 +1,52 @@
+"""What `djstack up` refuses, and what it says, before and after it drives Docker (no engine needed)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from helpers import REPO
+from djstack import lifecycle
+from djstack.envfile import read_env
+from djstack.errors import BuildFailed, MissingVariables
+from djstack.initialise import run_init
+from djstack.model import StackOptions
+
+SHAPES = REPO / "tests" / "fixtures" / "shapes"
+BUILD_LOGS = REPO / "tests" / "data" / "buildlogs"
+
+
+def test_up_lists_exactly_the_variables_the_settings_need(tmp_path):
+    project = tmp_path / "shop"
+    shutil.copytree(SHAPES / "cookiecutter", project)
+    stack, _ = run_init(project, StackOptions(image_source="debian"), force=False)
+    env_path = stack.dir / ".env"
+    with pytest.raises(MissingVariables) as refused:
+        lifecycle.validate_env(stack, read_env(env_path))
+    assert refused.value.names == ("DJANGO_ADMIN_URL",)
+    assert "config/settings/production.py:" in refused.value.message
+    assert str(env_path) in refused.value.fix
+    # .env has the empty entry with a comment naming the line that reads it.
+    text = env_path.read_text()
+    assert "\nDJANGO_ADMIN_URL=\n" in text
+    comment = text.split("\nDJANGO_ADMIN_URL=\n")[0].splitlines()[-1]
+    assert comment.startswith("# config/settings/production.py:")
+    # Filled in, it passes; a second init keeps the value.
+    env_path.write_text(text.replace("\nDJANGO_ADMIN_URL=\n", "\nDJANGO_ADMIN_URL=control-room/\n"))
+    lifecycle.validate_env(stack, read_env(env_path))
+    stack, _ = run_init(project, StackOptions(), force=False)
+    assert read_env(env_path)["DJANGO_ADMIN_URL"] == "control-room/"
+    lifecycle.validate_env(stack, read_env(env_path))
+
+
+def test_a_build_failing_for_a_header_names_the_package_and_the_file(example_copy, tmp_path):
+    stack, _ = run_init(example_copy, StackOptions(image_source="debian"), force=False)
+    logs = [BUILD_LOGS / "psycopg2-no-libpq.log"]
+    assert logs, "tests/data/buildlogs has a psycopg2 build without pg_config"
+    log = tmp_path / "build.log"
+    log.write_text(logs[0].read_text())
+    failure = lifecycle._build_failure(stack, log)
+    assert isinstance(failure, BuildFailed)
+    assert "libpq-dev" in failure.fix and "compose/web/apt-packages.txt" in failure.fix
+    assert "[build]" in failure.fix
