@@ -29,6 +29,11 @@ SHAPES = REPO / "tests" / "fixtures" / "shapes"
 IGNORE = shutil.ignore_patterns("__pycache__", "node_modules", "db.sqlite3", "*.pyc")
 
 
+#: The distributions installed in web's venv, by canonical name.
+INSTALLED = ("import importlib.metadata as m, re; "
+             "print(' '.join(sorted(re.sub(r'[-_.]+', '-', d.metadata['Name']).lower() for d in m.distributions())))")
+
+
 def shape_names() -> list[str]:
     return sorted(p.parent.name for p in SHAPES.glob("*/expect.toml"))
 
@@ -77,6 +82,14 @@ def test_shape_comes_up(tmp_path, shape):
             assert asset.status_code == 200, href
         for src in re.findall(r'src="(/[^"]+\.js)"', page.text):
             assert requests.get(stack.url + src, headers={"Host": "localhost"}, timeout=30).status_code == 200, src
+        # Development-only packages (dev groups, local requirements) never reach the image, nor does
+        # a JavaScript build's node_modules.
+        listed = compose_root.compose("exec", "-T", "web", "python", "-c", INSTALLED).stdout.split()
+        for name in expect.get("not_installed", []):
+            assert name not in listed, f"{name} is installed in {shape}'s image"
+        assert "django" in listed
+        found = compose_root.compose("exec", "-T", "web", "find", "/app", "-name", "node_modules").stdout
+        assert not found.strip(), found
         print(init.stdout)
     finally:
         remove(compose_root)
