@@ -77,7 +77,8 @@ def test_rendered_paths_follow_the_stack_folder(example_copy):
     (example_copy / "Dockerfile").write_text("FROM python:3.12\n")
     outputs = render.render(load_stack(example_copy, StackOptions(image_source="official")))
     paths = [o.path for o in outputs]
-    assert all(p.startswith("djstack/") or p in (".gitignore", ".dockerignore", "mysite/settings_docker.py")
+    beside_settings = ("mysite/settings_docker.py", "mysite/staticfiles_docker.py")  # the overlay and its storage
+    assert all(p.startswith("djstack/") or p in (".gitignore", ".dockerignore", *beside_settings)
                for p in paths), paths
 
 

@@ -39,3 +39,22 @@ def test_publish_renames_changed_files_into_place_and_leaves_the_rest(example_co
     assert (volume / "old-release.css").exists()
     assert sorted(p.name for p in volume.rglob("*")) == ["app.js", "css", "old-release.css", "site.css"]
     assert publish(str(build), str(volume)) == 0
+
+
+def test_hashed_files_of_older_releases_stay_and_the_manifest_is_the_new_one(example_copy, tmp_path):
+    publish = load_publish(example_copy)
+    volume = tmp_path / "volume"
+    releases = {
+        "one": {"css/site.css": "red", "css/site.0123456789ab.css": "red", "staticfiles.json": '{"one": 1}'},
+        "two": {"css/site.css": "blue", "css/site.fedcba987654.css": "blue", "staticfiles.json": '{"two": 2}'},
+    }
+    for name, files in releases.items():
+        for path, text in files.items():
+            (tmp_path / name / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name / path).write_text(text)
+        publish(str(tmp_path / name), str(volume))
+    # A page the first release rendered still finds its stylesheet after the second one published.
+    assert (volume / "css" / "site.0123456789ab.css").read_text() == "red"
+    assert (volume / "css" / "site.fedcba987654.css").read_text() == "blue"
+    assert (volume / "css" / "site.css").read_text() == "blue"
+    assert (volume / "staticfiles.json").read_text() == '{"two": 2}'

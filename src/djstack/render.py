@@ -61,11 +61,15 @@ def render(stack: Stack) -> list[Output]:
         Output(at(".env"), t("env.j2", example=False, **env_args), mode=SECRET_MODE),
         Output(at(".env.example"), t("env.j2", example=True, **env_args)),
         Output(str(s.project.overlay_file), t("settings_docker.py.j2")),
+        # The storage the overlay names for static files, unless the project has its own.
+        *([] if getattr(s.project, "own_static_storage", False) else [
+            Output(str(s.project.overlay_file.with_name("staticfiles_docker.py")), t("staticfiles_docker.py.j2"))]),
         Output(at("compose/web/uwsgi.ini"), t("compose/web/uwsgi.ini.j2")),
         Output(at("compose/web/entrypoint.sh"), t("compose/web/entrypoint.sh.j2"), mode=0o755),
         Output(at("compose/web/healthcheck.py"), t("compose/web/healthcheck.py.j2")),
         Output(at("compose/web/probe.py"), t("compose/web/probe.py.j2")),
         Output(at("compose/web/publish_static.py"), t("compose/web/publish_static.py.j2")),
+        Output(at("compose/web/prune_static.py"), t("compose/web/prune_static.py.j2")),
         Output(at("compose/web/wait_for_db.py"), t("compose/web/wait_for_db.py.j2")),
         Output(at("compose/web/requirements-stack.txt"), t("compose/web/requirements-stack.txt.j2")),
         Output(at("compose/web/apt-packages.txt"),
