@@ -197,7 +197,7 @@ def _judge(app, op, known, new_models, new_fields):
     model = op.get("model")
     if kind == "CreateModel":
         new_models.add((app, model))
-        if op.get("table") and not known.table(op["table"]):
+        if op.get("table") and op["table"].lower() not in known.tables:
             known.created.add(op["table"].lower())
         return
     if kind == "RunSQL":
@@ -218,11 +218,11 @@ def _judge(app, op, known, new_models, new_fields):
         if new.get("has_db_default") or new.get("many_to_many") or new.get("generated"):
             return
         field = f"{model}.{op['name']}"
-        default = " (its default= only fills the rows that exist now; Django drops it from the column)" if new.get("has_default") else ""
         yield (
             f"AddField {field}",
-            f"adds {field} as NOT NULL without a database default{default}: the running release inserts "
-            f"{model} rows without it, and each of those inserts fails until the new release is live.",
+            f"adds {field} as NOT NULL without a database default (a Python default= only fills the rows "
+            f"that exist now): the running release inserts {model} rows without it, and each of those "
+            f"inserts fails until the new release is live.",
             f"Add it with null=True (or db_default=... so the database fills it for the old code), deploy code "
             f"that always sets it, backfill the old rows, and make it NOT NULL in a later release.",
         )
