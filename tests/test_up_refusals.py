@@ -44,7 +44,7 @@ def test_a_build_failing_for_a_header_names_the_package_and_the_file(example_cop
     stack, _ = run_init(example_copy, StackOptions(image_source="debian"), force=False)
     log = tmp_path / "build.log"
     log.write_text((BUILD_LOGS / "psycopg2-no-libpq.log").read_text())  # a real build, trimmed
-    failure = lifecycle._build_failure(stack, log)
+    failure = lifecycle.build_failure(stack, log)
     assert isinstance(failure, BuildFailed)
     assert "libpq-dev" in failure.fix and "compose/web/apt-packages.txt" in failure.fix
     assert "[build]" in failure.fix

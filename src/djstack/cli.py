@@ -138,6 +138,74 @@ def up(folder):
 
 @main.command()
 @FOLDER
+@click.option("--tag", metavar="TAG", help="The new release's image tag. Default: the git commit of a clean "
+                                           "checkout, else the build's time (YYYYmmdd-HHMMSS, UTC).")
+@click.option("--timeout", type=click.IntRange(10), default=180, show_default=True, metavar="SECONDS",
+              help="How long the new release may take to pass its healthcheck before it is removed.")
+@click.option("--allow-breaking-migrations", is_flag=True,
+              help="Apply migrations the live release cannot survive (dropped or renamed columns and tables).")
+@click.option("--keep", type=click.IntRange(0), default=3, show_default=True, metavar="N",
+              help="Old releases kept besides the live one; older images are pruned.")
+@handles_errors
+def deploy(folder, tag, timeout, allow_breaking_migrations, keep):
+    """Put a new version of the code live without dropping a request.
+
+    Builds a new release of web, applies its migrations once while the live release serves (refusing
+    ones the live code cannot survive), starts it beside the live one, switches nginx over once it is
+    healthy, lets the old one finish its requests and removes it. A release that fails is removed and
+    the live one keeps serving. Use `djstack up` to start a stack; `deploy` to change a running one.
+    """
+    from .deploy import deploy as run_deploy
+    from .initialise import load_initialised
+
+    stack = load_initialised(folder)
+    result = run_deploy(stack, tag=tag, timeout=timeout, allow_breaking=allow_breaking_migrations, keep=keep)
+    applied = f"{len(result.migrations)} migration(s) applied" if result.migrations else "no migrations"
+    pruned = f"; pruned {', '.join(result.pruned)}" if result.pruned else ""
+    ui.ok(f"Release {result.tag} is live ({applied}; {result.seconds:.0f} s; previous {result.previous}{pruned}).")
+
+
+@main.command()
+@FOLDER
+@click.argument("tag", required=False)
+@click.option("--timeout", type=click.IntRange(10), default=180, show_default=True, metavar="SECONDS",
+              help="How long the release may take to pass its healthcheck.")
+@handles_errors
+def rollback(folder, tag, timeout):
+    """Put the previous release (or TAG) back live, the same zero-downtime way as deploy.
+
+    Migrations are not reversed: the database stays as the newer release left it.
+    """
+    from .deploy import rollback as run_rollback
+    from .initialise import load_initialised
+
+    stack = load_initialised(folder)
+    result = run_rollback(stack, tag=tag, timeout=timeout)
+    ui.ok(f"Release {result.tag} is live again ({result.seconds:.0f} s; was {result.previous}). "
+          "Migrations were not reversed.")
+
+
+@main.command()
+@FOLDER
+@handles_errors
+def releases(folder):
+    """List the kept releases of web: tag, image, when built, which one is live."""
+    from rich.table import Table
+
+    from . import releases as releases_mod
+    from .compose import Compose
+    from .deploy import running_images
+    from .initialise import load_initialised
+
+    stack = load_initialised(folder)
+    table = Table("release", "image", "built", "live")
+    for r in releases_mod.listed(stack.web_image, running_images(Compose(stack.dir))):
+        table.add_row(r.tag, r.image_id.removeprefix("sha256:")[:12], r.created, "live" if r.live else "")
+    ui.console.print(table)
+
+
+@main.command()
+@FOLDER
 @click.option("--volumes", is_flag=True, help="Also delete the volumes: the database, Redis data, media.")
 @click.option("--yes", is_flag=True, help="Do not ask before deleting volumes.")
 @handles_errors

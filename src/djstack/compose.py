@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from collections.abc import Callable, Sequence
@@ -26,9 +27,10 @@ class ServiceState:
 
 
 class Compose:
-    def __init__(self, root: Path, files: Sequence[str] = ("docker-compose.yml",)):
+    def __init__(self, root: Path, files: Sequence[str] = ("docker-compose.yml",), env: dict[str, str] | None = None):
         self.root = root
         self.files = files  # more than one: overrides on top of the stack's own (the benchmark's)
+        self.env = env or {}  # variables that override .env's (deploy: WEB_RELEASE of the new release)
         docker.require_engine()
         docker.require_compose()
 
@@ -41,7 +43,7 @@ class Compose:
         return [docker.docker_binary(), *self._args(args)]
 
     def run(self, args: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
-        return docker.run(self._args(args), cwd=self.root, **kwargs)
+        return docker.run(self._args(args), cwd=self.root, env=self.env, **kwargs)
 
     def stream(self, args: Sequence[str], on_line: Callable[[str], None], log: Path) -> int:
         """Run with output going to `log` line by line (and to on_line for progress); return the exit code."""
@@ -54,6 +56,7 @@ class Compose:
                 stderr=subprocess.STDOUT,
                 text=True,
                 errors="replace",
+                env={**os.environ, **self.env},
             )
             assert proc.stdout is not None
             for line in proc.stdout:

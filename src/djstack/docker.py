@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -36,8 +37,10 @@ def run(
     input: str | bytes | None = None,
     timeout: float | None = None,
     cwd: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run `docker ARGS`. With check, a failure raises DjstackError carrying docker's own message."""
+    """Run `docker ARGS`. With check, a failure raises DjstackError carrying docker's own message.
+    `env` adds variables to the environment (Compose lets them override `.env`)."""
     text = not isinstance(input, bytes)
     try:
         proc = subprocess.run(
@@ -47,6 +50,7 @@ def run(
             text=text,
             timeout=timeout,
             cwd=cwd,
+            env={**os.environ, **env} if env else None,
         )
     except subprocess.TimeoutExpired as exc:
         raise DjstackError(f"`docker {' '.join(args)}` did not finish within {timeout:.0f} s.") from exc

@@ -13,6 +13,7 @@ import string
 from pathlib import Path
 
 from .errors import DjstackError
+from .files import atomic_write
 
 SECRET_ALPHABET = string.ascii_letters + string.digits + "-_"
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
@@ -43,3 +44,17 @@ def read_env(path: Path) -> dict[str, str]:
             value = value[1:-1]
         values[key] = value
     return values
+
+
+def set_value(path: Path, key: str, value: str) -> None:
+    """Set KEY=value in an existing `.env`, in place of its line (appended when absent), atomically
+    and keeping the file's mode: the one change djstack makes to `.env` outside `init`."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        match = _LINE.match(line)
+        if match and match.group(1) == key:
+            lines[number] = f"{key}={value}"
+            break
+    else:
+        lines.append(f"{key}={value}")
+    atomic_write(path, "\n".join(lines) + "\n", path.stat().st_mode & 0o777)

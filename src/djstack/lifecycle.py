@@ -59,10 +59,10 @@ def build(stack: Stack, compose: Compose) -> None:
     log = build_log(stack, "build")
     with ui.step("Building images") as progress:
         if compose.stream(["--progress", "plain", "build"], progress.update, log) != 0:
-            raise _build_failure(stack, log)
+            raise build_failure(stack, log)
 
 
-def _build_failure(stack: Stack, log: Path) -> BuildFailed:
+def build_failure(stack: Stack, log: Path) -> BuildFailed:
     text = log.read_text(encoding="utf-8", errors="replace")
     tail = "\n".join(text.splitlines()[-25:])
     fix = "Fix the error shown above, then run `djstack up` again."
@@ -163,7 +163,7 @@ class SmokeResult:
 
 def smoke_check(stack: Stack, compose: Compose) -> SmokeResult:
     """Through nginx: a dynamic page and a static file. Inside web: the database and the cache."""
-    host = stack.hosts[0].lstrip(".") if stack.hosts[0] != "*" else "localhost"
+    host = stack.request_host
     page = http_status(stack.base_url, host)
     if page is None or page >= 500:
         raise DjstackError(

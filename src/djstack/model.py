@@ -52,6 +52,7 @@ class Paths:
     media: str = "/srv/media"  # media volume: web writes uploads, nginx serves them
     nginx_logs: str = "/var/log/nginx"
     nginx_ssl: str = "/etc/nginx/ssl"
+    nginx_upstream: str = "/etc/nginx/upstream"  # web.conf: which web container nginx sends requests to
     acme_webroot: str = "/var/www/acme"  # certbot --webroot writes challenges here (host: compose/nginx/acme)
     mysql_conf: str = "/etc/mysql/conf.d/djstack.cnf"  # an extra file, never the image's main config
     mysql_init: str = "/docker-entrypoint-initdb.d"
@@ -167,6 +168,7 @@ class Stack:
     hsts_seconds: int = 0
     limits: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     project_env: tuple[ProjectVariable, ...] = ()
+    web_release: str = "latest"  # the live release's image tag (`djstack deploy` records it)
     login_rate: int = DEFAULT_LOGIN_RATE
     # How long db may take to accept connections after a start (a first start initialises the data
     # folder): its healthcheck's start_period, and how long web's entrypoint waits for it.
@@ -211,6 +213,23 @@ class Stack:
     def server_names(self) -> tuple[str, ...]:
         """nginx server_name of the site; empty when any host is allowed ('*'): then it is the default."""
         return () if "*" in self.hosts else self.hosts
+
+    @property
+    def request_host(self) -> str:
+        """The Host header djstack's own requests through nginx send: the first allowed host."""
+        first = self.hosts[0]
+        return "localhost" if first == "*" else first.lstrip(".")
+
+    @property
+    def web_image(self) -> str:
+        """The web image's repository; each release is a tag of it (WEB_RELEASE in .env)."""
+        return f"{self.name}-web"
+
+    nginx_upstream_dir = "compose/nginx/upstream"  # on the host, beside the compose file
+
+    def web_upstream(self, host: str) -> str:
+        """The `host:port` nginx's web.conf names: the service, or one release's container."""
+        return f"{host}:{self.ports.uwsgi}"
 
     @property
     def node_image(self) -> str:
@@ -268,6 +287,7 @@ class Stack:
         """The variables `.env` records, in the order the file lists them."""
         return {
             "COMPOSE_PROJECT_NAME": self.name,
+            "WEB_RELEASE": self.web_release,
             "IMAGE_SOURCE": self.image_source,
             "PYTHON_VERSION": self.python.version,
             SETTINGS_KEY: self.project.settings_module,
@@ -475,6 +495,7 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         limits=limits,
         login_rate=int(login_rate),
         project_env=project_env,
+        web_release=recorded.get("WEB_RELEASE") or "latest",
     )
 
 

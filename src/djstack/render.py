@@ -7,13 +7,13 @@ be the project's own: djstack owns only a marked block inside them.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
 from .errors import DjstackError
+from .files import atomic_write
 from .model import MEDIA_INLINE_TYPES, SECRET_KEYS, Stack
 
 _env = jinja2.Environment(
@@ -71,6 +71,7 @@ def render(stack: Stack) -> list[Output]:
         Output(at("compose/web/publish_static.py"), t("compose/web/publish_static.py.j2")),
         Output(at("compose/web/prune_static.py"), t("compose/web/prune_static.py.j2")),
         Output(at("compose/web/wait_for_db.py"), t("compose/web/wait_for_db.py.j2")),
+        Output(at("compose/web/migration_plan.py"), t("compose/web/migration_plan.py.j2")),
         Output(at("compose/web/requirements-stack.txt"), t("compose/web/requirements-stack.txt.j2")),
         Output(at("compose/web/apt-packages.txt"),
                t("compose/web/apt-packages.txt.j2", packages=s.system_packages(), suite=s.suite), keep=True),
@@ -86,6 +87,7 @@ def render(stack: Stack) -> list[Output]:
             ),
         ),
         Output(at("compose/nginx/.dockerignore"), t("compose/nginx/dockerignore.j2")),
+        Output(at(f"{s.nginx_upstream_dir}/README.md"), t("compose/nginx/upstream/README.md.j2")),
         Output(at("compose/nginx/ssl/README.md"), t("compose/nginx/ssl/README.md.j2")),
         Output(at("compose/nginx/ssl/.gitignore"), t("compose/nginx/ssl/gitignore.j2")),
         Output(at("compose/nginx/log/.gitignore"), t("compose/nginx/log/gitignore.j2")),
@@ -160,7 +162,7 @@ def write(root: Path, outputs: list[Output], *, force: bool = False) -> list[Wri
         if result.action == "conflict":
             backup = _backup(target)
             result = WriteResult(out.path, "replaced", str(backup.relative_to(root)))
-        _atomic_write(target, content, out.mode)
+        atomic_write(target, content, out.mode)
         results.append(result)
     return results
 
@@ -173,19 +175,5 @@ def _backup(target: Path) -> Path:
         n += 1
         backup = target.with_name(f"{target.name}.bak.{n}")
     mode = target.stat().st_mode & 0o777
-    _atomic_write(backup, target.read_text(encoding="utf-8"), mode)
+    atomic_write(backup, target.read_text(encoding="utf-8"), mode)
     return backup
-
-
-def _atomic_write(target: Path, content: str, mode: int) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a file."""
-    tmp = target.with_name(f".{target.name}.djstack-tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(content)
-        os.chmod(tmp, mode)  # umask may have narrowed it; secrets stay 0600 either way
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -63,10 +63,13 @@ class LiveStack:
             pytest.fail(f"docker compose {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
         return proc
 
-    def services(self) -> dict[str, dict]:
+    def services_all(self) -> list[dict]:
+        """Every container of the stack, as `docker compose ps` describes it."""
         text = self.compose("ps", "--all", "--format", "json").stdout.strip()
-        rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines()]
-        return {row["Service"]: row for row in rows}
+        return json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines()]
+
+    def services(self) -> dict[str, dict]:
+        return {row["Service"]: row for row in self.services_all()}
 
     def wait_docker_healthy(self, timeout: float = 60) -> dict[str, dict]:
         """The services once Docker's own healthchecks have passed for all of them (`djstack up` runs
@@ -77,6 +80,15 @@ class LiveStack:
             if all(row.get("Health") == "healthy" for row in services.values()) or time.monotonic() > deadline:
                 return services
             time.sleep(1)
+
+
+def stored_notes(stack: LiveStack, tag: str) -> set[str]:
+    """Texts of the example's notes starting with `tag-`, read from the database itself (as the
+    application's user)."""
+    query = f"SELECT text FROM gallery_note WHERE text LIKE '{tag}-%'"
+    proc = stack.compose("exec", "-T", "db", "sh", "-c",
+                         f'MYSQL_PWD="$MYSQL_PASSWORD" mysql -u"$MYSQL_USER" -N -B "$MYSQL_DATABASE" -e "{query}"')
+    return set(proc.stdout.split())
 
 
 def new_stack(parent: Path, *init_args: str) -> LiveStack:

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from helpers import REPO
+from stacks import stored_notes
 
 pytestmark = pytest.mark.e2e
 
@@ -87,14 +88,6 @@ def all_healthy(stack) -> bool:
         return False
     return set(rows) == set(SERVICES) and all(
         r["State"] == "running" and r.get("Health") == "healthy" for r in rows.values())
-
-
-def stored_notes(stack, tag: str) -> set[str]:
-    """Texts of this fault's notes, read from the database itself (as the application's user)."""
-    query = f"SELECT text FROM gallery_note WHERE text LIKE '{tag}-%'"
-    proc = stack.compose("exec", "-T", "db", "sh", "-c",
-                         f'MYSQL_PWD="$MYSQL_PASSWORD" mysql -u"$MYSQL_USER" -N -B "$MYSQL_DATABASE" -e "{query}"')
-    return set(proc.stdout.split())
 
 
 def survive(stack, tag: str, fault, restarted: list[str]) -> float:

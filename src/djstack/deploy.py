@@ -1,0 +1,258 @@
+"""`djstack deploy` and `rollback`: a new release of web goes live without dropping a request.
+
+The live release keeps serving throughout. A deploy builds the new image (tagged as a release, see
+releases.py), checks its pending migrations for operations the live code cannot survive, applies
+them once in a one-off container of the new image, then switches:
+
+1. the new release's container starts beside the live one and must pass its healthcheck (a real
+   request through uWSGI's socket) and its probe (database and cache);
+2. nginx is told explicitly: compose/nginx/upstream/web.conf names the new container and nginx
+   reloads (its old workers finish the requests they hold); a page through nginx must answer;
+3. the old release's container gets uWSGI's graceful stop (requests in flight finish) and goes;
+4. web.conf goes too and nginx reloads once more, back to the service name, which now means only
+   the new container. `.env` records the new release (WEB_RELEASE).
+
+Anything failing before step 3 removes the new container and leaves the live release as it was;
+the error shows the new container's last log lines and doctor's first finding.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import docker, releases, ui
+from .compose import Compose, ServiceState, passes_healthcheck
+from .doctor import run_doctor
+from .envfile import set_value
+from .files import atomic_write
+from .errors import DjstackError
+from .lifecycle import build_failure, build_log, http_status, notable_log_lines
+from .migrations import breaking, parse_plan
+from .model import Stack
+
+#: Seconds the new release has to pass its healthcheck (`--timeout`).
+DEFAULT_TIMEOUT = 180
+#: Old releases kept besides the live one (`--keep`).
+DEFAULT_KEEP = 3
+#: How long uWSGI may take to finish the requests it holds when its container stops.
+GRACE_SECONDS = 30
+#: How long the old nginx workers may take to finish their requests after a reload.
+NGINX_DRAIN_SECONDS = 70  # a little over uwsgi_read_timeout: no request is held longer
+
+
+class DeployFailed(DjstackError):
+    """The new release did not go live; the live one still serves, untouched."""
+
+
+@dataclass
+class Switched:
+    tag: str
+    previous: str
+    seconds: float  # from the command to the new release serving alone
+    migrations: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+
+
+def deploy(stack: Stack, *, tag: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+           allow_breaking: bool = False, keep: int = DEFAULT_KEEP) -> Switched:
+    started = time.monotonic()
+    tag = releases.validate_tag(tag) if tag else releases.new_tag(stack.project.root)
+    live = _live(stack)
+    new = Compose(stack.dir, env={"WEB_RELEASE": tag})
+    log = build_log(stack, "deploy-build")
+    with ui.step(f"Building release {tag}") as progress:
+        if new.stream(["--progress", "plain", "build", stack.services.web], progress.update, log) != 0:
+            raise build_failure(stack, log)
+    applied = _migrate(stack, new, allow_breaking)
+    result = _switch(stack, new, live, tag, timeout, started)
+    result.migrations = applied
+    result.pruned = _prune(stack, keep, tag)
+    return result
+
+
+def rollback(stack: Stack, *, tag: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Switched:
+    """Put an earlier release back the same way. Migrations are not reversed: the database stays as
+    the newer release left it (which is why breaking migrations need a deploy of their own)."""
+    started = time.monotonic()
+    live = _live(stack)
+    known = releases.listed(stack.web_image, running_images(Compose(stack.dir)))
+    if tag is None:
+        older = [r for r in known if not r.live and r.tag != stack.web_release]
+        if not older:
+            raise DjstackError(f"There is no release of {stack.web_image} to roll back to.",
+                               "`djstack releases` lists them; deploy one first.")
+        tag = older[0].tag
+    elif tag not in {r.tag for r in known}:
+        raise DjstackError(f"No release {tag!r} of {stack.web_image}.",
+                           f"Choose one of: {', '.join(r.tag for r in known) or 'none'} (`djstack releases`).")
+    return _switch(stack, Compose(stack.dir, env={"WEB_RELEASE": tag}), live, tag, timeout, started)
+
+
+def _live(stack: Stack) -> list[ServiceState]:
+    compose = Compose(stack.dir)
+    web = [s for s in compose.states() if s.service == stack.services.web and s.state == "running"]
+    if not web:
+        raise DjstackError(f"{stack.name}'s web service is not running: there is no live release to replace.",
+                           f"Start the stack first: djstack up {stack.project.root}")
+    nginx = [s for s in compose.states() if s.service == stack.services.nginx and s.state == "running"]
+    if not nginx:
+        raise DjstackError(f"{stack.name}'s nginx is not running.", f"djstack up {stack.project.root}")
+    return web
+
+
+def _image_of(container: str) -> str:
+    return docker.run(["inspect", "--format", "{{.Image}}", container], timeout=60).stdout.strip()
+
+
+def _migrate(stack: Stack, new: Compose, allow_breaking: bool) -> list[str]:
+    """Check and apply the new release's migrations in a one-off container, the live one serving."""
+    web = stack.services.web
+    one_off = ["run", "--rm", "--no-deps", "-T", web]
+    with ui.step("Reading the new release's pending migrations"):
+        proc = new.run([*one_off, "python", f"{stack.web_files}/migration_plan.py"], check=False, timeout=600)
+    if proc.returncode != 0:
+        raise DeployFailed("The new release cannot read its migrations; nothing was changed and the live "
+                           f"release still serves.\n{notable_log_lines(proc.stdout + proc.stderr)}",
+                           "Fix the error above (it is the new code's), then deploy again.")
+    try:
+        plan = parse_plan(proc.stdout)
+    except DjstackError as exc:
+        raise DeployFailed(f"{exc.message}\nNothing was changed; the live release still serves.", exc.fix) from None
+    found = breaking(plan)
+    pending = plan.get("plan", [])
+    if found and not allow_breaking:
+        listed = "\n".join(f"  {b.app}.{b.migration}: {b.operation}: {b.why}" for b in found)
+        raise DeployFailed(
+            "The new release's migrations change the database in ways the live release cannot survive "
+            f"while both run:\n{listed}\nNothing was applied; the live release still serves.",
+            found[0].fix + " Or accept the errors the live release will give meanwhile: "
+            "djstack deploy --allow-breaking-migrations.")
+    if not pending:
+        return []
+    with ui.step(f"Applying {len(pending)} migration(s) with the new release, the live one serving"):
+        proc = new.run([*one_off, "python", "manage.py", "migrate", "--noinput"], check=False, timeout=3600)
+    if proc.returncode != 0:
+        raise DeployFailed("A migration of the new release failed; no traffic moved and the live release "
+                           f"still serves.\n{notable_log_lines(proc.stdout + proc.stderr)}",
+                           "Fix the migration, then deploy again (MySQL does not roll back schema changes: "
+                           "check what the failed migration already did with `djstack dbshell`).")
+    return [f"{m['app']}.{m['name']}" for m in pending]
+
+
+def _switch(stack: Stack, new: Compose, live: list[ServiceState], tag: str, timeout: float,
+            started: float) -> Switched:
+    web = stack.services.web
+    previous = stack.web_release
+    before = {s.container for s in live}
+    with ui.step(f"Starting release {tag} beside the live one") as progress:
+        new.run(["up", "--detach", "--no-deps", "--no-recreate", "--scale", f"{web}={len(before) + 1}", web],
+                timeout=600)
+        fresh = [s for s in new.states() if s.service == web and s.container not in before]
+        if not fresh:
+            raise DeployFailed("Compose started no new web container.", "Run `djstack doctor`.")
+        try:
+            _wait_healthy(new, fresh, timeout, progress.update)
+        except DeployFailed as exc:
+            _discard(stack, fresh, exc)
+    upstream = stack.dir / stack.nginx_upstream_dir / "web.conf"
+    with ui.step("Switching nginx to the new release"):
+        _point_nginx(stack, new, upstream, fresh[0].container)
+        status = http_status(stack.base_url, stack.request_host)
+        if status is None or status >= 500:
+            _point_nginx(stack, new, upstream, next(iter(before)))
+            _discard(stack, fresh, DeployFailed(f"Through nginx, the new release answered {status or 'nothing'} "
+                                                f"at {stack.base_url}.", "Run `djstack doctor`."))
+    with ui.step("Retiring the old release (its requests in flight finish first)"):
+        for container in sorted(before):
+            docker.run(["stop", "--time", str(GRACE_SECONDS), container], timeout=GRACE_SECONDS + 60)
+            docker.run(["rm", container], timeout=60)
+        _point_nginx(stack, new, upstream, None)
+    set_value(stack.dir / ".env", "WEB_RELEASE", tag)
+    return Switched(tag, previous, time.monotonic() - started)
+
+
+def _wait_healthy(compose: Compose, fresh: list[ServiceState], timeout: float, progress) -> None:
+    deadline = time.monotonic() + timeout
+    pending = {s.container: compose.healthcheck(s) for s in fresh}
+    while pending:
+        states = {s.container: s for s in compose.states()}
+        for container, command in list(pending.items()):
+            state = states.get(container)
+            if state is None or state.state in ("exited", "dead", "restarting"):
+                raise DeployFailed(f"The new release's container {container} stopped while starting.",
+                                   "Run `djstack doctor`.")
+            if state.state == "running" and (command is None or passes_healthcheck(container, command)):
+                del pending[container]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise DeployFailed(f"The new release did not pass its healthcheck within {timeout:.0f} s.",
+                               "Run `djstack doctor`, or give it longer with --timeout.")
+        progress(f"waiting for {', '.join(pending)} to pass its healthcheck")
+        time.sleep(0.5)
+
+
+def _point_nginx(stack: Stack, compose: Compose, upstream: Path, container: str | None) -> None:
+    """Send nginx's new requests to `container` (None: back to the service name), explicitly: write
+    or remove web.conf, reload, and wait until the old workers have handed over."""
+    old_workers = _nginx_workers(stack, compose)
+    if container is None:
+        upstream.unlink(missing_ok=True)
+    else:
+        atomic_write(upstream, "# Written by `djstack deploy`: nginx sends requests to this release's "
+                     f"container.\nset $web {stack.web_upstream(container)};\n", 0o644)
+    proc = compose.run(["exec", "-T", stack.services.nginx, "nginx", "-s", "reload"], check=False, timeout=60)
+    if proc.returncode != 0:
+        raise DeployFailed(f"nginx refused to reload: {(proc.stdout + proc.stderr).strip()[-400:]}",
+                           "Run `djstack check` and `djstack doctor`.")
+    # Old workers stop taking requests at once and finish the ones they hold; wait for that, so the
+    # next step (retiring a container) can no longer meet a request sent to it.
+    deadline = time.monotonic() + NGINX_DRAIN_SECONDS
+    while old_workers & _nginx_workers(stack, compose, shutting_down=True) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def _nginx_workers(stack: Stack, compose: Compose, *, shutting_down: bool = False) -> set[str]:
+    """PIDs of nginx's worker processes (with shutting_down, also those finishing after a reload)."""
+    script = 'for p in /proc/[0-9]*; do printf "%s %s\\n" "${p#/proc/}" "$(tr "\\0" " " < $p/cmdline)"; done'
+    proc = compose.run(["exec", "-T", stack.services.nginx, "sh", "-c", script], check=False, timeout=60)
+    workers = set()
+    for line in proc.stdout.splitlines():
+        pid, _, command = line.partition(" ")
+        if "nginx: worker process" in command and (shutting_down or "shutting down" not in command):
+            workers.add(pid)
+    return workers
+
+
+def _discard(stack: Stack, fresh: list[ServiceState], failure: DeployFailed) -> None:
+    """Remove the new release's containers and raise `failure` with what they said."""
+    said = "\n".join(f"{s.container}:\n{notable_log_lines(_logs(s.container))}" for s in fresh)
+    try:
+        first = run_doctor(stack.project.root).findings[:1]
+    except DjstackError:
+        first = []
+    for s in fresh:
+        docker.run(["rm", "--force", s.container], check=False, timeout=120)
+    diagnosis = f"\ndoctor's first finding: {first[0].title}\n  fix: {first[0].fix}" if first else ""
+    raise DeployFailed(f"{failure.message} The new release was removed; the live one still serves.\n"
+                       f"{said}{diagnosis}", failure.fix)
+
+
+def _logs(container: str) -> str:
+    proc = docker.run(["logs", "--tail", "60", container], check=False, timeout=60)
+    return proc.stdout + proc.stderr
+
+
+def running_images(compose: Compose) -> set[str]:
+    """The image IDs the stack's running containers use."""
+    return {_image_of(s.container) for s in compose.states() if s.state == "running"}
+
+
+def _prune(stack: Stack, keep: int, live_tag: str) -> list[str]:
+    known = releases.listed(stack.web_image, running_images(Compose(stack.dir)))
+    gone = releases.to_prune(known, keep, live_tag)
+    for release in gone:
+        docker.run(["image", "rm", f"{stack.web_image}:{release.tag}"], check=False, timeout=120)
+    return [r.tag for r in gone]

@@ -1,0 +1,122 @@
+"""`djstack deploy` and `rollback` under a steady load of GETs and POSTs through nginx: no request
+fails, every accepted write is kept, and a release that cannot serve never replaces the live one.
+
+The tests share one stack of their own and run in order: deploy release two, roll back to one,
+then two releases that must be refused.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from helpers import DJSTACK, REPO
+from stacks import stored_notes
+
+sys.path.insert(0, str(REPO / "bench"))
+from load import Load  # noqa: E402  (bench/load.py: the bounded load the benchmark uses too)
+
+pytestmark = pytest.mark.e2e
+
+VIEWS = "gallery/views.py"
+#: A view that says which release answers: the page the new code serves.
+MARKER_VIEW = '''
+
+def release(request):
+    from django.http import HttpResponse
+    return HttpResponse("{text}")
+'''
+
+
+def with_release_view(stack, text: str) -> None:
+    """The example's code, changed: /release/ answers `text`."""
+    views = stack.root / VIEWS
+    base = views.read_text().split("\n\ndef release(request):")[0]
+    views.write_text(base + MARKER_VIEW.format(text=text))
+    urls = stack.root / "gallery/urls.py"
+    if "release/" not in urls.read_text():
+        urls.write_text(urls.read_text().replace(
+            'path("", views.home, name="home"),',
+            'path("", views.home, name="home"),\n    path("release/", views.release, name="release"),'))
+
+
+def answer(stack) -> str:
+    return requests.get(stack.url + "/release/", headers={"Host": "localhost"}, timeout=10).text
+
+
+def djstack(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*DJSTACK, *args], capture_output=True, text=True, timeout=1800)
+
+
+def web_containers(stack) -> list[str]:
+    return sorted(row["Name"] for row in stack.services_all() if row["Service"] == "web")
+
+
+@pytest.fixture(scope="module")
+def deploy_stack(module_stack):
+    with_release_view(module_stack, "release one")
+    module_stack.djstack("deploy", str(module_stack.root), "--tag", "one")
+    assert answer(module_stack) == "release one"
+    return module_stack
+
+
+def under_load(stack, tag: str, *command: str) -> tuple[subprocess.CompletedProcess, Load]:
+    with Load(stack.url, gets=("/", "/release/"), concurrency=4, pause=0.02, max_seconds=900, tag=tag) as load:
+        proc = djstack(*command)
+    return proc, load
+
+
+def test_deploy_under_load_drops_nothing(deploy_stack):
+    stack = deploy_stack
+    with_release_view(stack, "release two")
+    proc, load = under_load(stack, "deploy", "deploy", str(stack.root), "--tag", "two")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert answer(stack) == "release two"  # live once deploy returns
+    assert load.total > 50, load.summary()
+    assert not load.failures, load.describe_failures()
+    assert set(load.accepted_posts) <= stored_notes(stack, "deploy")
+    assert "WEB_RELEASE=two" in (stack.root / ".env").read_text().splitlines()
+    assert len(web_containers(stack)) == 1
+    listed = djstack("releases", str(stack.root)).stdout
+    assert "one" in listed and "two" in listed and "live" in listed
+
+
+def test_rollback_under_load_drops_nothing(deploy_stack):
+    stack = deploy_stack
+    proc, load = under_load(stack, "rollback", "rollback", str(stack.root), "one")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "not reversed" in proc.stdout
+    assert answer(stack) == "release one"
+    assert not load.failures, load.describe_failures()
+    assert set(load.accepted_posts) <= stored_notes(stack, "rollback")
+    assert "WEB_RELEASE=one" in (stack.root / ".env").read_text().splitlines()
+
+
+@pytest.mark.parametrize("broken", ["app-does-not-import", "healthcheck-never-passes"])
+def test_a_release_that_cannot_serve_is_removed_and_the_live_one_serves_on(deploy_stack, broken):
+    stack = deploy_stack
+    live_before = web_containers(stack)
+    views = stack.root / VIEWS
+    models = stack.root / "gallery/models.py"
+    good_views, good_models = views.read_text(), models.read_text()
+    if broken == "app-does-not-import":
+        models.write_text(good_models + "\nraise RuntimeError('this release cannot import its models')\n")
+    else:
+        views.write_text(good_views + "\nraise RuntimeError('every request fails: the URLconf cannot import')\n")
+    try:
+        proc, load = under_load(stack, broken, "deploy", str(stack.root), "--tag", broken, "--timeout", "40")
+    finally:
+        views.write_text(good_views)
+        models.write_text(good_models)
+    assert proc.returncode != 0, proc.stdout
+    said = proc.stdout + proc.stderr
+    assert "live" in said and "RuntimeError" in said, said
+    assert not load.failures, load.describe_failures()
+    assert web_containers(stack) == live_before  # nothing of the failed release is left
+    leftovers = subprocess.run(["docker", "ps", "-a", "--filter", f"ancestor={stack.name}-web:{broken}", "-q"],
+                               capture_output=True, text=True).stdout.split()
+    assert not leftovers
+    assert answer(stack) == "release one"
