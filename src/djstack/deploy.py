@@ -64,7 +64,9 @@ def deploy(stack: Stack, *, tag: str | None = None, timeout: float = DEFAULT_TIM
     log = build_log(stack, "deploy-build")
     with ui.step(f"Building release {tag}") as progress:
         if new.stream(["--progress", "plain", "build", stack.services.web], progress.update, log) != 0:
-            raise build_failure(stack, log)
+            failed = build_failure(stack, log)
+            raise DeployFailed(f"{failed.message}\nThe new release did not build; the live release still serves.",
+                               failed.fix.replace("`djstack up`", "`djstack deploy`"))
     applied = _migrate(stack, new, allow_breaking)
     result = _switch(stack, new, live, tag, timeout, started)
     result.migrations = applied
@@ -236,7 +238,7 @@ def _discard(stack: Stack, fresh: list[ServiceState], failure: DeployFailed) -> 
     for s in fresh:
         docker.run(["rm", "--force", s.container], check=False, timeout=120)
     diagnosis = f"\ndoctor's first finding: {first[0].title}\n  fix: {first[0].fix}" if first else ""
-    raise DeployFailed(f"{failure.message} The new release was removed; the live one still serves.\n"
+    raise DeployFailed(f"{failure.message} The new release was removed; the live release still serves.\n"
                        f"{said}{diagnosis}", failure.fix)
 
 

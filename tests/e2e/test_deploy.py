@@ -95,25 +95,27 @@ def test_rollback_under_load_drops_nothing(deploy_stack):
     assert "WEB_RELEASE=one" in (stack.root / ".env").read_text().splitlines()
 
 
-@pytest.mark.parametrize("broken", ["app-does-not-import", "healthcheck-never-passes"])
+#: Ways a release can be broken, and the file that breaks it: its models (the image build's
+#: collectstatic stops), its WSGI module (it builds, but uWSGI cannot load the app), its URLconf
+#: (uWSGI runs, but every request fails, so its healthcheck never passes).
+BROKEN = {"does-not-build": "gallery/models.py", "app-does-not-load": "mysite/wsgi.py",
+          "healthcheck-never-passes": VIEWS}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN))
 def test_a_release_that_cannot_serve_is_removed_and_the_live_one_serves_on(deploy_stack, broken):
     stack = deploy_stack
     live_before = web_containers(stack)
-    views = stack.root / VIEWS
-    models = stack.root / "gallery/models.py"
-    good_views, good_models = views.read_text(), models.read_text()
-    if broken == "app-does-not-import":
-        models.write_text(good_models + "\nraise RuntimeError('this release cannot import its models')\n")
-    else:
-        views.write_text(good_views + "\nraise RuntimeError('every request fails: the URLconf cannot import')\n")
+    module = stack.root / BROKEN[broken]
+    good = module.read_text()
+    module.write_text(good + f"\nraise RuntimeError('release {broken}')\n")
     try:
         proc, load = under_load(stack, broken, "deploy", str(stack.root), "--tag", broken, "--timeout", "40")
     finally:
-        views.write_text(good_views)
-        models.write_text(good_models)
+        module.write_text(good)
     assert proc.returncode != 0, proc.stdout
     said = proc.stdout + proc.stderr
-    assert "live" in said and "RuntimeError" in said, said
+    assert "live release still serves" in said and f"RuntimeError: release {broken}" in said, said
     assert not load.failures, load.describe_failures()
     assert web_containers(stack) == live_before  # nothing of the failed release is left
     leftovers = subprocess.run(["docker", "ps", "-a", "--filter", f"ancestor={stack.name}-web:{broken}", "-q"],
