@@ -43,7 +43,7 @@ def test_all_services_healthy(live_stack):
 def test_dynamic_page(live_stack):
     response = live_stack.get("/")
     assert response.status_code == 200
-    assert "/static/gallery/site.css" in response.text
+    assert re.search(r"/static/gallery/site\.[0-9a-f]{12}\.css", response.text)  # its hashed name
     assert response.headers.get("Server") == "nginx"  # server_tokens off: no version
 
 
