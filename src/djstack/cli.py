@@ -162,6 +162,8 @@ def deploy(folder, tag, timeout, allow_breaking_migrations, keep):
     result = run_deploy(stack, tag=tag, timeout=timeout, allow_breaking=allow_breaking_migrations, keep=keep)
     applied = f"{len(result.migrations)} migration(s) applied" if result.migrations else "no migrations"
     pruned = f"; pruned {', '.join(result.pruned)}" if result.pruned else ""
+    if result.static_pruned:
+        pruned += f"; {result.static_pruned} old static file(s) removed"
     ui.ok(f"Release {result.tag} is live ({applied}; {result.seconds:.0f} s; previous {result.previous}{pruned}).")
 
 

@@ -91,8 +91,9 @@ class Compose:
         proc = self.run(["logs", "--no-color", "--no-log-prefix", "--tail", str(tail), service], check=False)
         return _ANSI.sub("", proc.stdout + proc.stderr).rstrip()
 
-    def exec(self, service: str, command: Sequence[str], *, check: bool = True, timeout: float = 120):
-        return self.run(["exec", "-T", service, *command], check=check, timeout=timeout)
+    def exec(self, service: str, command: Sequence[str], *, check: bool = True, timeout: float = 120,
+             input: str | None = None):
+        return self.run(["exec", "-T", service, *command], check=check, timeout=timeout, input=input)
 
     def healthcheck(self, state: ServiceState) -> list[str] | None:
         """The command of a container's healthcheck as `exec` runs it; None when it has none."""

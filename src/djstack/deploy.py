@@ -18,6 +18,7 @@ the error shows the new container's last log lines and doctor's first finding.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ class Switched:
     seconds: float  # from the command to the new release serving alone
     migrations: list[str] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
+    static_pruned: int = 0  # hashed static files no kept release references any more
 
 
 def deploy(stack: Stack, *, tag: str | None = None, timeout: float = DEFAULT_TIMEOUT,
@@ -71,6 +73,7 @@ def deploy(stack: Stack, *, tag: str | None = None, timeout: float = DEFAULT_TIM
     result = _switch(stack, new, live, tag, timeout, started)
     result.migrations = applied
     result.pruned = _prune(stack, keep, tag)
+    result.static_pruned = _prune_static(stack)
     return result
 
 
@@ -250,6 +253,28 @@ def _logs(container: str) -> str:
 def running_images(compose: Compose) -> set[str]:
     """The image IDs the stack's running containers use."""
     return {_image_of(s.container) for s in compose.states() if s.state == "running"}
+
+
+def _prune_static(stack: Stack) -> int:
+    """Delete the hashed static files that no kept release's manifest names (old releases' pages
+    still in browsers keep theirs while the release is kept)."""
+    if stack.project.own_static_storage:
+        return 0  # the project's own storage: its files are its business
+    manifests = []
+    for release in releases.listed(stack.web_image, set()):
+        proc = docker.run(["run", "--rm", "--entrypoint", "cat", f"{stack.web_image}:{release.tag}",
+                           f"{stack.paths.static_build}/staticfiles.json"], check=False, timeout=120)
+        if proc.returncode == 0:
+            manifests.append(json.loads(proc.stdout))
+    if not manifests:
+        return 0
+    proc = Compose(stack.dir).exec(stack.services.web, ["python", f"{stack.web_files}/prune_static.py"],
+                                   check=False, input=json.dumps(manifests), timeout=300)
+    try:
+        return len(json.loads(proc.stdout.strip().splitlines()[-1])["deleted"])
+    except (ValueError, IndexError, KeyError):
+        ui.warn(f"Pruning old static files failed (nothing was deleted): {(proc.stdout + proc.stderr).strip()[-300:]}")
+        return 0
 
 
 def _prune(stack: Stack, keep: int, live_tag: str) -> list[str]:

@@ -62,7 +62,7 @@ def render(stack: Stack) -> list[Output]:
         Output(at(".env.example"), t("env.j2", example=True, **env_args)),
         Output(str(s.project.overlay_file), t("settings_docker.py.j2")),
         # The storage the overlay names for static files, unless the project has its own.
-        *([] if getattr(s.project, "own_static_storage", False) else [
+        *([] if s.project.own_static_storage else [
             Output(str(s.project.overlay_file.with_name("staticfiles_docker.py")), t("staticfiles_docker.py.j2"))]),
         Output(at("compose/web/uwsgi.ini"), t("compose/web/uwsgi.ini.j2")),
         Output(at("compose/web/entrypoint.sh"), t("compose/web/entrypoint.sh.j2"), mode=0o755),

@@ -7,6 +7,7 @@ then two releases that must be refused.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -69,9 +70,17 @@ def under_load(stack, tag: str, *command: str) -> tuple[subprocess.CompletedProc
     return proc, load
 
 
+def stylesheet(stack) -> str:
+    page = requests.get(stack.url + "/", headers={"Host": "localhost"}, timeout=10).text
+    return re.search(r'href="(/static/gallery/site\.[0-9a-f]{12}\.css)"', page).group(1)
+
+
 def test_deploy_under_load_drops_nothing(deploy_stack):
     stack = deploy_stack
     with_release_view(stack, "release two")
+    old_css = stylesheet(stack)
+    css = stack.root / "gallery/static/gallery/site.css"
+    css.write_text(css.read_text() + "\n/* release two */\n")
     proc, load = under_load(stack, "deploy", "deploy", str(stack.root), "--tag", "two")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert answer(stack) == "release two"  # live once deploy returns
@@ -82,6 +91,11 @@ def test_deploy_under_load_drops_nothing(deploy_stack):
     assert len(web_containers(stack)) == 1
     listed = djstack("releases", str(stack.root)).stdout
     assert "one" in listed and "two" in listed and "live" in listed
+    # The new page links the new stylesheet; pages the old release rendered still find theirs.
+    new_css = stylesheet(stack)
+    assert new_css != old_css
+    for href in (old_css, new_css):
+        assert requests.get(stack.url + href, headers={"Host": "localhost"}, timeout=10).status_code == 200, href
 
 
 def test_rollback_under_load_drops_nothing(deploy_stack):

@@ -15,6 +15,7 @@ from . import placement
 from .settings import AsgiInfo, EnvRead, asgi_info, choose_settings, env_reads, locate_wsgi, uses_gis
 from .buildsteps import JsBuild, ManageStep, build_steps
 from .dependencies import Dependencies, find_dependencies
+from .storage import own_static_storage
 from .python import PythonRequest, python_request
 from .pysource import module_file, parse, settings_literals
 
@@ -42,6 +43,7 @@ class DjangoProject:
     asgi: AsgiInfo | None = None  # what an ASGI project gets served and what not
     manage_steps: tuple[ManageStep, ...] = ()  # manage.py commands the image build runs (compress…)
     js_build: JsBuild | None = None  # a package.json build, run in a Node stage of the image
+    own_static_storage: bool = False  # the settings choose their static files storage (whitenoise…)
     python_request: PythonRequest | None = None  # the Python version a project file asks for
 
     @property
@@ -89,6 +91,7 @@ def detect(folder: Path, settings: str | None = None) -> DjangoProject:
         asgi=asgi_info(app_dir, values, settings_file),
         manage_steps=tuple(steps),
         js_build=js_build,
+        own_static_storage=own_static_storage(settings_file, app_dir),
     )
 
 
