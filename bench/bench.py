@@ -28,8 +28,11 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
+
 from djstack.compose import Compose  # the same readiness wait as `djstack up`
 from djstack.lifecycle import wait_ready
+from load import Load as SteadyLoad  # bench/load.py, beside this file (also used by the e2e tests)
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -141,6 +144,12 @@ class Stack:
 
     def remove(self) -> None:
         self.compose("down", "--volumes", "--remove-orphans", "--rmi", "local", check=False, timeout=600)
+        # Images named after this project that Compose does not know (the release tags `djstack deploy`
+        # adds): only this project's names, never a global prune.
+        listed = run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], check=False).stdout.split()
+        ours = [i for i in listed if i.split(":")[0] in (self.project, f"{self.project}-web")]
+        if ours:
+            run(["docker", "image", "rm", "-f", *ours], check=False)
 
 
 def copy_example(dest: Path) -> Path:
@@ -327,6 +336,164 @@ def seed(stack: Stack, notes: int) -> None:
             raise SystemExit(f"{stack.title}: GET {path} answered {status}")
 
 
+# --- deploy under load ------------------------------------------------------------------------
+
+MARKER_HEADER = "X-Bench-Release"
+DEPLOY_WAYS = {  # key -> label in the report
+    "djstack-deploy": "`djstack deploy`",
+    "compose-up": "`docker compose up -d --build` (djstack's stack)",
+    "tutorial": "tutorial: `docker compose build` + `docker compose up -d`",
+}
+
+
+def marker_change(app: Path, marker: str) -> None:
+    """A code-only change whose effect can be seen: GET / answers with a header naming the release."""
+    views = app / "gallery" / "views.py"
+    views.write_text(views.read_text(encoding="utf-8") + (
+        f"\n\n# benchmark deploy: release {marker}\n"
+        f"_home_before_{marker} = home\n\n\n"
+        f"def home(request):\n"
+        f"    response = _home_before_{marker}(request)\n"
+        f"    response[{MARKER_HEADER!r}] = {marker!r}\n"
+        f"    return response\n"), encoding="utf-8")
+
+
+def serves_marker(url: str, marker: str) -> bool:
+    try:
+        return requests.get(url + "/", timeout=2, headers={"Connection": "close"}).headers.get(MARKER_HEADER) == marker
+    except Exception:  # noqa: BLE001 - down is simply "not yet"
+        return False
+
+
+def djstack_has_deploy() -> bool:
+    return run([*DJSTACK, "deploy", "--help"], check=False, timeout=60).returncode == 0
+
+
+def deploy_under_load(stack: Stack, way: str, commands: list[list[str]], marker: str, smoke: bool,
+                      logs: Path) -> dict:
+    """Run `commands` one after the other under a steady load of GETs and POSTs through the stack's
+    nginx; measure from the first command's start until `after` seconds past the moment GET / first
+    answers with the marker (or the commands fail, or time runs out)."""
+    warm, after, limit, settle_limit = (1, 2, 600, 60) if smoke else (3, 5, 900, 120)
+    log_file = logs / f"deploy-{way}.log"
+    with SteadyLoad(stack.url, host=None, gets=("/",), post_path="/api/notes/", concurrency=4, pause=0.05,
+                    max_seconds=limit + 60, tag=f"deploy-{way}") as load:
+        time.sleep(warm)  # the steady state before the command
+        t0 = time.monotonic()
+        seen = None
+        exits = []
+        with open(log_file, "w", encoding="utf-8") as out:
+            queue = list(commands)
+            proc = None
+            while time.monotonic() - t0 < limit:
+                if proc is None and queue and (not exits or exits[-1] == 0):
+                    cmd = queue.pop(0)
+                    out.write(f"$ {' '.join(cmd)}\n")
+                    out.flush()
+                    proc = subprocess.Popen(cmd, cwd=stack.root, env={**os.environ, **stack.env},
+                                            stdout=out, stderr=subprocess.STDOUT)
+                if proc is not None and proc.poll() is not None:
+                    exits.append(proc.returncode)
+                    proc = None
+                    ended = time.monotonic()
+                if seen is None and serves_marker(stack.url, marker):
+                    seen = time.monotonic()
+                commands_done = proc is None and (not queue or exits[-1] != 0)
+                if commands_done and (seen is not None or exits[-1] != 0):
+                    break
+                if commands_done and time.monotonic() - ended > settle_limit:
+                    break  # exited 0 but never serves the new version: the row says "never"
+                time.sleep(0.1)
+            if proc is not None:  # out of time: stop it, the row says so
+                proc.kill()
+                proc.wait()
+                exits.append(None)
+                ended = time.monotonic()
+        t1 = max(ended, seen or ended)
+        time.sleep(after)  # the old release's removal comes after the new one serves
+    summary = load.summary(t0, t1)
+    by_kind: dict[str, int] = {}
+    for f in load.failures:
+        kind = str(f.status) if f.status is not None else f.error
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+    failed = exits[-1] != 0 if exits else True
+    return {
+        **summary,
+        "failure_kinds": by_kind,
+        "command_s": round(ended - t0, 2),
+        "to_new_version_s": round(seen - t0, 2) if seen else None,
+        "exit": exits[-1] if exits else None,
+        "error": (f"exit {exits[-1]}" if exits and exits[-1] is not None else "timed out") if failed else None,
+        "log": str(log_file),
+    }
+
+
+def deploy_row(dj: Stack, tut: Stack, smoke: bool, logs: Path) -> dict:
+    """The same kind of code-only change three ways, one after the other, each from a stack at rest."""
+    row: dict[str, dict] = {}
+
+    def settle(stack: Stack) -> None:
+        if stack is dj:
+            failure = wait_ready(Compose(stack.root, stack.files), lambda _: None, timeout=300)
+            if failure:
+                raise SystemExit(f"{stack.title}: {failure[0]}")
+        wait_http(stack.url + "/", 300)
+
+    def measure(key: str, stack: Stack, app: Path, commands: list[list[str]]) -> None:
+        settle(stack)
+        marker = f"r{uuid.uuid4().hex[:10]}"
+        marker_change(app, marker)
+        log(f"deploy under load: {DEPLOY_WAYS[key]}")
+        row[key] = deploy_under_load(stack, key, commands, marker, smoke, logs)
+
+    measure("compose-up", dj, dj.root, [dj.compose_cmd("up", "--detach", "--build")])
+    if djstack_has_deploy():
+        measure("djstack-deploy", dj, dj.root,
+                [[*DJSTACK, "deploy", str(dj.root), "--tag", f"bench-{int(time.time())}", "--timeout", "300"]])
+    else:
+        row["djstack-deploy"] = {"skipped": "not measured: djstack deploy missing"}
+    if smoke:  # the tutorial's rebuild reinstalls every dependency (minutes): CI's budget, as for the rebuild row
+        row["tutorial"] = {"skipped": "skipped in smoke mode (a full reinstall)"}
+    else:
+        measure("tutorial", tut, tut.root / "myproject", [tut.compose_cmd("build"), tut.compose_cmd("up", "--detach")])
+    return row
+
+
+def deploy_report(results: dict) -> list[str]:
+    rows = results.get("deploy")
+    if rows is None:
+        return []
+    lines = [
+        "",
+        "### Requests failed during a deploy",
+        "",
+        "A code-only change (GET / gains a response header naming the release) put live under a steady load: "
+        "4 workers alternating GET / and POST /api/notes/ through nginx on 127.0.0.1, a new connection per "
+        "request, 50 ms between a worker's requests, from "
+        f"{'1' if results['smoke'] else '3'} s before the command until "
+        f"{'2' if results['smoke'] else '5'} s after the new version first answered. A failure is any "
+        "non-2xx/3xx answer or a request without an answer (10 s timeout). The switch: from the command's "
+        "start until it exited and the new version answered.",
+        "",
+        "| way | requests | failed | longest gap (s) | p99 during the switch (ms) | command to new version serving (s) | command (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, label in DEPLOY_WAYS.items():
+        r = rows.get(key)
+        if r is None:
+            continue
+        if "skipped" in r:
+            lines.append(f"| {label} | {r['skipped']} | — | — | — | — | — |")
+            continue
+        kinds = ", ".join(f"{k} ×{n}" for k, n in sorted(r["failure_kinds"].items()))
+        failed = f"{r['failed']}" + (f" ({kinds})" if kinds else "")
+        serving = fmt(r["to_new_version_s"], 1) if r["to_new_version_s"] is not None else "never"
+        command = fmt(r["command_s"], 1) + (f" ({r['error']})" if r["error"] else "")
+        lines.append(f"| {label} | {r['requests']:,} | {failed} | {r['longest_gap_s']:.2f} | "
+                     f"{fmt(r['window_p99_ms'], 0)} | {serving} | {command} |")
+    return lines
+
+
 # --- machine ------------------------------------------------------------------------------------
 
 def machine() -> dict:
@@ -420,6 +587,7 @@ def report(results: dict) -> str:
                              ("up_healthy_s", "`up` to healthy and serving, warm images, existing data", "s")):
         d, t, g = (b.get(k, {}).get(key) for k in ("djstack", "tutorial", "gunicorn"))
         lines.append(f"| {label} ({unit}) | {fmt(d, 1)} | {fmt(t, 1)} | {ratio(d, t)} | {fmt(g, 1)} |")
+    lines += deploy_report(results)
     lines += ["", "### Targets", "", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t['target']} | {t['measured']} | {'—' if t['met'] is None else 'yes' if t['met'] else 'NO'} |"
               for t in results["targets"]]
@@ -503,7 +671,8 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="leave the stacks running afterwards")
     parser.add_argument("--prefix", default="bench",
                         help="Compose project names are PREFIX-djstack, PREFIX-tutorial…: another prefix for a second run")
-    parser.add_argument("--only", default="", help="comma-separated endpoints to load (default all)")
+    parser.add_argument("--only", default="",
+                        help="comma-separated endpoints to load and/or `deploy` for the deploy row (default all)")
     args = parser.parse_args()
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", args.prefix):
         parser.error(f"--prefix {args.prefix!r}: Compose project names take lower-case letters, digits, - and _")
@@ -595,6 +764,8 @@ def main() -> int:
         for s, checks in ((dj, True), (tut, False), (gun, True)):
             log(f"{s.title}: timing up to healthy (warm images, existing data)")
             results["build"][s.key]["up_healthy_s"] = up_time(s, checks)
+        if not only or "deploy" in only:
+            results["deploy"] = deploy_row(dj, tut, smoke, work)
     finally:
         results["load_after"] = os.getloadavg()
         if not args.keep:

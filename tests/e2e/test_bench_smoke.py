@@ -1,9 +1,11 @@
 """The benchmark harness in smoke mode (tiny load, seconds): it must run end to end and produce a
-well-formed report with every row. No timing is asserted: the numbers of a smoke run mean nothing."""
+well-formed report with every row. No timing is asserted: the numbers of a smoke run mean nothing.
+Nor are the deploy row's failure counts: they are measured, not asserted (the deploy e2e tests assert)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -17,14 +19,37 @@ pytestmark = pytest.mark.e2e
 
 REPO = EXAMPLE.parent.parent
 ROWS = ("dynamic page (DB)", "cached page (Redis)", "static file", "media file")
+DEPLOY_WAYS = {"djstack-deploy": "`djstack deploy`", "compose-up": "`docker compose up -d --build`",
+               "tutorial": "tutorial: "}
+NUMBER = r"[\d.,]+"
+
+
+def deploy_cells(report: str, label: str) -> list[str]:
+    line = next((l for l in report.splitlines() if l.startswith(f"| {label}")), None)
+    assert line, f"deploy row {label!r} missing\n{report}"
+    cells = [c.strip() for c in line.split("|")[2:-1]]
+    assert len(cells) == 6, line  # requests, failed, gap, p99, to new version, command
+    return cells
+
+
+def check_measured_deploy(cells: list[str], result: dict, label: str) -> None:
+    requests, failed, gap, p99, serving, command = cells
+    assert re.fullmatch(NUMBER, requests) and int(requests.replace(",", "")) == result["requests"] > 0, cells
+    assert re.fullmatch(r"\d+( \(.+\))?", failed), f"{label}: failed requests not a count: {failed!r}"
+    assert re.fullmatch(NUMBER, gap) and re.fullmatch(NUMBER, p99), cells
+    assert re.fullmatch(NUMBER, serving), f"{label}: the new version never answered: {cells}"
+    assert re.fullmatch(NUMBER, command), f"{label}: the command failed or timed out: {cells}"
+    assert result["accepted_posts"] > 0 and result["stopped_by"] == "block", result
 
 
 def test_bench_smoke(tmp_path):
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
         pytest.skip("no Docker engine")
     proc = subprocess.run(
-        ["sh", str(REPO / "bench" / "run.sh"), "--smoke", "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=900, env={**__import__("os").environ, "BENCH_PYTHON": sys.executable},
+        ["sh", str(REPO / "bench" / "run.sh"), "--smoke", "--out", str(tmp_path / "out"),
+         # BENCH_PREFIX: Compose project names of its own, for a run beside another on the same engine
+         "--prefix", os.environ.get("BENCH_PREFIX", "bench")],
+        capture_output=True, text=True, timeout=1200, env={**os.environ, "BENCH_PYTHON": sys.executable},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
@@ -51,3 +76,14 @@ def test_bench_smoke(tmp_path):
     for row in results["load"]:
         for name, load in row["stacks"].items():
             assert load["errors"] == 0, f"{row['endpoint']} on {name}: {load['errors']} errors"
+
+    # The deploy row: the same code-only change three ways under load, each one a row.
+    assert "### Requests failed during a deploy" in report, report
+    deploy = results["deploy"]
+    check_measured_deploy(deploy_cells(report, DEPLOY_WAYS["compose-up"]), deploy["compose-up"], "compose up")
+    djstack_cells = deploy_cells(report, DEPLOY_WAYS["djstack-deploy"])
+    if "skipped" in deploy["djstack-deploy"]:  # until the command exists, the row says so and nothing fails
+        assert djstack_cells[0] == "not measured: djstack deploy missing", djstack_cells
+    else:
+        check_measured_deploy(djstack_cells, deploy["djstack-deploy"], "djstack deploy")
+    assert deploy_cells(report, DEPLOY_WAYS["tutorial"])[0].startswith("skipped in smoke mode"), report
