@@ -227,11 +227,23 @@ def up(stack: Stack, recorded: dict[str, str]) -> SmokeResult:
     started = time.monotonic()
     start(stack, compose)
     healthy_after = time.monotonic() - started
+    _forget_interrupted_switch(stack, compose)
     with ui.step("Checking the site through nginx"):
         result = smoke_check(stack, compose)
     ui.ok(f"All services passed their healthchecks {healthy_after:.0f} s after start; page {result.page_status}, "
           f"static {result.static_status or 'n/a'}, database and cache reachable.")
     return result
+
+
+def _forget_interrupted_switch(stack: Stack, compose: Compose) -> None:
+    """A web.conf left by an interrupted deploy may name a container that is gone: `up` converges to
+    the service name (see compose/nginx/upstream/README.md)."""
+    left = stack.dir / stack.nginx_upstream_dir / "web.conf"
+    if left.exists():
+        left.unlink()
+        compose.exec(stack.services.nginx, ["nginx", "-s", "reload"], check=False, timeout=60)
+        ui.say(f"Removed {left.relative_to(stack.dir)}, left by an interrupted deploy: nginx sends to "
+               f"the {stack.services.web} service again.")
 
 
 def down(stack: Stack, *, volumes: bool) -> None:
