@@ -136,3 +136,25 @@ def test_a_release_that_cannot_serve_is_removed_and_the_live_one_serves_on(deplo
                                capture_output=True, text=True).stdout.split()
     assert not leftovers
     assert answer(stack) == "release one"
+
+
+def test_a_breaking_migration_is_refused_before_anything_changes(deploy_stack):
+    stack = deploy_stack
+    folder = stack.root / "gallery/migrations"
+    latest = sorted(p.stem for p in folder.glob("0*.py"))[-1]
+    dropping = folder / "0999_drop_note_text.py"
+    dropping.write_text(
+        "from django.db import migrations\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        f"    dependencies = [('gallery', '{latest}')]\n"
+        "    operations = [migrations.RemoveField(model_name='note', name='text')]\n")
+    try:
+        proc, load = under_load(stack, "breaking", "deploy", str(stack.root), "--tag", "breaking")
+    finally:
+        dropping.unlink()
+    assert proc.returncode != 0, proc.stdout
+    said = proc.stdout + proc.stderr
+    assert "RemoveField" in said and "--allow-breaking-migrations" in said, said
+    assert not load.failures, load.describe_failures()
+    assert set(load.accepted_posts) <= stored_notes(stack, "breaking")  # the column is still there
+    assert answer(stack) == "release one"
