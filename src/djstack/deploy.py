@@ -4,10 +4,12 @@ The live release keeps serving throughout. A deploy builds the new image (tagged
 releases.py), checks its pending migrations for operations the live code cannot survive, applies
 them once in a one-off container of the new image, then switches:
 
-1. the new release's container starts beside the live one and must pass its healthcheck (a real
-   request through uWSGI's socket) and its probe (database and cache);
-2. nginx is told explicitly: compose/nginx/upstream/web.conf names the new container and nginx
-   reloads (its old workers finish the requests they hold); a page through nginx must answer;
+1. nginx is pinned to the live container (compose/nginx/upstream/web.conf names it; nginx reloads,
+   its old workers finishing the requests they hold), so it never sends a request to the service
+   name while that also means a container still starting;
+2. the new release's container starts beside the live one and must pass its healthcheck (a real
+   request through uWSGI's socket); then web.conf names it instead, nginx reloads, and a page
+   through nginx must answer;
 3. the old release's container gets uWSGI's graceful stop (requests in flight finish) and goes;
 4. web.conf goes too and nginx reloads once more, back to the service name, which now means only
    the new container. `.env` records the new release (WEB_RELEASE).
@@ -45,6 +47,9 @@ NGINX_DRAIN_SECONDS = 70  # a little over uwsgi_read_timeout: no request is held
 
 class DeployFailed(DjstackError):
     """The new release did not go live; the live one still serves, untouched."""
+
+    said = ""  # the new release's last log lines
+    diagnosis = ""  # doctor's first finding
 
 
 @dataclass
@@ -150,27 +155,34 @@ def _switch(stack: Stack, new: Compose, live: list[ServiceState], tag: str, time
             started: float) -> Switched:
     web = stack.services.web
     previous = stack.web_release
-    before = {s.container for s in live}
-    with ui.step(f"Starting release {tag} beside the live one") as progress:
-        new.run(["up", "--detach", "--no-deps", "--no-recreate", "--scale", f"{web}={len(before) + 1}", web],
-                timeout=600)
-        fresh = [s for s in new.states() if s.service == web and s.container not in before]
-        if not fresh:
-            raise DeployFailed("Compose started no new web container.", "Run `djstack doctor`.")
-        try:
-            _wait_healthy(new, fresh, timeout, progress.update)
-        except DeployFailed as exc:
-            _discard(stack, fresh, exc)
+    before = sorted(s.container for s in live)
     upstream = stack.dir / stack.nginx_upstream_dir / "web.conf"
-    with ui.step("Switching nginx to the new release"):
-        _point_nginx(stack, new, upstream, fresh[0].container)
-        status = http_status(stack.base_url, stack.request_host)
-        if status is None or status >= 500:
-            _point_nginx(stack, new, upstream, next(iter(before)))
-            _discard(stack, fresh, DeployFailed(f"Through nginx, the new release answered {status or 'nothing'} "
-                                                f"at {stack.base_url}.", "Run `djstack doctor`."))
+    # From here until the old release is gone nginx never asks DNS for the service name, which
+    # would also give it the new container while that one is still starting (or failing to).
+    with ui.step("Pinning nginx to the live release"):
+        _point_nginx(stack, new, upstream, before[0])
+    fresh: list[ServiceState] = []
+    try:
+        with ui.step(f"Starting release {tag} beside the live one") as progress:
+            new.run(["up", "--detach", "--no-deps", "--no-recreate", "--scale", f"{web}={len(before) + 1}", web],
+                    timeout=600)
+            fresh = [s for s in new.states() if s.service == web and s.container not in before]
+            if not fresh:
+                raise DeployFailed("Compose started no new web container.", "Run `djstack doctor`.")
+            _wait_healthy(new, fresh, timeout, progress.update)
+        with ui.step("Switching nginx to the new release"):
+            _point_nginx(stack, new, upstream, fresh[0].container)
+            status = http_status(stack.base_url, stack.request_host)
+            if status is None or status >= 500:
+                _point_nginx(stack, new, upstream, before[0])
+                raise DeployFailed(f"Through nginx, the new release answered {status or 'nothing'} at "
+                                   f"{stack.base_url}.", "Run `djstack doctor`.")
+    except DeployFailed as exc:
+        _discard(stack, fresh, exc)
+        _point_nginx(stack, new, upstream, None)  # the service name: the live release alone again
+        raise _failure(exc, fresh) from None
     with ui.step("Retiring the old release (its requests in flight finish first)"):
-        for container in sorted(before):
+        for container in before:
             docker.run(["stop", "--time", str(GRACE_SECONDS), container], timeout=GRACE_SECONDS + 60)
             docker.run(["rm", container], timeout=60)
         _point_nginx(stack, new, upstream, None)
@@ -232,17 +244,22 @@ def _nginx_workers(stack: Stack, compose: Compose, *, shutting_down: bool = Fals
 
 
 def _discard(stack: Stack, fresh: list[ServiceState], failure: DeployFailed) -> None:
-    """Remove the new release's containers and raise `failure` with what they said."""
-    said = "\n".join(f"{s.container}:\n{notable_log_lines(_logs(s.container))}" for s in fresh)
+    """Note what the new release's containers said and doctor's first finding (on `failure`), then
+    remove them."""
+    failure.said = "\n".join(f"{s.container}:\n{notable_log_lines(_logs(s.container))}" for s in fresh)
     try:
-        first = run_doctor(stack.project.root).findings[:1]
+        first = run_doctor(stack.project.root).findings[:1] if fresh else []
     except DjstackError:
         first = []
+    failure.diagnosis = f"\ndoctor's first finding: {first[0].title}\n  fix: {first[0].fix}" if first else ""
     for s in fresh:
         docker.run(["rm", "--force", s.container], check=False, timeout=120)
-    diagnosis = f"\ndoctor's first finding: {first[0].title}\n  fix: {first[0].fix}" if first else ""
-    raise DeployFailed(f"{failure.message} The new release was removed; the live release still serves.\n"
-                       f"{said}{diagnosis}", failure.fix)
+
+
+def _failure(failure: DeployFailed, fresh: list[ServiceState]) -> DeployFailed:
+    gone = "The new release was removed; " if fresh else ""
+    return DeployFailed(f"{failure.message} {gone}the live release still serves.\n"
+                        f"{failure.said}{failure.diagnosis}", failure.fix)
 
 
 def _logs(container: str) -> str:

@@ -83,6 +83,7 @@ def test_deploy_under_load_drops_nothing(deploy_stack):
     css.write_text(css.read_text() + "\n/* release two */\n")
     proc, load = under_load(stack, "deploy", "deploy", str(stack.root), "--tag", "two")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    print("deploy under load:", load.summary() | {"failures": None}, proc.stdout.splitlines()[-1])
     assert answer(stack) == "release two"  # live once deploy returns
     assert load.total > 50, load.summary()
     assert not load.failures, load.describe_failures()
@@ -103,6 +104,7 @@ def test_rollback_under_load_drops_nothing(deploy_stack):
     proc, load = under_load(stack, "rollback", "rollback", str(stack.root), "one")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "not reversed" in proc.stdout
+    print("rollback under load:", load.summary() | {"failures": None}, proc.stdout.splitlines()[-1])
     assert answer(stack) == "release one"
     assert not load.failures, load.describe_failures()
     assert set(load.accepted_posts) <= stored_notes(stack, "rollback")
