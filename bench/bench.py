@@ -144,10 +144,10 @@ class Stack:
 
     def remove(self) -> None:
         self.compose("down", "--volumes", "--remove-orphans", "--rmi", "local", check=False, timeout=600)
-        # Images named after this project that Compose does not know (the release tags `djstack deploy`
-        # adds): only this project's names, never a global prune.
+        # Images named after this project that `--rmi local` leaves (the release tags `djstack deploy`
+        # adds; nginx's image after a deploy): only this project's names, never a global prune.
         listed = run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], check=False).stdout.split()
-        ours = [i for i in listed if i.split(":")[0] in (self.project, f"{self.project}-web")]
+        ours = [i for i in listed if i.split(":")[0] == self.project or i.startswith(f"{self.project}-")]
         if ours:
             run(["docker", "image", "rm", "-f", *ours], check=False)
 
