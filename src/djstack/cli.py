@@ -16,6 +16,11 @@ FOLDER = click.argument(
     "folder", required=False, default=".", type=click.Path(file_okay=False, path_type=Path)
 )
 
+#: deploy's and rollback's --timeout.
+RELEASE_TIMEOUT = click.option(
+    "--timeout", type=click.IntRange(10), default=180, show_default=True, metavar="SECONDS",
+    help="How long the release may take to pass its healthcheck before it is removed (the live one stays).")
+
 
 def handles_errors(func):
     """Print a DjstackError as message + fix and exit non-zero, without a traceback."""
@@ -140,8 +145,7 @@ def up(folder):
 @FOLDER
 @click.option("--tag", metavar="TAG", help="The new release's image tag. Default: the git commit of a clean "
                                            "checkout, else the build's time (YYYYmmdd-HHMMSS, UTC).")
-@click.option("--timeout", type=click.IntRange(10), default=180, show_default=True, metavar="SECONDS",
-              help="How long the new release may take to pass its healthcheck before it is removed.")
+@RELEASE_TIMEOUT
 @click.option("--allow-breaking-migrations", is_flag=True,
               help="Apply migrations the live release cannot survive (dropped or renamed columns and tables).")
 @click.option("--keep", type=click.IntRange(0), default=3, show_default=True, metavar="N",
@@ -170,8 +174,7 @@ def deploy(folder, tag, timeout, allow_breaking_migrations, keep):
 @main.command()
 @FOLDER
 @click.argument("tag", required=False)
-@click.option("--timeout", type=click.IntRange(10), default=180, show_default=True, metavar="SECONDS",
-              help="How long the release may take to pass its healthcheck.")
+@RELEASE_TIMEOUT
 @handles_errors
 def rollback(folder, tag, timeout):
     """Put the previous release (or TAG) back live, the same zero-downtime way as deploy.
