@@ -93,3 +93,13 @@ def test_check_reads_the_stack_in_its_folder(example_copy):
     # It is the stack's compose file that is read, not the project's own.
     (example_copy / "djstack/compose/nginx/nginx.conf").write_text("events {}\nhttp { server { listen 80; } }\n")
     assert has_errors(run_check(example_copy))
+
+
+def test_a_stack_beside_the_projects_own_compose_file_takes_another_compose_name(example_copy):
+    """Plain `docker compose` at the root names the project's own containers after the folder: the
+    stack in djstack/ must not take them over (same service names: web, db)."""
+    (example_copy / "docker-compose.yml").write_text("services:\n  web:\n    build: .\n  db:\n    image: postgres\n")
+    stack, _ = run_init(example_copy, StackOptions(image_source="official"), force=False)
+    assert stack.name == "mysite-djstack"
+    assert "name: mysite-djstack" in (example_copy / "djstack/docker-compose.yml").read_text()
+    assert load_stack(example_copy).name == "mysite-djstack"  # recorded in .env, kept

@@ -102,3 +102,11 @@ def test_django_split_settings_components(tmp_path):
         "mysite/components/static.py": f'STATICFILES_STORAGE = "{WHITENOISE}"\n',
     })
     assert find_static_storage(file, tmp_path).file.name == "static.py"
+
+
+def test_default_file_storage_counts_as_the_projects_own(tmp_path):
+    """Django refuses DEFAULT_FILE_STORAGE beside STORAGES: the overlay must not add one."""
+    settings = tmp_path / "mysite" / "settings.py"
+    settings.parent.mkdir()
+    settings.write_text('DEFAULT_FILE_STORAGE = "storages.backends.s3.S3Storage"\n')
+    assert own_static_storage(settings, tmp_path)

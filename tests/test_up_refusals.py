@@ -48,3 +48,21 @@ def test_a_build_failing_for_a_header_names_the_package_and_the_file(example_cop
     assert isinstance(failure, BuildFailed)
     assert "libpq-dev" in failure.fix and "compose/web/apt-packages.txt" in failure.fix
     assert "[build]" in failure.fix
+
+
+def test_deploy_refuses_new_code_that_reads_a_variable_the_stack_does_not_pass(tmp_path):
+    from djstack import deploy
+    from djstack.errors import DjstackError
+
+    project = tmp_path / "shop"
+    shutil.copytree(SHAPES / "cookiecutter", project)
+    stack, _ = run_init(project, StackOptions(image_source="debian"), force=False)
+    compose = stack.dir / "docker-compose.yml"
+    # The stack's files from before the code read DJANGO_ADMIN_URL:
+    compose.write_text("\n".join(line for line in compose.read_text().splitlines() if "DJANGO_ADMIN_URL" not in line))
+    with pytest.raises(DjstackError, match="DJANGO_ADMIN_URL") as refused:
+        deploy._require_variables(stack)
+    assert "djstack init" in refused.value.fix
+    run_init(project, StackOptions(), force=True)
+    with pytest.raises(MissingVariables):  # passed on now, but still empty in .env
+        deploy._require_variables(stack)

@@ -20,20 +20,23 @@ the error shows the new container's last log lines and doctor's first finding.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import docker, releases, ui
 from .compose import Compose, ServiceState, passes_healthcheck
 from .doctor import run_doctor
-from .envfile import set_value
+from .envfile import read_env, set_value
 from .files import atomic_write
 from .errors import DjstackError
-from .lifecycle import build_failure, build_log, http_status, notable_log_lines
+from .lifecycle import build_failure, build_log, http_status, notable_log_lines, validate_env
 from .migrations import breaking, parse_plan
-from .model import Stack
+from .model import PREVIOUS_KEY, Stack
 
 #: Seconds the new release has to pass its healthcheck (`--timeout`).
 DEFAULT_TIMEOUT = 180
@@ -65,51 +68,107 @@ class Switched:
 def deploy(stack: Stack, *, tag: str | None = None, timeout: float = DEFAULT_TIMEOUT,
            allow_breaking: bool = False, keep: int = DEFAULT_KEEP) -> Switched:
     started = time.monotonic()
-    tag = releases.validate_tag(tag) if tag else releases.new_tag(stack.project.root)
-    live = _live(stack)
-    new = Compose(stack.dir, env={"WEB_RELEASE": tag})
-    log = build_log(stack, "deploy-build")
-    with ui.step(f"Building release {tag}") as progress:
-        if new.stream(["--progress", "plain", "build", stack.services.web], progress.update, log) != 0:
-            failed = build_failure(stack, log)
-            raise DeployFailed(f"{failed.message}\nThe new release did not build; the live release still serves.",
-                               failed.fix.replace("`djstack up`", "`djstack deploy`"))
-    applied = _migrate(stack, new, allow_breaking)
-    result = _switch(stack, new, live, tag, timeout, started)
-    result.migrations = applied
-    result.pruned = _prune(stack, keep, tag)
-    result.static_pruned = _prune_static(stack)
-    return result
+    with _one_at_a_time(stack):
+        live = _live(stack)
+        _require_variables(stack)
+        known = {r.tag for r in releases.listed(stack.web_image, set())}
+        if tag:
+            tag = releases.validate_tag(tag)
+            if tag in known:
+                raise DjstackError(f"Release {tag} exists already.",
+                                   f"Give another --tag, or put it back with `djstack rollback {stack.project.root} {tag}`.")
+        else:
+            tag = releases.new_tag(stack.project.root)
+            if tag in known:  # the same commit again (untracked files changed, or a rebuild): keep both
+                tag = f"{tag}-{releases.time_tag()}"
+        new = Compose(stack.dir, env={"WEB_RELEASE": tag})
+        log = build_log(stack, "deploy-build")
+        try:
+            with ui.step(f"Building release {tag}") as progress:
+                if new.stream(["--progress", "plain", "build", stack.services.web], progress.update, log) != 0:
+                    failed = build_failure(stack, log)
+                    raise DeployFailed(f"{failed.message}\nThe new release did not build; the live release still "
+                                       "serves.", failed.fix.replace("`djstack up`", "`djstack deploy`"))
+            applied = _migrate(stack, new, allow_breaking)
+            result = _switch(stack, new, live, tag, timeout, started)
+        except BaseException:
+            # A release that never went live is no release: rollback must never pick it.
+            docker.run(["image", "rm", f"{stack.web_image}:{tag}"], check=False, timeout=120)
+            raise
+        result.migrations = applied
+        result.pruned = _prune(stack, keep, tag)
+        result.static_pruned = _prune_static(stack)
+        return result
 
 
 def rollback(stack: Stack, *, tag: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Switched:
-    """Put an earlier release back the same way. Migrations are not reversed: the database stays as
-    the newer release left it (which is why breaking migrations need a deploy of their own)."""
+    """Put an earlier release back the same way: by default the one live before the current one
+    (PREVIOUS_KEY in .env). Migrations are not reversed: the database stays as the newer release left
+    it (which is why breaking migrations need a deploy of their own)."""
     started = time.monotonic()
-    live = _live(stack)
-    known = releases.listed(stack.web_image, running_images(Compose(stack.dir)))
-    if tag is None:
-        older = [r for r in known if not r.live and r.tag != stack.web_release]
-        if not older:
-            raise DjstackError(f"There is no release of {stack.web_image} to roll back to.",
-                               "`djstack releases` lists them; deploy one first.")
-        tag = older[0].tag
-    elif tag not in {r.tag for r in known}:
-        raise DjstackError(f"No release {tag!r} of {stack.web_image}.",
-                           f"Choose one of: {', '.join(r.tag for r in known) or 'none'} (`djstack releases`).")
-    return _switch(stack, Compose(stack.dir, env={"WEB_RELEASE": tag}), live, tag, timeout, started)
+    with _one_at_a_time(stack):
+        live = _live(stack)
+        known = {r.tag for r in releases.listed(stack.web_image, set())}
+        tag = tag or stack.previous_release
+        if not tag:
+            raise DjstackError(f"No earlier release of {stack.web_image} went live here: nothing to roll back to.",
+                               "`djstack releases` lists the kept ones: `djstack rollback DIR TAG` puts one back.")
+        if tag not in known:
+            raise DjstackError(f"No release {tag!r} of {stack.web_image}.",
+                               f"Choose one of: {', '.join(sorted(known)) or 'none'} (`djstack releases`).")
+        return _switch(stack, Compose(stack.dir, env={"WEB_RELEASE": tag}), live, tag, timeout, started)
+
+
+@contextmanager
+def _one_at_a_time(stack: Stack):
+    """One deploy or rollback per stack at a time: two would undo each other's switch."""
+    path = Path(tempfile.gettempdir()) / f"djstack-{stack.name}.lock"
+    with path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DjstackError(f"Another deploy or rollback of {stack.name} is running.",
+                               "Wait for it to finish, then run this one again.") from None
+        yield
+
+
+def _require_variables(stack: Stack) -> None:
+    """The new code's settings may read a variable the stack's files do not pass on yet."""
+    compose_text = (stack.dir / "docker-compose.yml").read_text(encoding="utf-8")
+    new = [v for v in stack.project_env if f"{v.name}:" not in compose_text]
+    if new:
+        listed = ", ".join(f"{v.name} ({v.where})" for v in new)
+        raise DjstackError(f"The new code's settings read variables the stack does not pass to web yet: {listed}.",
+                           f"Run `djstack init {stack.project.root}` (your edits are kept), fill them in "
+                           f"{stack.dir / '.env'}, then deploy again.")
+    validate_env(stack, read_env(stack.dir / ".env"))
 
 
 def _live(stack: Stack) -> list[ServiceState]:
+    """The live release's container. Stopped leftovers of an interrupted deploy are removed; two
+    running web containers (an interrupted switch) are for a person to settle."""
     compose = Compose(stack.dir)
-    web = [s for s in compose.states() if s.service == stack.services.web and s.state == "running"]
-    if not web:
+    states = compose.states()
+    web = [s for s in states if s.service == stack.services.web]
+    for leftover in (s for s in web if s.state != "running"):
+        docker.run(["rm", "--force", leftover.container], check=False, timeout=120)
+    running = [s for s in web if s.state == "running"]
+    if not running:
         raise DjstackError(f"{stack.name}'s web service is not running: there is no live release to replace.",
                            f"Start the stack first: djstack up {stack.project.root}")
-    nginx = [s for s in compose.states() if s.service == stack.services.nginx and s.state == "running"]
-    if not nginx:
+    if len(running) > 1:
+        listed = ", ".join(f"{s.container} ({_release_of(s.container)})" for s in running)
+        raise DjstackError(f"{len(running)} web containers are running ({listed}): an earlier deploy was interrupted.",
+                           f"Keep the one running WEB_RELEASE={stack.web_release} (.env): remove the other with "
+                           "`docker rm -f NAME`, then deploy again.")
+    if not any(s.service == stack.services.nginx and s.state == "running" for s in states):
         raise DjstackError(f"{stack.name}'s nginx is not running.", f"djstack up {stack.project.root}")
-    return web
+    return running
+
+
+def _release_of(container: str) -> str:
+    return docker.run(["inspect", "--format", "{{index .Config.Labels \"org.djstack.release\"}}", container],
+                      check=False, timeout=60).stdout.strip() or "?"
 
 
 def _image_of(container: str) -> str:
@@ -172,21 +231,29 @@ def _switch(stack: Stack, new: Compose, live: list[ServiceState], tag: str, time
             _wait_healthy(new, fresh, timeout, progress.update)
         with ui.step("Switching nginx to the new release"):
             _point_nginx(stack, new, upstream, fresh[0].container)
-            status = http_status(stack.base_url, stack.request_host)
+            # A session cookie makes nginx pass the request to Django (never its page cache).
+            status = http_status(stack.base_url, stack.request_host, cookie="sessionid=djstack-deploy-check")
             if status is None or status >= 500:
                 _point_nginx(stack, new, upstream, before[0])
                 raise DeployFailed(f"Through nginx, the new release answered {status or 'nothing'} at "
                                    f"{stack.base_url}.", "Run `djstack doctor`.")
-    except DeployFailed as exc:
-        _discard(stack, fresh, exc)
+    except BaseException as exc:
+        # Whatever stopped the switch (a failure, an engine error, Ctrl-C), the live release stays
+        # the only one nginx knows.
+        failure = exc if isinstance(exc, DeployFailed) else DeployFailed(str(exc), "Run `djstack doctor`.")
+        _discard(stack, fresh, failure)
         _point_nginx(stack, new, upstream, None)  # the service name: the live release alone again
-        raise _failure(exc, fresh) from None
+        if isinstance(exc, DeployFailed):
+            raise _failure(exc, fresh) from None
+        raise
+    # The new release serves: .env says so before anything else can go wrong.
+    set_value(stack.dir / ".env", "WEB_RELEASE", tag)
+    set_value(stack.dir / ".env", PREVIOUS_KEY, previous)
     with ui.step("Retiring the old release (its requests in flight finish first)"):
         for container in before:
             docker.run(["stop", "--time", str(GRACE_SECONDS), container], timeout=GRACE_SECONDS + 60)
             docker.run(["rm", container], timeout=60)
         _point_nginx(stack, new, upstream, None)
-    set_value(stack.dir / ".env", "WEB_RELEASE", tag)
     return Switched(tag, previous, time.monotonic() - started)
 
 
@@ -220,7 +287,10 @@ def _point_nginx(stack: Stack, compose: Compose, upstream: Path, container: str 
     else:
         atomic_write(upstream, "# Written by `djstack deploy`: nginx sends requests to this release's "
                      f"container.\nset $web {stack.web_upstream(container)};\n", 0o644)
-    proc = compose.run(["exec", "-T", stack.services.nginx, "nginx", "-s", "reload"], check=False, timeout=60)
+    # `nginx -s reload` exits 0 even when the master then rejects the config: test it first.
+    proc = compose.run(["exec", "-T", stack.services.nginx, "nginx", "-t"], check=False, timeout=60)
+    if proc.returncode == 0:
+        proc = compose.run(["exec", "-T", stack.services.nginx, "nginx", "-s", "reload"], check=False, timeout=60)
     if proc.returncode != 0:
         raise DeployFailed(f"nginx refused to reload: {(proc.stdout + proc.stderr).strip()[-400:]}",
                            "Run `djstack check` and `djstack doctor`.")

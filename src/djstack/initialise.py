@@ -36,7 +36,14 @@ def load_stack(folder: Path, options: StackOptions | None = None) -> Stack:
     recorded = read_env(project.root / project.stack_dir / ".env")
     kept = recorded.get(SETTINGS_KEY)
     if options.settings is None and kept and kept != project.settings_module:
-        project = detect(folder, kept)  # the module `init --settings` chose earlier stays chosen
+        try:
+            project = detect(folder, kept)  # the module `init --settings` chose earlier stays chosen
+        except DjstackError as exc:
+            raise DjstackError(
+                f"{project.root / project.stack_dir / '.env'}: {SETTINGS_KEY}={kept} names a settings module "
+                f"that is gone ({exc.message})",
+                f"Choose the settings again: djstack init {project.root} --settings MODULE "
+                f"(found: {project.settings_module}).") from None
     return build_stack(project, options, recorded)
 
 

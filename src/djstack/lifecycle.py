@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import baseimages, tls, ui
+from . import baseimages, docker, tls, ui
 from .compose import Compose, passes_healthcheck
 from .buildhints import missing_system_library
 from .errors import BuildFailed, DjstackError, MissingVariables
 from .model import SECRET_KEYS, MIN_SECRET_LENGTH, Stack
+from .releases import DEFAULT_TAG
 
 WAIT_SECONDS = 300
 
@@ -56,9 +57,16 @@ def ensure_base_images(stack: Stack) -> None:
 
 
 def build(stack: Stack, compose: Compose) -> None:
+    """Build the stack's images. A release that `deploy` put live is never rebuilt here: its tag
+    would then hold other code, and `rollback` to it would not give back what ran."""
+    services: list[str] = []
+    if stack.web_release != DEFAULT_TAG and docker.image_exists(f"{stack.web_image}:{stack.web_release}"):
+        services = [stack.services.nginx]
+        ui.say(f"web runs release {stack.web_release} (WEB_RELEASE in .env), as built: "
+               "`djstack deploy` puts new code live.")
     log = build_log(stack, "build")
     with ui.step("Building images") as progress:
-        if compose.stream(["--progress", "plain", "build"], progress.update, log) != 0:
+        if compose.stream(["--progress", "plain", "build", *services], progress.update, log) != 0:
             raise build_failure(stack, log)
 
 
@@ -189,8 +197,8 @@ def smoke_check(stack: Stack, compose: Compose) -> SmokeResult:
     return SmokeResult(page, static_path, static_status, probe)
 
 
-def http_status(url: str, host: str, timeout: float = 10) -> int | None:
-    request = urllib.request.Request(url, headers={"Host": host})
+def http_status(url: str, host: str, timeout: float = 10, cookie: str | None = None) -> int | None:
+    request = urllib.request.Request(url, headers={"Host": host, **({"Cookie": cookie} if cookie else {})})
     # Our own stack on loopback: the smoke check proves it serves, not that this host trusts the
     # certificate (a self-signed one, or a real one for a name that is not 127.0.0.1).
     context = ssl.create_default_context()

@@ -87,6 +87,9 @@ class AppUser:
 #: The `.env` key recording the project's settings module the overlay imports (`init --settings`).
 SETTINGS_KEY = "DJANGO_PROJECT_SETTINGS"
 
+#: The `.env` key naming the release live before the current one: what `djstack rollback` puts back.
+PREVIOUS_KEY = "WEB_PREVIOUS_RELEASE"
+
 #: Secrets in `.env`: generated on first init, never changed by a later one.
 SECRET_KEYS = ("DJANGO_SECRET_KEY", "MYSQL_ROOT_PASSWORD", "MYSQL_PASSWORD", "REDIS_PASSWORD")
 MIN_SECRET_LENGTH = 32
@@ -169,6 +172,7 @@ class Stack:
     limits: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     project_env: tuple[ProjectVariable, ...] = ()
     web_release: str = "latest"  # the live release's image tag (`djstack deploy` records it)
+    previous_release: str = ""  # the one live before it (PREVIOUS_KEY)
     login_rate: int = DEFAULT_LOGIN_RATE
     # How long db may take to accept connections after a start (a first start initialises the data
     # folder): its healthcheck's start_period, and how long web's entrypoint waits for it.
@@ -288,6 +292,7 @@ class Stack:
         return {
             "COMPOSE_PROJECT_NAME": self.name,
             "WEB_RELEASE": self.web_release,
+            PREVIOUS_KEY: self.previous_release,
             "IMAGE_SOURCE": self.image_source,
             "PYTHON_VERSION": self.python.version,
             SETTINGS_KEY: self.project.settings_module,
@@ -430,7 +435,10 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
             for k, v in default_images.env().items()
         }
     )
-    name = compose_name(options.name or recorded.get("COMPOSE_PROJECT_NAME") or project.root.name)
+    # In djstack/, beside the project's own compose file, the folder's name is the one plain
+    # `docker compose` gives the project's own containers: djstack's must not take it over.
+    own_name = project.root.name if project.stack_dir == "." else f"{project.root.name}-{project.stack_dir}"
+    name = compose_name(options.name or recorded.get("COMPOSE_PROJECT_NAME") or own_name)
     domains = options.domains or tuple(d for d in recorded.get("DOMAINS", "").split(",") if d)
     for domain in domains:
         validate_domain(domain)
@@ -496,6 +504,7 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         login_rate=int(login_rate),
         project_env=project_env,
         web_release=recorded.get("WEB_RELEASE") or "latest",
+        previous_release=recorded.get(PREVIOUS_KEY, ""),
     )
 
 

@@ -40,9 +40,11 @@ def validate_tag(tag: str) -> str:
 
 def new_tag(root: Path, now: datetime | None = None) -> str:
     """The git commit of a clean checkout (its short hash), else the build's UTC time."""
-    commit = _clean_commit(root)
-    if commit:
-        return commit
+    return _clean_commit(root) or time_tag(now)
+
+
+def time_tag(now: datetime | None = None) -> str:
+    """The build's UTC time as a tag: 20261201-160245."""
     return (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
 
 
@@ -59,7 +61,7 @@ def _clean_commit(root: Path) -> str | None:
     head = git("rev-parse", "--short=12", "HEAD")
     if head is None or head.returncode != 0:
         return None
-    status = git("status", "--porcelain", "--untracked-files=no")
+    status = git("status", "--porcelain")  # untracked files too: a new migration is a change
     if status is None or status.returncode != 0 or status.stdout.strip():
         return None
     return head.stdout.strip()

@@ -109,6 +109,9 @@ def test_rollback_under_load_drops_nothing(deploy_stack):
     assert not load.failures, load.describe_failures()
     assert set(load.accepted_posts) <= stored_notes(stack, "rollback")
     assert "WEB_RELEASE=one" in (stack.root / ".env").read_text().splitlines()
+    # `djstack up` converges without rebuilding the live release from the (newer) code at hand.
+    stack.djstack("up", str(stack.root))
+    assert answer(stack) == "release one"
 
 
 #: Ways a release can be broken, and the file that breaks it: its models (the image build's

@@ -19,6 +19,9 @@ from pathlib import Path
 from .pysource import parse, resolve_import
 from .settings import _included_files
 
+#: The settings before STORAGES (Django < 5.1). DEFAULT_FILE_STORAGE counts too: Django refuses it
+#: beside a STORAGES the overlay would set, and the project's uploads would lose their storage.
+LEGACY_SETTINGS = ("STATICFILES_STORAGE", "DEFAULT_FILE_STORAGE")
 #: The key of Django's STORAGES setting for static files (django.conf.STATICFILES_STORAGE_ALIAS).
 STATICFILES_ALIAS = "staticfiles"
 
@@ -29,13 +32,13 @@ class OwnStorage:
 
     file: Path
     line: int
-    setting: str  # "STORAGES" or "STATICFILES_STORAGE" (Django before 5.1)
+    setting: str  # "STORAGES", or one of LEGACY_SETTINGS
     backend: str | None  # the dotted class name when written as a literal, else None
 
 
 def own_static_storage(settings_file: Path, app_dir: Path) -> bool:
     """True when the settings (following their imports within the project) choose a storage for
-    static files: STORAGES["staticfiles"] in any form, or the older STATICFILES_STORAGE."""
+    static files: STORAGES["staticfiles"] in any form, or the older settings (LEGACY_SETTINGS)."""
     return find_static_storage(settings_file, app_dir) is not None
 
 
@@ -65,7 +68,7 @@ class _Reader:
     def statement(self, stmt: ast.stmt, path: Path) -> OwnStorage | None:
         if isinstance(stmt, ast.ImportFrom):
             names = {alias.name for alias in stmt.names}
-            if names & {"*", "STORAGES", "STATICFILES_STORAGE"}:
+            if names & {"*", "STORAGES", *LEGACY_SETTINGS}:
                 target = resolve_import(stmt, path, self.app_dir)
                 if target is not None:
                     return self.file(target.resolve())
@@ -97,8 +100,8 @@ class _Reader:
                 if found is not None:
                     return found
             return None
-        if isinstance(target, ast.Name) and target.id == "STATICFILES_STORAGE":
-            return OwnStorage(path, line, "STATICFILES_STORAGE", _str(value))
+        if isinstance(target, ast.Name) and target.id in LEGACY_SETTINGS:
+            return OwnStorage(path, line, target.id, _str(value))
         if isinstance(target, ast.Name) and target.id == "STORAGES":
             if value is None or _chooses_static(value):
                 return OwnStorage(path, line, "STORAGES", _backend(value))
