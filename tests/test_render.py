@@ -157,3 +157,14 @@ def test_name_given_once_is_kept(example_copy):
     stack, results = run_init(example_copy, StackOptions(), force=False)
     assert stack.name == "shop-site"
     assert {r.action for r in results} == {"unchanged"}
+
+
+def test_web_gets_exactly_the_variables_the_model_says_it_supplies(example_copy):
+    """SUPPLIED_ENV (what a project's settings may read without a default) is web's environment."""
+    import yaml
+
+    from djstack.model import SUPPLIED_ENV
+
+    outputs = {o.path: o.content for o in render.render(golden_stack(example_copy, "official"))}
+    web = yaml.safe_load(outputs["docker-compose.yml"])["services"]["web"]
+    assert set(web["environment"]) == SUPPLIED_ENV

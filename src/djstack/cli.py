@@ -11,6 +11,7 @@ import click
 from . import __version__, ui
 from .errors import DjstackError
 from .model import IMAGE_SOURCES, TLS_MODES, StackOptions
+from .releases import DEFAULT_KEEP, DEFAULT_TIMEOUT
 
 FOLDER = click.argument(
     "folder", required=False, default=".", type=click.Path(file_okay=False, path_type=Path)
@@ -18,7 +19,7 @@ FOLDER = click.argument(
 
 #: deploy's and rollback's --timeout.
 RELEASE_TIMEOUT = click.option(
-    "--timeout", type=click.IntRange(10), default=180, show_default=True, metavar="SECONDS",
+    "--timeout", type=click.IntRange(10), default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS",
     help="How long the release may take to pass its healthcheck before it is removed (the live one stays).")
 
 
@@ -148,7 +149,7 @@ def up(folder):
 @RELEASE_TIMEOUT
 @click.option("--allow-breaking-migrations", is_flag=True,
               help="Apply migrations the live release cannot survive (dropped or renamed columns and tables).")
-@click.option("--keep", type=click.IntRange(0), default=3, show_default=True, metavar="N",
+@click.option("--keep", type=click.IntRange(0), default=DEFAULT_KEEP, show_default=True, metavar="N",
               help="Old releases kept besides the live one; older images are pruned.")
 @handles_errors
 def deploy(folder, tag, timeout, allow_breaking_migrations, keep):

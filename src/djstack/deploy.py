@@ -37,11 +37,8 @@ from .errors import DjstackError
 from .lifecycle import build_failure, build_log, http_status, notable_log_lines, validate_env
 from .migrations import breaking, parse_plan
 from .model import PREVIOUS_KEY, Stack
+from .releases import DEFAULT_KEEP, DEFAULT_TIMEOUT
 
-#: Seconds the new release has to pass its healthcheck (`--timeout`).
-DEFAULT_TIMEOUT = 180
-#: Old releases kept besides the live one (`--keep`).
-DEFAULT_KEEP = 3
 #: How long uWSGI may take to finish the requests it holds when its container stops.
 GRACE_SECONDS = 30
 #: How long the old nginx workers may take to finish their requests after a reload.

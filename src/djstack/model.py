@@ -16,7 +16,7 @@ from .envfile import new_secret
 from .errors import DjstackError
 from .detect.python import PythonChoice, choose_python
 from .detect import syslibs
-from .detect.buildsteps import build_env_prefix
+from .detect.buildsteps import STACK_ENVIRONMENT, build_env_prefix
 from .detect.syslibs import SystemPackage
 from .imagesets import DEBIAN_SUITE, DEFAULT_PYTHON, IMAGE_SETS, PYTHONS, ImageSet, image_set, image_suite, node_image
 
@@ -220,9 +220,9 @@ class Stack:
 
     @property
     def request_host(self) -> str:
-        """The Host header djstack's own requests through nginx send: the first allowed host."""
-        first = self.hosts[0]
-        return "localhost" if first == "*" else first.lstrip(".")
+        """The Host header djstack's own requests through nginx send: the first allowed host that is a
+        name (".example.com" sends example.com), else localhost."""
+        return next((h.lstrip(".") for h in self.hosts if h != "*"), "localhost")
 
     @property
     def web_image(self) -> str:
@@ -331,7 +331,7 @@ class Stack:
         auth = "${MYSQL_USER}:${MYSQL_PASSWORD}"
         return {
             "SECRET_KEY": "${DJANGO_SECRET_KEY}",
-            "DJANGO_DEBUG": "False",
+            **STACK_ENVIRONMENT,  # DJANGO_DEBUG: what build-step detection assumes too
             "DATABASE_URL": f"{self._db_scheme}://{auth}@{db.db}:{redis.db}/${{MYSQL_DATABASE}}",
             "REDIS_URL": f"redis://:${{REDIS_PASSWORD}}@{db.redis}:{redis.redis}/0",
             "CACHE_URL": f"redis://:${{REDIS_PASSWORD}}@{db.redis}:{redis.redis}/0",

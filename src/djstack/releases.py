@@ -21,6 +21,10 @@ from .errors import DjstackError
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 #: The tag `djstack up` builds when no deploy has named one.
 DEFAULT_TAG = "latest"
+#: Seconds a new release has to pass its healthcheck (deploy's and rollback's --timeout).
+DEFAULT_TIMEOUT = 180
+#: Old releases kept besides the live one (deploy's --keep).
+DEFAULT_KEEP = 3
 
 
 @dataclass(frozen=True)

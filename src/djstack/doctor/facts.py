@@ -151,7 +151,7 @@ def _exec(compose: Compose, service: str, command: list[str], timeout: float = 9
 
 def probe_site(stack: Stack) -> Probe:
     """One request through nginx on the published port, from this host."""
-    host = next((h.lstrip(".") for h in stack.hosts if h != "*"), "localhost")
+    host = stack.request_host
     status = http_status(stack.base_url, host)
     detail = f"GET {stack.base_url} (Host: {host}) → {status or 'no answer'}"
     return Probe("site", status is not None and status < 500, detail, {"status": status})
@@ -246,7 +246,7 @@ def probe_static(stack: Stack, compose: Compose, service: str, through_nginx: bo
     if count and service == stack.services.web and through_nginx:
         path = _a_static_file(stack, compose)
         if path:
-            host = next((h.lstrip(".") for h in stack.hosts if h != "*"), "localhost")
+            host = stack.request_host
             status = http_status(stack.base_url.rstrip("/") + path, host)
             probe.detail += f"; GET {path} through nginx → {status or 'no answer'}"
             probe.data["status"] = status
