@@ -14,18 +14,13 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import DjstackError
-
-INSTALL_HINT = (
-    "Install Docker Engine and Compose v2 with scripts/install-docker.sh from the djstack "
-    "repository (Debian/Ubuntu), or see https://docs.docker.com/engine/install/."
-)
+from .errors import CommandFailed, CommandTimedOut, EngineMissing, EngineUnreachable
 
 
 def docker_binary() -> str:
     path = shutil.which("docker")
     if path is None:
-        raise DjstackError("The docker command is not installed.", INSTALL_HINT)
+        raise EngineMissing()
     return path
 
 
@@ -39,7 +34,7 @@ def run(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run `docker ARGS`. With check, a failure raises DjstackError carrying docker's own message.
+    """Run `docker ARGS`. With check, a failure raises CommandFailed carrying docker's own message.
     `env` adds variables to the environment (Compose lets them override `.env`)."""
     text = not isinstance(input, bytes)
     try:
@@ -53,12 +48,12 @@ def run(
             env={**os.environ, **env} if env else None,
         )
     except subprocess.TimeoutExpired as exc:
-        raise DjstackError(f"`docker {' '.join(args)}` did not finish within {timeout:.0f} s.") from exc
+        raise CommandTimedOut(["docker", *args], timeout or 0) from exc
     if check and proc.returncode != 0:
         detail = proc.stderr if capture else ""
         if isinstance(detail, bytes):
             detail = detail.decode(errors="replace")
-        raise DjstackError(f"`docker {' '.join(args)}` failed (exit {proc.returncode}).\n{detail.strip()}")
+        raise CommandFailed(["docker", *args], proc.returncode, detail)
     return proc
 
 
@@ -74,12 +69,7 @@ def require_engine() -> str:
             server = None
     if not server:
         reason = (proc.stderr or "").strip().splitlines()
-        raise DjstackError(
-            "The Docker engine is not running or not reachable"
-            + (f": {reason[-1]}" if reason else "."),
-            "Start it (`systemctl start docker`, or run scripts/install-docker.sh, which installs "
-            "and starts it), and check that you may use it (root, or the docker group).",
-        )
+        raise EngineUnreachable(reason[-1] if reason else "")
     return server.get("Version", "unknown")
 
 
@@ -89,11 +79,8 @@ def require_compose() -> str:
     proc = run(["compose", "version", "--short"], check=False, timeout=30)
     version = proc.stdout.strip().lstrip("v") if proc.returncode == 0 else ""
     if not version or not version[0].isdigit() or int(version.split(".")[0]) < 2:
-        raise DjstackError(
-            "Docker Compose v2 (`docker compose`) is not installed"
-            + (f" (found {version})." if version else "."),
-            INSTALL_HINT,
-        )
+        raise EngineMissing("Docker Compose v2 (`docker compose`) is not installed"
+                            + (f" (found {version})." if version else "."))
     return version
 
 

@@ -1,14 +1,19 @@
-"""The one exception type commands raise for problems a person can fix."""
+"""The exceptions commands raise for problems a person can fix.
+
+Every one is a `DjstackError`: the CLI prints its `message` and `fix` and exits with its
+`exit_code`; nothing else is shown, because a traceback says nothing useful to someone fixing a
+config file. Callers tell problems apart by type and by the fields each type keeps (a key, a line,
+a service), never by the message's text.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 
 class DjstackError(Exception):
-    """A problem with the user's input or host, with what to do about it.
-
-    The CLI prints `message` and `fix` and exits non-zero; nothing else about it is shown, because
-    a traceback says nothing useful to someone fixing a config file.
-    """
+    """A problem with the user's input or host, with what to do about it."""
 
     exit_code = 2
 
@@ -16,6 +21,86 @@ class DjstackError(Exception):
         super().__init__(message)
         self.message = message
         self.fix = fix
+
+
+# --- the host: the docker CLI, its engine, Compose ----------------------------------------------
+
+INSTALL_HINT = (
+    "Install Docker Engine and Compose v2 with scripts/install-docker.sh from the djstack "
+    "repository (Debian/Ubuntu), or see https://docs.docker.com/engine/install/."
+)
+
+
+class EngineMissing(DjstackError):
+    """The `docker` command (or its Compose v2 plugin) is not installed."""
+
+    def __init__(self, what: str = "The docker command is not installed.", fix: str = INSTALL_HINT):
+        super().__init__(what, fix)
+
+
+class EngineUnreachable(DjstackError):
+    """The docker command exists, but no engine answers it (stopped, or no permission)."""
+
+    def __init__(self, reason: str = ""):
+        self.reason = reason
+        super().__init__(
+            "The Docker engine is not running or not reachable" + (f": {reason}" if reason else "."),
+            "Start it (`systemctl start docker`, or run scripts/install-docker.sh, which installs "
+            "and starts it), and check that you may use it (root, or the docker group).",
+        )
+
+
+class CommandFailed(DjstackError):
+    """A command djstack ran exited non-zero; `stderr` is what it said."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, stderr: str = "", fix: str | None = None):
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.stderr = stderr
+        shown = " ".join(self.argv)
+        super().__init__(f"`{shown}` failed (exit {returncode}).\n{stderr.strip()}".rstrip(), fix)
+
+
+class CommandTimedOut(DjstackError):
+    """A command djstack ran did not finish within its time limit."""
+
+    def __init__(self, argv: Sequence[str], timeout: float):
+        self.argv = tuple(argv)
+        self.timeout = timeout
+        super().__init__(f"`{' '.join(self.argv)}` did not finish within {timeout:.0f} s.")
+
+
+# --- the project and its stack -----------------------------------------------------------------
+
+
+class NotDjangoProject(DjstackError):
+    """The folder given is not (or not exactly one) Django project djstack can read."""
+
+    def __init__(self, folder: Path | str, message: str, fix: str):
+        self.folder = Path(folder)
+        super().__init__(message, fix)
+
+
+class NoStack(DjstackError):
+    """The project has no stack (no compose file or `.env` written by `djstack init`) yet."""
+
+    def __init__(self, folder: Path | str, message: str, fix: str = "Run `djstack init` on the project first."):
+        self.folder = Path(folder)
+        super().__init__(message, fix)
+
+
+class BadEnvEntry(DjstackError):
+    """One `.env` entry is wrong: `key` names it (None for a line that is not KEY=VALUE), `line` is
+    its 1-based line in `path` when known, `problem` says what is wrong with it alone."""
+
+    def __init__(self, key: str | None, problem: str, fix: str, *, path: Path | str | None = None,
+                 line: int | None = None):
+        self.key = key
+        self.problem = problem
+        self.path = Path(path) if path is not None else None
+        self.line = line
+        where = f"{path}:{line}: " if path is not None and line is not None else (f"{path}: " if path else "")
+        super().__init__(f"{where}{problem}", fix)
 
 
 class MissingVariables(DjstackError):
@@ -31,5 +116,31 @@ class MissingVariables(DjstackError):
         )
 
 
+class TlsProblem(DjstackError):
+    """A certificate or key is missing, unreadable, mismatched or expired: `kind` says which
+    (for example "missing", "unreadable", "mismatch", "expired", "names", "openssl")."""
+
+    def __init__(self, kind: str, message: str, fix: str, path: Path | str | None = None):
+        self.kind = kind
+        self.path = Path(path) if path is not None else None
+        super().__init__(message, fix)
+
+
+# --- running the stack -------------------------------------------------------------------------
+
+
 class BuildFailed(DjstackError):
-    """An image build failed; the message holds the build's last lines."""
+    """An image build failed; `service` is the one whose build failed when known; the message holds
+    the build's last lines."""
+
+    def __init__(self, message: str, fix: str | None = None, service: str = ""):
+        self.service = service
+        super().__init__(message, fix)
+
+
+class StackUnhealthy(DjstackError):
+    """The stack started but a service did not become healthy, or the site did not answer."""
+
+    def __init__(self, message: str, fix: str = "Run `djstack doctor` for a diagnosis.", service: str = ""):
+        self.service = service
+        super().__init__(message, fix)

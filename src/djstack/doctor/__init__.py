@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..compose import Compose
-from ..errors import DjstackError
+from ..errors import EngineUnreachable
 from ..initialise import load_initialised
 from .diagnose import Report, diagnose, engine_unreachable, not_running
 from .facts import gather, inspect_containers
@@ -24,9 +24,7 @@ def run_doctor(folder: Path) -> Report:
     stack = load_initialised(folder)
     try:
         compose = Compose(stack.dir)
-    except DjstackError as exc:
-        if "engine" not in exc.message:
-            raise  # docker or Compose v2 missing: no diagnosis can run
+    except EngineUnreachable as exc:  # docker or Compose v2 missing (EngineMissing): no diagnosis can run
         return engine_unreachable(exc.message)
     containers = inspect_containers(compose)
     if not any(c.up for c in containers.values()):
