@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Mutation testing of the modules named in [tool.mutmut] (pyproject.toml), with mutmut 3 from PyPI:
 #   scripts/mutants.sh [MODULE...]     e.g. scripts/mutants.sh envfile doctor.diagnose check.redis
-# Each MODULE (dotted, under djstack) is run on its own, smallest first as given; no MODULE: all of
-# them. mutmut runs only the fast tests that cover each mutated function (`-m "not e2e"`, no Docker).
+# Each MODULE (dotted, under djstack; a prefix of mutant names, so `model.x_build_stack` takes one
+# function) is run on its own, in the order given; no MODULE: all of them. mutmut runs only the
+# fast tests that cover each mutated function (`-m "not e2e"`, no Docker).
 # Then prints killed/survived per module. Results stay in mutants/ (git-ignored): a rerun retests
 # only what changed; `mutmut results` lists the survivors, `mutmut show NAME` shows one.
 # Environment: MUTMUT_JOBS (default 2 workers), MUTMUT_CAP (seconds per module, default 900).
@@ -21,7 +22,7 @@ modules=("$@")
 for module in "${modules[@]}"; do
   echo "== djstack.$module"
   # A cap, not a verdict: mutants not reached stay "not run" and the next run goes on from there.
-  timeout "${MUTMUT_CAP:-900}" "$PY" -m mutmut run --max-children "${MUTMUT_JOBS:-2}" "djstack.$module.*" \
+  timeout "${MUTMUT_CAP:-900}" "$PY" -m mutmut run --max-children "${MUTMUT_JOBS:-2}" "djstack.$module*" \
     >"mutants/run-$module.log" 2>&1 || echo "   stopped (exit $?): see mutants/run-$module.log"
 done
 "$PY" - <<'PYTHON'

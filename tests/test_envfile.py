@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -90,3 +93,19 @@ def test_set_value_appends_an_absent_key_and_ends_with_a_newline(tmp_path):
     assert env.read_text() == "A=1\nNEW=x\n"
     assert stat.S_IMODE(env.stat().st_mode) == 0o640
     assert read_env(env) == {"A": "1", "NEW": "x"}
+
+
+def test_env_is_utf8_whatever_the_locale(tmp_path):
+    """A value with non-ASCII text (a DB password, a project's own variable) reads and updates the same
+    when djstack runs under a locale that is not UTF-8 (here ASCII: the C locale, UTF-8 mode off)."""
+    env = tmp_path / ".env"
+    env.write_text("GREETING=grüße\nWEB_RELEASE=one\n", encoding="utf-8")
+    script = (
+        "import sys; from pathlib import Path; from djstack.envfile import read_env, set_value\n"
+        "p = Path(sys.argv[1]); set_value(p, 'WEB_RELEASE', 'two'); print(ascii(read_env(p)))\n"
+    )
+    locale = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    proc = subprocess.run([sys.executable, "-c", script, str(env)], env=locale, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ascii({"GREETING": "grüße", "WEB_RELEASE": "two"})
+    assert env.read_text(encoding="utf-8") == "GREETING=grüße\nWEB_RELEASE=two\n"

@@ -1,0 +1,97 @@
+"""Writing a stack: file modes, files that become the person's, and djstack's block inside the
+project's own .gitignore and .dockerignore — as `djstack init` leaves them on disk."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from djstack.errors import DjstackError
+from djstack.initialise import run_init
+from djstack.model import StackOptions
+
+#: Written once, then the person's to edit (a later init keeps them, forced or not).
+THEIRS = ("compose/web/apt-packages.txt", "compose/web/build-hook.sh")
+EXECUTABLE = ("compose/web/entrypoint.sh", "compose/web/build-hook.sh")
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def init(root, force=False):
+    return run_init(root, StackOptions(), force=force)
+
+
+def test_modes_private_env_executable_scripts_readable_rest(example_copy):
+    _, results = init(example_copy)
+    written = {r.path for r in results}
+    assert mode(example_copy / ".env") == 0o600
+    for rel in EXECUTABLE:
+        assert mode(example_copy / rel) == 0o755, rel
+    for rel in written - set(EXECUTABLE) - {".env", ".gitignore", ".dockerignore"}:
+        assert mode(example_copy / rel) == 0o644, rel
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_files_that_are_the_persons_are_kept_even_when_forced(example_copy, force):
+    init(example_copy)
+    for rel in THEIRS:
+        (example_copy / rel).write_text((example_copy / rel).read_text() + "# mine\n")
+    _, results = init(example_copy, force=force)
+    actions = {r.path: r.action for r in results}
+    assert all(actions[rel] == "kept" for rel in THEIRS)
+    assert all((example_copy / rel).read_text().endswith("# mine\n") for rel in THEIRS)
+    assert not any((example_copy / f"{rel}.bak").exists() for rel in THEIRS)
+    assert set(actions.values()) == {"unchanged", "kept"}
+
+
+def test_every_conflicting_file_is_named_and_none_is_written(example_copy):
+    init(example_copy)
+    edited = ["compose/nginx/nginx.conf", "compose/web/uwsgi.ini"]
+    for rel in edited:
+        (example_copy / rel).write_text("# mine\n")
+    with pytest.raises(DjstackError) as caught:
+        init(example_copy)
+    assert all(rel in caught.value.message for rel in edited)
+    assert all((example_copy / rel).read_text() == "# mine\n" for rel in edited)
+
+
+def block_of(text: str) -> str:
+    """djstack's managed block in an ignore file, its marker lines included."""
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("# >>> djstack"))
+    end = next(i for i, line in enumerate(lines) if i > start and line.startswith("# <<< djstack"))
+    return "".join(lines[start:end + 1])
+
+
+@pytest.mark.parametrize("name", [".gitignore", ".dockerignore"])
+def test_the_block_is_appended_after_the_projects_lines(example_copy, name):
+    (example_copy / name).write_text("node_modules/\n*.log")  # no final newline
+    _, results = init(example_copy)
+    text = (example_copy / name).read_text()
+    block = block_of(text)
+    assert text == "node_modules/\n*.log\n\n" + block
+    assert {r.path: r.action for r in results}[name] == "updated"  # the project's file, with the block added
+
+
+@pytest.mark.parametrize("name", [".gitignore", ".dockerignore"])
+def test_a_changed_block_is_rewritten_in_place_keeping_lines_around_it(example_copy, name):
+    init(example_copy)
+    path = example_copy / name
+    block = block_of(path.read_text())
+    inside = block.splitlines(keepends=True)
+    stale = "".join([inside[0], "stale-entry\n", inside[-1]])
+    path.write_text("before\n" + stale + "\n\nafter\n")
+    _, results = init(example_copy)
+    assert path.read_text() == "before\n" + block + "after\n"
+    assert {r.path: r.action for r in results}[name] == "updated"
+
+
+def test_an_ignore_file_that_is_only_the_block_stays_so(example_copy):
+    (example_copy / ".dockerignore").unlink(missing_ok=True)
+    init(example_copy)
+    text = (example_copy / ".dockerignore").read_text()
+    assert text == block_of(text)
+    assert text.endswith("\n") and not text.endswith("\n\n")
