@@ -10,28 +10,28 @@ from __future__ import annotations
 
 import posixpath
 from collections import defaultdict
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from ..envfile import read_env
 from ..errors import DjstackError
 from ..model import Stack, StackOptions, build_stack
-from . import mysql, paste, redis, settings as settings_mod, uwsgi as uwsgi_mod
-from .compose import COMPOSE_NAMES, ComposeFile, Mount, Service, Unparseable
-from .env import DotEnv
-from .finding import Hit
-from .nginx import Nginx
 from .lenient import detect_leniently
-from .web import Runtime, Script, shell_commands
+from .models import mysql, paste, redis, settings as settings_mod, uwsgi as uwsgi_mod
+from .models.compose import COMPOSE_NAMES, ComposeFile, Mount, Service, Unparseable
+from .models.dotenv import DotEnv
+from .models.nginx import Nginx
+from .models.runtime import Runtime, Script, shell_commands
 
-#: What a file that cannot be parsed breaks, and how to go about it; by file kind.
-PARSE_HELP = {
-    "compose": ("Compose cannot read the file: no command works.", "Fix the YAML here (indentation, quotes, colons)."),
-    "nginx": ("nginx refuses to start with this config.", "Fix the syntax here; `nginx -t` reports the same."),
-    "settings": ("Django cannot import the settings: web fails at start.", "Fix the Python syntax here."),
-    "mysql": ("the db image aborts its first start on a failing init script.", "Fix the SQL here."),
-    "redis": ("Redis refuses to start with this config.", "Fix the quoting on this line."),
-}
+
+@dataclass(frozen=True)
+class ParseError:
+    """Where a file's program stops reading it, and what it says (reported by `<kind>-unparseable`)."""
+
+    file: str
+    line: int | None
+    message: str
 
 
 def find_compose(root: Path, folder: Path) -> Path | None:
@@ -70,10 +70,13 @@ class Context:
         beside = self.base / ".env"
         self.compose_env = self.env if beside == env_path else DotEnv.read(beside, self.rel(beside))
         self.env_paths = [env_path] + ([beside] if beside != env_path else [])
-        self._errors: dict[str, list[Hit]] = defaultdict(list)
+        self._errors: dict[str, list[ParseError]] = defaultdict(list)
         self.invalid_env: list[tuple[str, str]] = []
         self.missing_settings_module: tuple[str, tuple] | None = None
         self._read: dict[Path, str] = {}  # every file a reader has read -> its kind (see paste.py)
+        for env in self.env_files:
+            if env.error:
+                self.error("env", env.rel, *env.error)
         self.stack = self._model()
 
     def _model(self) -> Stack:
@@ -147,12 +150,12 @@ class Context:
         return found
 
     def error(self, kind: str, file: str, line: int | None, message: str) -> None:
-        why, fix = PARSE_HELP[kind]
-        hit = Hit(file, line, message[:90], why, fix)
-        if hit not in self._errors[kind]:
-            self._errors[kind].append(hit)
+        """Record that a file of `kind` (a model: compose, env, nginx, settings, mysql, redis) cannot be read."""
+        error = ParseError(file, line, message)
+        if error not in self._errors[kind]:
+            self._errors[kind].append(error)
 
-    def parse_errors(self, kind: str) -> list[Hit]:
+    def parse_errors(self, kind: str) -> list[ParseError]:
         return self._errors.get(kind, [])
 
     def service(self, name: str) -> Service | None:
@@ -259,7 +262,7 @@ class Context:
         path = path or self.project.settings_file
         settings = settings_mod.Settings(reader, path, self.rel)
         for exc in reader.errors:
-            self.error("settings", self.rel(exc.file), exc.line, f"Python cannot parse the settings: {exc.message}")
+            self.error("settings", self.rel(exc.file), exc.line, exc.message)
         for file in reader.files:
             self._read.setdefault(file.resolve(), "python")
         return settings
@@ -281,7 +284,7 @@ class Context:
     @cached_property
     def redis_password_used(self) -> tuple[str, str] | None:
         """The password web sends to Redis, and where it is set."""
-        parts, _ = settings_mod.redis_location(self)
+        parts, _ = self.settings.redis_cache() if self.settings else (None, None)
         if parts is None:
             return None
         options = self.settings.value("CACHES", "default", "OPTIONS")
@@ -345,7 +348,7 @@ class Context:
             try:
                 found.append((self.rel(path), mysql.read_sql(self.read(path, "sql"))))
             except mysql.SqlError as exc:
-                self.error("mysql", self.rel(path), exc.line, f"the SQL cannot be read: {exc.message}")
+                self.error("mysql", self.rel(path), exc.line, exc.message)
         return found
 
     @cached_property
