@@ -11,6 +11,7 @@ from djstack.check import RULES
 from djstack.check.docs import reference
 from djstack.check.registry import CATEGORIES, MODELS, Doc, Rule, UnknownRule, add, explain, selected
 from djstack.cli import main
+from djstack.model import MIN_SECRET_LENGTH
 from test_check import CATALOGUE
 
 
@@ -21,6 +22,18 @@ def test_every_rule_has_its_documentation():
         for name, text in rule.doc.fields().items():
             assert text.strip(), f"{rule.id} has no {name}"
         assert rule.doc.breaks != rule.doc.finds, rule.id
+
+
+def test_a_rule_without_its_documentation_is_refused():
+    with pytest.raises(ValueError, match="no breaks, example"):
+        Doc.parse("""Finds: something.
+
+        Fix: do this.
+        """)
+
+
+def test_documented_secret_length_is_the_models():
+    assert f"{MIN_SECRET_LENGTH} characters" in RULES["env-secret-short"].doc.finds
 
 
 def test_every_rule_has_a_planted_defect_in_the_catalogue():

@@ -10,6 +10,8 @@ generated from (`python -m djstack.check.docs`).
 from __future__ import annotations
 
 import difflib
+import inspect
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -32,6 +34,29 @@ class Doc:
     def fields(self) -> dict[str, str]:
         return {"finds": self.finds, "breaks": self.breaks, "fix": self.fix, "example": self.example}
 
+    @classmethod
+    def parse(cls, text: str) -> Doc:
+        """A rule's docstring: `Finds:`, `Breaks:`, `Fix:` paragraphs, then `Example:` and the
+        defect's lines, indented below it."""
+        sections: dict[str, list[str]] = {}
+        current = None
+        for line in inspect.cleandoc(text).splitlines():
+            label, sep, rest = line.partition(":")
+            if sep and label in _SECTIONS and not line.startswith(" "):
+                current = sections.setdefault(_SECTIONS[label], [])
+                if rest.strip():
+                    current.append(rest.strip())
+            elif current is not None:
+                current.append(line)
+        missing = [name for name in _SECTIONS.values() if not "".join(sections.get(name, [])).strip()]
+        if missing:
+            raise ValueError(f"the docstring has no {', '.join(missing)}")
+        prose = {k: " ".join(" ".join(v).split()) for k, v in sections.items() if k != "example"}
+        return cls(**prose, example=textwrap.dedent("\n".join(sections["example"])).strip("\n"))
+
+
+_SECTIONS = {"Finds": "finds", "Breaks": "breaks", "Fix": "fix", "Example": "example"}
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -50,15 +75,21 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def rule(rule_id: str, severity: str, category: str, reads: tuple[str, ...], *, finds: str, breaks: str,
-         fix: str, example: str):
-    """Register a rule under a stable id, with its documentation."""
+def rule(rule_id: str, severity: str, category: str, reads: tuple[str, ...]):
+    """Register a rule under a stable id; its docstring is its documentation (Doc.parse)."""
 
     def register(func):
-        add(Rule(rule_id, severity, category, reads, Doc(finds, breaks, fix, example), func))
+        add(Rule(rule_id, severity, category, reads, _doc_of(rule_id, func.__doc__ or ""), func))
         return func
 
     return register
+
+
+def _doc_of(rule_id: str, text: str) -> Doc:
+    try:
+        return Doc.parse(text)
+    except ValueError as exc:
+        raise ValueError(f"rule {rule_id}: {exc}") from None
 
 
 def add(entry: Rule) -> None:
@@ -70,16 +101,16 @@ def add(entry: Rule) -> None:
     RULES[entry.id] = entry
 
 
-def per_kind(rule_id: str, severity: str, category: str, reads: tuple[str, ...], check, **doc: str) -> None:
-    """Register the same check twice, for the static and the media files: `rule_id` and the doc
-    texts take {kind} (static, media) and {KIND} (STATIC, MEDIA)."""
+def per_kind(rule_id: str, severity: str, category: str, reads: tuple[str, ...], check, doc: str) -> None:
+    """Register the same check twice, for the static and the media files: `rule_id` and `doc` take
+    {kind} (static, media) and {KIND} (STATIC, MEDIA)."""
     for kind in ("static", "media"):
 
         def run(ctx, kind=kind):
             yield from check(ctx, kind)
 
-        texts = {k: v.format(kind=kind, KIND=kind.upper()) for k, v in doc.items()}
-        rule(rule_id.format(kind=kind), severity, category, reads, **texts)(run)
+        run.__doc__ = doc.format(kind=kind, KIND=kind.upper())
+        rule(rule_id.format(kind=kind), severity, category, reads)(run)
 
 
 def selected(*, categories: Iterable[str] | None = None) -> list[Rule]:

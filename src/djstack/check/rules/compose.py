@@ -9,12 +9,18 @@ from ..models.compose import line_of, seq
 from ..registry import rule
 
 
-@rule("compose-version-obsolete", WARNING, "compose", ("compose",),
-      finds="A top-level `version:` key in the compose file.",
-      breaks="`version:` is obsolete in Compose v2: it is ignored, with a warning on every command; it pins nothing.",
-      fix="Delete the `version:` line.",
-      example='version: "3"')
+@rule("compose-version-obsolete", WARNING, "compose", ("compose",))
 def version_obsolete(ctx):
+    """Finds: A top-level `version:` key in the compose file.
+
+    Breaks: `version:` is obsolete in Compose v2: it is ignored, with a warning on every command; it
+    pins nothing.
+
+    Fix: Delete the `version:` line.
+
+    Example:
+        version: "3"
+    """
     compose = ctx.compose
     if compose and compose.top_line("version"):
         yield Hit(compose.rel, compose.top_line("version"), "top-level `version:` is obsolete",
@@ -22,12 +28,21 @@ def version_obsolete(ctx):
                   "Delete the `version:` line.")
 
 
-@rule("compose-service-missing", ERROR, "compose", ("compose",),
-      finds="A service of the stack (web, nginx, db, redis, by the model's names) absent from the compose file.",
-      breaks="djstack and the other files (the settings, nginx.conf) address the services by the model's names.",
-      fix="Name the service as the model does again, or run `djstack init --force`.",
-      example="services:\n  proxy:   # was nginx\n    build: ./compose/nginx")
+@rule("compose-service-missing", ERROR, "compose", ("compose",))
 def service_missing(ctx):
+    """Finds: A service of the stack (web, nginx, db, redis, by the model's names) absent from the
+    compose file.
+
+    Breaks: djstack and the other files (the settings, nginx.conf) address the services by the
+    model's names.
+
+    Fix: Name the service as the model does again, or run `djstack init --force`.
+
+    Example:
+        services:
+          proxy:   # was nginx
+            build: ./compose/nginx
+    """
     compose = ctx.compose
     if compose is None:
         return
@@ -49,19 +64,34 @@ def _published(ctx, service_name: str, what: str):
                   f"Delete `ports:` from {service_name}; web reaches it over their shared network.")
 
 
-@rule("db-port-published", ERROR, "mysql", ("compose",),
-      finds="`ports:` on the db service.",
-      breaks="A published database port faces the internet (Docker's rules bypass most host firewalls).",
-      fix="Delete `ports:` from db; web reaches it over their shared network.",
-      example='  db:\n    ports:\n      - "3306:3306"')
+@rule("db-port-published", ERROR, "mysql", ("compose",))
 def db_port_published(ctx):
+    """Finds: `ports:` on the db service.
+
+    Breaks: A published database port faces the internet (Docker's rules bypass most host
+    firewalls).
+
+    Fix: Delete `ports:` from db; web reaches it over their shared network.
+
+    Example:
+          db:
+            ports:
+              - "3306:3306"
+    """
     yield from _published(ctx, ctx.stack.services.db, "database")
 
 
-@rule("redis-port-published", ERROR, "redis", ("compose",),
-      finds="`ports:` on the redis service.",
-      breaks="A published Redis port faces the internet; Redis is a classic target for takeover.",
-      fix="Delete `ports:` from redis; web reaches it over their shared network.",
-      example='  redis:\n    ports:\n      - "6379:6379"')
+@rule("redis-port-published", ERROR, "redis", ("compose",))
 def redis_port_published(ctx):
+    """Finds: `ports:` on the redis service, which publishes Redis on the host.
+
+    Breaks: A published Redis port faces the internet (Docker's rules bypass most host firewalls), and
+    Redis is a classic target for takeover: CONFIG SET can make it write files.
+
+    Fix: Delete `ports:` from redis; web reaches it over their shared network.
+
+    Example:
+          redis:
+            ports: ["6379:6379"]
+    """
     yield from _published(ctx, ctx.stack.services.redis, "Redis")

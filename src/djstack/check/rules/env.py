@@ -20,13 +20,19 @@ def _secrets(ctx):
             yield key, env.values[key], env.lines.get(key)
 
 
-@rule("env-secret-missing", ERROR, "env", ("env",),
-      finds="A secret of the stack (DJANGO_SECRET_KEY, MYSQL_PASSWORD, REDIS_PASSWORD, …) missing or empty in `.env`.",
-      breaks="Every secret of the stack comes from `.env`; without it Compose refuses to start (`:?`), or "
-             "the value ends up typed into a settings or config file.",
-      fix=f"Add the key with {MIN_SECRET_LENGTH}+ random characters (`djstack init` does).",
-      example="REDIS_PASSWORD=")
+@rule("env-secret-missing", ERROR, "env", ("env",))
 def secret_missing(ctx):
+    """Finds: A secret of the stack (DJANGO_SECRET_KEY, MYSQL_PASSWORD, REDIS_PASSWORD, …) missing or
+    empty in `.env`.
+
+    Breaks: Every secret of the stack comes from `.env`; without it Compose refuses to start (`:?`),
+    or the value ends up typed into a settings or config file.
+
+    Fix: Add the key with 32 or more random characters (`djstack init` does).
+
+    Example:
+        REDIS_PASSWORD=
+    """
     env = ctx.env
     if env.error:
         return
@@ -37,12 +43,17 @@ def secret_missing(ctx):
                       f"Add {key}= with {MIN_SECRET_LENGTH}+ random characters (`djstack init` does).")
 
 
-@rule("env-secret-sample", ERROR, "env", ("env",),
-      finds="A secret in `.env` that is a tutorial's sample value (123456, password, yourpassword, …).",
-      breaks="A sample password from a tutorial is the first one an attacker tries.",
-      fix=f"Replace it with {MIN_SECRET_LENGTH}+ random characters.",
-      example="MYSQL_ROOT_PASSWORD=123456")
+@rule("env-secret-sample", ERROR, "env", ("env",))
 def secret_sample(ctx):
+    """Finds: A secret in `.env` that is a tutorial's sample value (123456, password, yourpassword, …).
+
+    Breaks: A sample password from a tutorial is the first one an attacker tries.
+
+    Fix: Replace it with 32 or more random characters.
+
+    Example:
+        MYSQL_ROOT_PASSWORD=123456
+    """
     for key, value, line in _secrets(ctx):
         if value.lower() in SAMPLE_SECRETS:
             yield Hit(ctx.env.rel, line, f"{key} is the sample value {value!r}",
@@ -50,13 +61,18 @@ def secret_sample(ctx):
                       f"Replace it with {MIN_SECRET_LENGTH}+ random characters.")
 
 
-@rule("env-secret-short", WARNING, "env", ("env",),
-      finds=f"A secret in `.env` shorter than {MIN_SECRET_LENGTH} characters.",
-      breaks="Short secrets can be guessed by brute force; the stack's are at least "
-             f"{MIN_SECRET_LENGTH} characters long.",
-      fix=f"Use {MIN_SECRET_LENGTH}+ random characters (letters, digits, - and _).",
-      example="MYSQL_PASSWORD=Sh0rt-but-random-x9")
+@rule("env-secret-short", WARNING, "env", ("env",))
 def secret_short(ctx):
+    """Finds: A secret in `.env` shorter than 32 characters (the model's MIN_SECRET_LENGTH).
+
+    Breaks: Short secrets can be guessed by brute force; the stack's are at least 32 characters
+    long.
+
+    Fix: Use 32 or more random characters (letters, digits, - and _).
+
+    Example:
+        MYSQL_PASSWORD=Sh0rt-but-random-x9
+    """
     for key, value, line in _secrets(ctx):
         if value and value.lower() not in SAMPLE_SECRETS and len(value) < MIN_SECRET_LENGTH:
             yield Hit(ctx.env.rel, line, f"{key} has {len(value)} characters, fewer than {MIN_SECRET_LENGTH}",
@@ -64,12 +80,18 @@ def secret_short(ctx):
                       f"Use {MIN_SECRET_LENGTH}+ random characters (letters, digits, - and _).")
 
 
-@rule("env-invalid-value", ERROR, "env", ("env",),
-      finds="A `.env` value the model rejects (an unknown image source, a port that is not a number, a bad host name).",
-      breaks="djstack's commands stop on a `.env` value the model rejects.",
-      fix="Correct the value (see .env.example).",
-      example="HTTP_PORT=eighty")
+@rule("env-invalid-value", ERROR, "env", ("env",))
 def invalid_value(ctx):
+    """Finds: A `.env` value the model rejects (an unknown image source, a port that is not a number, a
+    bad host name).
+
+    Breaks: djstack's commands stop on a `.env` value the model rejects.
+
+    Fix: Correct the value (see .env.example).
+
+    Example:
+        HTTP_PORT=eighty
+    """
     for key, message in ctx.invalid_env:
         yield Hit(ctx.env.rel, ctx.env.lines.get(key), message[:90],
                   "every djstack command stops on it.", "Correct the value (see .env.example).")

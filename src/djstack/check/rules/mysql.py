@@ -15,13 +15,19 @@ REMOVED = {
 }
 
 
-@rule("mysql-config-over-main", ERROR, "mysql", ('compose',),
-      finds="A config file bind-mounted over the image's main option file (/etc/mysql/my.cnf, /etc/my.cnf).",
-      breaks="Mounting over the image's main option file throws away the image's settings and its "
-             '`!includedir` of conf.d; an extra file in conf.d adds to them.',
-      fix='Mount it as an extra file in /etc/mysql/conf.d/.',
-      example='      - ./compose/mysql/conf/my.cnf:/etc/mysql/my.cnf:ro')
+@rule("mysql-config-over-main", ERROR, "mysql", ('compose',))
 def config_over_main(ctx):
+    """Finds: A config file bind-mounted over the image's main option file (/etc/mysql/my.cnf,
+    /etc/my.cnf).
+
+    Breaks: Mounting over the image's main option file throws away the image's settings and its
+    `!includedir` of conf.d; an extra file in conf.d adds to them.
+
+    Fix: Mount it as an extra file in /etc/mysql/conf.d/.
+
+    Example:
+              - ./compose/mysql/conf/my.cnf:/etc/mysql/my.cnf:ro
+    """
     db = ctx.service(ctx.stack.services.db)
     for mount in db.mounts() if db else []:
         if mount.bind and mount.target in MAIN_CONFIGS:
@@ -30,12 +36,17 @@ def config_over_main(ctx):
                       f"Mount it as an extra file: {ctx.stack.paths.mysql_conf}")
 
 
-@rule("mysql-removed-option", ERROR, "mysql", ('mysql',),
-      finds="A server option the db image's MySQL (or MariaDB) version no longer knows.",
-      breaks='mysqld refuses to start on an option it no longer knows ("unknown variable").',
-      fix='Delete the line (utf8mb4 and caching_sha2_password need nothing there).',
-      example='default-authentication-plugin = mysql_native_password')
+@rule("mysql-removed-option", ERROR, "mysql", ('mysql',))
 def removed_option(ctx):
+    """Finds: A server option the db image's MySQL (or MariaDB) version no longer knows.
+
+    Breaks: mysqld refuses to start on an option it no longer knows ("unknown variable").
+
+    Fix: Delete the line (utf8mb4 and caching_sha2_password need nothing there).
+
+    Example:
+        default-authentication-plugin = mysql_native_password
+    """
     image = ctx.db_image
     version = image.version if image else LATEST_MYSQL
     for option in ctx.mysql_options:
@@ -50,13 +61,18 @@ def removed_option(ctx):
                       "Delete the line (utf8mb4 and caching_sha2_password need nothing here).")
 
 
-@rule("mysql-native-password", ERROR, "mysql", ('mysql',),
-      finds='mysql_native_password in the server options while the db image is MySQL 9 (an unpinned '
-            '`mysql` is).',
-      breaks='MySQL 9 removed mysql_native_password, and an unpinned `mysql` image is 9.x now.',
-      fix="Drop it: Django's mysqlclient speaks caching_sha2_password.",
-      example='mysql_native_password = ON   # with DB_IMAGE=mysql:9.1')
+@rule("mysql-native-password", ERROR, "mysql", ('mysql',))
 def native_password(ctx):
+    """Finds: mysql_native_password in the server options while the db image is MySQL 9 (an unpinned
+    `mysql` is).
+
+    Breaks: MySQL 9 removed mysql_native_password, and an unpinned `mysql` image is 9.x now.
+
+    Fix: Drop it: Django's mysqlclient speaks caching_sha2_password.
+
+    Example:
+        mysql_native_password = ON   # with DB_IMAGE=mysql:9.1
+    """
     image = ctx.db_image
     version = image.version if image else LATEST_MYSQL
     if version is None or version < (9, 0):
@@ -74,12 +90,18 @@ def _series(image: DbImage | None) -> str:
     return f"{image.text} (9.x)" if image and not image.pinned else (image.tag if image else "9.x")
 
 
-@rule("mysql-charset-utf8", ERROR, "mysql", ('mysql',),
-      finds='A character set or collation of `utf8` / `utf8mb3` in the MySQL options.',
-      breaks="MySQL's `utf8` is utf8mb3, 3 bytes at most: emoji and other 4-byte characters fail to save.",
-      fix='Use utf8mb4 (and a utf8mb4_ collation).',
-      example='character-set-server = utf8')
+@rule("mysql-charset-utf8", ERROR, "mysql", ('mysql',))
 def charset_utf8(ctx):
+    """Finds: A character set or collation of `utf8` / `utf8mb3` in the MySQL options.
+
+    Breaks: MySQL's `utf8` is utf8mb3, 3 bytes at most: emoji and other 4-byte characters fail to
+    save.
+
+    Fix: Use utf8mb4 (and a utf8mb4_ collation).
+
+    Example:
+        character-set-server = utf8
+    """
     for option in ctx.mysql_options:
         value = option.value.lower()
         charset = option.key.startswith("character-set") or option.key == "default-character-set"
@@ -89,12 +111,17 @@ def charset_utf8(ctx):
                       f"{option.key} = {value.replace('utf8mb3', 'utf8').replace('utf8', 'utf8mb4')}")
 
 
-@rule("mysql-bind-loopback", ERROR, "mysql", ('mysql',),
-      finds='bind-address = 127.0.0.1 (or localhost, ::1) in the server options.',
-      breaks='A server bound to 127.0.0.1 accepts connections only from inside its own container.',
-      fix='Delete the line: the db network is internal, only web can reach it.',
-      example='bind-address = 127.0.0.1')
+@rule("mysql-bind-loopback", ERROR, "mysql", ('mysql',))
 def bind_loopback(ctx):
+    """Finds: bind-address = 127.0.0.1 (or localhost, ::1) in the server options.
+
+    Breaks: A server bound to 127.0.0.1 accepts connections only from inside its own container.
+
+    Fix: Delete the line: the db network is internal, only web can reach it.
+
+    Example:
+        bind-address = 127.0.0.1
+    """
     for option in ctx.mysql_options:
         if option.section in SERVER_SECTIONS and option.key == "bind-address" and option.value in ("127.0.0.1", "localhost", "::1"):
             yield Hit(option.file, option.line, f"bind-address = {option.value}",
@@ -102,14 +129,18 @@ def bind_loopback(ctx):
                       "Delete the line: the db network is internal, only web can reach it.")
 
 
-@rule("mysql-image-unpinned", WARNING, "mysql", ('compose', 'runtime'),
-      finds='A db image (mysql, mariadb) without a version series in its tag.',
-      breaks='An unpinned database image changes major version on the next pull, under a data folder '
-             'the new server may refuse (MySQL cannot downgrade, and skips of series are '
-             'unsupported).',
-      fix='Pin a series, as djstack does (mysql:8.4, or mariadb:<version>).',
-      example='DB_IMAGE=mysql')
+@rule("mysql-image-unpinned", WARNING, "mysql", ('compose', 'runtime'))
 def image_unpinned(ctx):
+    """Finds: A db image (mysql, mariadb) without a version series in its tag.
+
+    Breaks: An unpinned database image changes major version on the next pull, under a data folder
+    the new server may refuse (MySQL cannot downgrade, and skips of series are unsupported).
+
+    Fix: Pin a series, as djstack does (mysql:8.4, or mariadb:<version>).
+
+    Example:
+        DB_IMAGE=mysql
+    """
     image = ctx.db_image
     if image and image.flavour in ("mysql", "mariadb") and not image.pinned:
         yield Hit(image.file, image.line, f"the db image {image.text!r} is not pinned to a series",
@@ -124,12 +155,18 @@ def _init_users(ctx):
                 yield rel, found
 
 
-@rule("mysql-init-grant-identified-by", ERROR, "mysql", ('mysql',),
-      finds='`GRANT … IDENTIFIED BY` in an init SQL script.',
-      breaks='MySQL 8 removed `GRANT … IDENTIFIED BY`: the init script fails and the first start aborts.',
-      fix='Drop it: the image creates MYSQL_USER with rights on MYSQL_DATABASE.',
-      example="GRANT ALL PRIVILEGES ON mysite.* TO 'mysite'@'%' IDENTIFIED BY 'secret';")
+@rule("mysql-init-grant-identified-by", ERROR, "mysql", ('mysql',))
 def grant_identified_by(ctx):
+    """Finds: `GRANT … IDENTIFIED BY` in an init SQL script.
+
+    Breaks: MySQL 8 removed `GRANT … IDENTIFIED BY`: the init script fails and the first start
+    aborts.
+
+    Fix: Drop it: the image creates MYSQL_USER with rights on MYSQL_DATABASE.
+
+    Example:
+        GRANT ALL PRIVILEGES ON mysite.* TO 'mysite'@'%' IDENTIFIED BY 'secret';
+    """
     for rel, found in _init_users(ctx):
         if found.grant:
             yield Hit(rel, found.line, "GRANT … IDENTIFIED BY is a syntax error on MySQL 8+",
@@ -137,13 +174,19 @@ def grant_identified_by(ctx):
                       "Drop it: the image creates MYSQL_USER with rights on MYSQL_DATABASE.")
 
 
-@rule("mysql-init-native-password", ERROR, "mysql", ('mysql',),
-      finds='`IDENTIFIED WITH mysql_native_password` in init SQL, on MySQL 8.4 (plugin off) or 9 (removed).',
-      breaks='IDENTIFIED WITH mysql_native_password fails on MySQL 9 (removed) and on 8.4 unless the '
-             'plugin is enabled.',
-      fix='Drop the WITH clause (or the statement: the image creates MYSQL_USER).',
-      example="ALTER USER 'mysite'@'%' IDENTIFIED WITH mysql_native_password BY 'secret';")
+@rule("mysql-init-native-password", ERROR, "mysql", ('mysql',))
 def init_native_password(ctx):
+    """Finds: `IDENTIFIED WITH mysql_native_password` in init SQL, on MySQL 8.4 (plugin off) or 9
+    (removed).
+
+    Breaks: IDENTIFIED WITH mysql_native_password fails on MySQL 9 (removed) and on 8.4 unless the
+    plugin is enabled.
+
+    Fix: Drop the WITH clause (or the statement: the image creates MYSQL_USER).
+
+    Example:
+        ALTER USER 'mysite'@'%' IDENTIFIED WITH mysql_native_password BY 'secret';
+    """
     image = ctx.db_image
     version = image.version if image else LATEST_MYSQL
     enabled = any(o.key == "mysql-native-password" and o.value.lower() in ("on", "1", "force") for o in ctx.mysql_options)
@@ -165,12 +208,18 @@ def _env_password(ctx, user: str):
     return None, None
 
 
-@rule("mysql-init-password-mismatch", ERROR, "mysql", ('mysql', 'compose'),
-      finds='Init SQL that gives MYSQL_USER (or root) a password other than the one in `.env`.',
-      breaks="An init script that sets a user's password to something other than `.env`'s locks web out.",
-      fix="Delete the statement: the image sets the user's password from .env.",
-      example="ALTER USER 'mysite'@'%' IDENTIFIED BY 'another-password';")
+@rule("mysql-init-password-mismatch", ERROR, "mysql", ('mysql', 'compose'))
 def init_password_mismatch(ctx):
+    """Finds: Init SQL that gives MYSQL_USER (or root) a password other than the one in `.env`.
+
+    Breaks: An init script that sets a user's password to something other than `.env`'s locks web
+    out.
+
+    Fix: Delete the statement: the image sets the user's password from .env.
+
+    Example:
+        ALTER USER 'mysite'@'%' IDENTIFIED BY 'another-password';
+    """
     for rel, found in _init_users(ctx):
         expected, var = _env_password(ctx, found.user)
         if expected is not None and found.password is not None and found.password != expected.text:
@@ -179,12 +228,17 @@ def init_password_mismatch(ctx):
                       "Delete the statement: the image sets the user's password from .env.")
 
 
-@rule("mysql-init-hardcoded-password", WARNING, "mysql", ('mysql', 'compose'),
-      finds='A password written in init SQL.',
-      breaks='A password written in init SQL is in git and silently goes stale when `.env` changes.',
-      fix='Delete it: the image creates MYSQL_USER with MYSQL_PASSWORD from .env.',
-      example="CREATE USER 'reporting'@'%' IDENTIFIED BY 'x9-report-0123456789';")
+@rule("mysql-init-hardcoded-password", WARNING, "mysql", ('mysql', 'compose'))
 def init_hardcoded_password(ctx):
+    """Finds: A password written in init SQL.
+
+    Breaks: A password written in init SQL is in git and silently goes stale when `.env` changes.
+
+    Fix: Delete it: the image creates MYSQL_USER with MYSQL_PASSWORD from .env.
+
+    Example:
+        CREATE USER 'reporting'@'%' IDENTIFIED BY 'x9-report-0123456789';
+    """
     for rel, found in _init_users(ctx):
         expected, _ = _env_password(ctx, found.user)
         if found.password and (expected is None or found.password == expected.text):

@@ -21,12 +21,17 @@ def _web_targets(ctx):
                 yield p, target
 
 
-@rule("nginx-no-pass-to-web", ERROR, "nginx", ('nginx', 'compose', 'uwsgi'),
-      finds='An nginx config with no location passing requests (uwsgi_pass, proxy_pass) anywhere.',
-      breaks='nginx is the only way in: without a location passing requests to web, no page is served.',
-      fix='Add `location / { uwsgi_pass web:PORT; include uwsgi_params; }`.',
-      example='location / { return 503; }')
+@rule("nginx-no-pass-to-web", ERROR, "nginx", ('nginx', 'compose', 'uwsgi'))
 def no_pass_to_web(ctx):
+    """Finds: An nginx config with no location passing requests (uwsgi_pass, proxy_pass) anywhere.
+
+    Breaks: nginx is the only way in: without a location passing requests to web, no page is served.
+
+    Fix: Add `location / { uwsgi_pass web:PORT; include uwsgi_params; }`.
+
+    Example:
+        location / { return 503; }
+    """
     if ctx.nginx is None or ctx.nginx.errors or ctx.nginx.passes():
         return
     servers = ctx.nginx.servers
@@ -36,13 +41,18 @@ def no_pass_to_web(ctx):
               f"Add location / {{ uwsgi_pass {ctx.stack.services.web}:{ctx.uwsgi_port}; include uwsgi_params; }}")
 
 
-@rule("nginx-upstream-not-a-service", ERROR, "nginx", ('nginx', 'compose'),
-      finds='An address nginx passes requests to that is no compose service, container name or alias.',
-      breaks='nginx finds web by its service name on a shared network; any other name does not '
-             'resolve (nginx fails to start, or answers 502 when the name is in a variable).',
-      fix="Use the web service's name: uwsgi_pass web:PORT.",
-      example='set $web webapp:8000;')
+@rule("nginx-upstream-not-a-service", ERROR, "nginx", ('nginx', 'compose'))
 def upstream_not_a_service(ctx):
+    """Finds: An address nginx passes requests to that is no compose service, container name or alias.
+
+    Breaks: nginx finds web by its service name on a shared network; any other name does not resolve
+    (nginx fails to start, or answers 502 when the name is in a variable).
+
+    Fix: Use the web service's name: uwsgi_pass web:PORT.
+
+    Example:
+        set $web webapp:8000;
+    """
     if ctx.nginx is None or ctx.compose is None:
         return
     for p in ctx.nginx.passes():
@@ -54,12 +64,20 @@ def upstream_not_a_service(ctx):
                           f"Use the service name: {ctx.stack.services.web}:{ctx.uwsgi_port}")
 
 
-@rule("nginx-upstream-not-on-shared-network", ERROR, "nginx", ('nginx', 'compose'),
-      finds='nginx passing to a service it shares no network with.',
-      breaks='Containers reach each other only over a network both join.',
-      fix='Put both services on the front network in the compose file.',
-      example='  nginx:\n    networks: [front]\n  web:\n    networks: [db]')
+@rule("nginx-upstream-not-on-shared-network", ERROR, "nginx", ('nginx', 'compose'))
 def upstream_not_on_shared_network(ctx):
+    """Finds: nginx passing to a service it shares no network with.
+
+    Breaks: Containers reach each other only over a network both join.
+
+    Fix: Put both services on the front network in the compose file.
+
+    Example:
+          nginx:
+            networks: [front]
+          web:
+            networks: [db]
+    """
     nginx = ctx.service(ctx.stack.services.nginx)
     if nginx is None or ctx.nginx is None:
         return
@@ -72,12 +90,17 @@ def upstream_not_on_shared_network(ctx):
                           f"Put both on {ctx.stack.networks.front} in {service.compose.rel}.")
 
 
-@rule("nginx-upstream-port-mismatch", ERROR, "nginx", ('nginx', 'compose', 'uwsgi'),
-      finds='nginx passing to web on a port uWSGI does not listen on.',
-      breaks='nginx must send to the port uWSGI listens on, or every request gets 502.',
-      fix='Use the port uWSGI listens on (socket = :PORT in uwsgi.ini).',
-      example='set $web web:9000;   # uWSGI: socket = :8000')
+@rule("nginx-upstream-port-mismatch", ERROR, "nginx", ('nginx', 'compose', 'uwsgi'))
 def upstream_port_mismatch(ctx):
+    """Finds: nginx passing to web on a port uWSGI does not listen on.
+
+    Breaks: nginx must send to the port uWSGI listens on, or every request gets 502.
+
+    Fix: Use the port uWSGI listens on (socket = :PORT in uwsgi.ini).
+
+    Example:
+        set $web web:9000;   # uWSGI: socket = :8000
+    """
     listeners = ctx.uwsgi_listeners
     ports = {l.port for l in listeners} if listeners else {ctx.stack.ports.uwsgi}
     for p, target in _web_targets(ctx):
@@ -97,37 +120,52 @@ def _protocol_mismatch(ctx, kind: str, wrong: str):
                 yield p, listener
 
 
-@rule("nginx-uwsgi-pass-to-http-socket", ERROR, "nginx", ('nginx', 'compose', 'uwsgi'),
-      finds='uwsgi_pass to a uWSGI http / http-socket listener.',
-      breaks='uwsgi_pass speaks the binary uwsgi protocol; a uWSGI http/http-socket expects HTTP.',
-      fix='In uwsgi.ini use socket = :PORT (or switch nginx to proxy_pass).',
-      example='uwsgi_pass web:8000;   # uWSGI: http-socket = :8000')
+@rule("nginx-uwsgi-pass-to-http-socket", ERROR, "nginx", ('nginx', 'compose', 'uwsgi'))
 def uwsgi_pass_to_http(ctx):
+    """Finds: uwsgi_pass to a uWSGI http / http-socket listener.
+
+    Breaks: uwsgi_pass speaks the binary uwsgi protocol; a uWSGI http/http-socket expects HTTP.
+
+    Fix: In uwsgi.ini use socket = :PORT (or switch nginx to proxy_pass).
+
+    Example:
+        uwsgi_pass web:8000;   # uWSGI: http-socket = :8000
+    """
     for p, listener in _protocol_mismatch(ctx, "uwsgi", "http"):
         yield Hit(p.directive.file, p.directive.line, f"uwsgi_pass, but uWSGI speaks HTTP ({listener.describe()})",
                   "uWSGI cannot parse the uwsgi packets nginx sends: requests fail with 502.",
                   f"In uwsgi.ini use socket = :{listener.port} (or switch nginx to proxy_pass).")
 
 
-@rule("nginx-proxy-pass-to-uwsgi-socket", ERROR, "nginx", ('nginx', 'compose', 'uwsgi'),
-      finds='proxy_pass to a uWSGI `socket` listener (the uwsgi protocol).',
-      breaks='proxy_pass speaks HTTP; a uWSGI `socket` expects the binary uwsgi protocol.',
-      fix='Use uwsgi_pass web:PORT; with include uwsgi_params.',
-      example='proxy_pass http://web:8000;   # uWSGI: socket = :8000')
+@rule("nginx-proxy-pass-to-uwsgi-socket", ERROR, "nginx", ('nginx', 'compose', 'uwsgi'))
 def proxy_pass_to_uwsgi_socket(ctx):
+    """Finds: proxy_pass to a uWSGI `socket` listener (the uwsgi protocol).
+
+    Breaks: proxy_pass speaks HTTP; a uWSGI `socket` expects the binary uwsgi protocol.
+
+    Fix: Use uwsgi_pass web:PORT; with include uwsgi_params.
+
+    Example:
+        proxy_pass http://web:8000;   # uWSGI: socket = :8000
+    """
     for p, listener in _protocol_mismatch(ctx, "proxy", "uwsgi"):
         yield Hit(p.directive.file, p.directive.line, f"proxy_pass, but uWSGI speaks uwsgi ({listener.describe()})",
                   "uWSGI reads HTTP text as uwsgi packets: requests fail with 502.",
                   f"Use uwsgi_pass {ctx.stack.services.web}:{listener.port}; with include uwsgi_params.")
 
 
-@rule("nginx-uwsgi-params-missing", ERROR, "nginx", ('nginx',),
-      finds='A uwsgi_pass whose location (or its parents) sends no REQUEST_METHOD / PATH_INFO params.',
-      breaks='Under uwsgi_pass, nginx sends only the uwsgi_param variables: without them Django gets '
-             'no method or path.',
-      fix='Add `include uwsgi_params;` (or the uwsgi_param lines) to the location.',
-      example='location / { uwsgi_pass web:8000; }')
+@rule("nginx-uwsgi-params-missing", ERROR, "nginx", ('nginx',))
 def uwsgi_params_missing(ctx):
+    """Finds: A uwsgi_pass whose location (or its parents) sends no REQUEST_METHOD / PATH_INFO params.
+
+    Breaks: Under uwsgi_pass, nginx sends only the uwsgi_param variables: without them Django gets
+    no method or path.
+
+    Fix: Add `include uwsgi_params;` (or the uwsgi_param lines) to the location.
+
+    Example:
+        location / { uwsgi_pass web:8000; }
+    """
     for p in ctx.nginx.passes() if ctx.nginx else []:
         if p.kind != "uwsgi":
             continue
@@ -141,13 +179,19 @@ def uwsgi_params_missing(ctx):
                       "Add `include uwsgi_params;` (or the uwsgi_param lines) to this location.")
 
 
-@rule("nginx-proxy-set-header-ignored", WARNING, "nginx", ('nginx',),
-      finds='proxy_set_header in effect for a location that uses uwsgi_pass.',
-      breaks='proxy_set_header applies to proxy_pass only; under uwsgi_pass it does nothing, so '
-             'headers the tutorial meant to send (X-Forwarded-For, X-Real-IP) never reach Django.',
-      fix='Send them as uwsgi_param HTTP_X_FORWARDED_FOR $proxy_add_x_forwarded_for; etc.',
-      example='uwsgi_pass web:8000;\nproxy_set_header X-Real-IP $remote_addr;')
+@rule("nginx-proxy-set-header-ignored", WARNING, "nginx", ('nginx',))
 def proxy_set_header_ignored(ctx):
+    """Finds: proxy_set_header in effect for a location that uses uwsgi_pass.
+
+    Breaks: proxy_set_header applies to proxy_pass only; under uwsgi_pass it does nothing, so
+    headers the tutorial meant to send (X-Forwarded-For, X-Real-IP) never reach Django.
+
+    Fix: Send them as uwsgi_param HTTP_X_FORWARDED_FOR $proxy_add_x_forwarded_for; etc.
+
+    Example:
+        uwsgi_pass web:8000;
+        proxy_set_header X-Real-IP $remote_addr;
+    """
     seen = set()
     for p in ctx.nginx.passes() if ctx.nginx else []:
         headers = inherited(p.chain, "proxy_set_header")
@@ -158,14 +202,19 @@ def proxy_set_header_ignored(ctx):
                       "Send them as uwsgi_param HTTP_X_FORWARDED_FOR $proxy_add_x_forwarded_for; etc.")
 
 
-@rule("nginx-forwarded-proto-not-sent", ERROR, "nginx", ('nginx', 'settings'),
-      finds='SECURE_PROXY_SSL_HEADER in the settings while nginx never sets that header for web.',
-      breaks='SECURE_PROXY_SSL_HEADER makes Django trust a header for the scheme; if nginx does not '
-             'set it, clients can send it themselves (any request claims HTTPS) and real HTTPS goes '
-             'unnoticed.',
-      fix='Add `uwsgi_param HTTP_X_FORWARDED_PROTO $scheme;` (or the proxy_set_header) to the location.',
-      example='SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")   # nginx sends no such param')
+@rule("nginx-forwarded-proto-not-sent", ERROR, "nginx", ('nginx', 'settings'))
 def forwarded_proto_not_sent(ctx):
+    """Finds: SECURE_PROXY_SSL_HEADER in the settings while nginx never sets that header for web.
+
+    Breaks: SECURE_PROXY_SSL_HEADER makes Django trust a header for the scheme; if nginx does not
+    set it, clients can send it themselves (any request claims HTTPS) and real HTTPS goes unnoticed.
+
+    Fix: Add `uwsgi_param HTTP_X_FORWARDED_PROTO $scheme;` (or the proxy_set_header) to the
+    location.
+
+    Example:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")   # nginx sends no such param
+    """
     header = _trusted_scheme_header(ctx)
     for p, how in _passes_without(ctx, header) if header else []:
         note = " (proxy_set_header is ignored here)" if p.kind == "uwsgi" and inherited(p.chain, "proxy_set_header") else ""
@@ -200,13 +249,18 @@ def _app_servers(ctx) -> list[Server]:
     return [s for s in ctx.nginx.servers if id(s.directive) in passing] if ctx.nginx else []
 
 
-@rule("allowed-hosts-missing-server-name", ERROR, "nginx", ('nginx', 'settings'),
-      finds='A server_name of nginx (for the site) that ALLOWED_HOSTS does not allow.',
-      breaks='Django answers 400 Bad Request to a Host not in ALLOWED_HOSTS, so every name nginx '
-             'serves the site under must be allowed.',
-      fix='Add the name to DJANGO_ALLOWED_HOSTS in .env (or ALLOWED_HOSTS in the settings).',
-      example="server_name example.com www.example.com;   # ALLOWED_HOSTS = ['example.com']")
+@rule("allowed-hosts-missing-server-name", ERROR, "nginx", ('nginx', 'settings'))
 def allowed_hosts_missing_server_name(ctx):
+    """Finds: A server_name of nginx (for the site) that ALLOWED_HOSTS does not allow.
+
+    Breaks: Django answers 400 Bad Request to a Host not in ALLOWED_HOSTS, so every name nginx
+    serves the site under must be allowed.
+
+    Fix: Add the name to DJANGO_ALLOWED_HOSTS in .env (or ALLOWED_HOSTS in the settings).
+
+    Example:
+        server_name example.com www.example.com;   # ALLOWED_HOSTS = ['example.com']
+    """
     settings = ctx.settings
     hosts = settings.value("ALLOWED_HOSTS") if settings else None
     if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts) or "*" in hosts:
@@ -235,15 +289,20 @@ def _host_allowed(name: str, hosts: list[str]) -> bool:
     return False
 
 
-@rule("https-csrf-trusted-origins-missing", ERROR, "nginx", ('nginx', 'settings'),
-      finds='An HTTPS server whose names are not in CSRF_TRUSTED_ORIGINS while Django cannot tell '
-            'requests are HTTPS.',
-      breaks="Behind TLS ended at nginx, Django compares a form's https:// Origin with the scheme it "
-             'sees; unless it knows the request was HTTPS (a forwarded scheme it trusts) or the '
-             'origin is in CSRF_TRUSTED_ORIGINS, every POST fails with 403.',
-      fix='Add https://NAME to CSRF_TRUSTED_ORIGINS (or send and trust X-Forwarded-Proto).',
-      example='listen 443 ssl;   # no SECURE_PROXY_SSL_HEADER, CSRF_TRUSTED_ORIGINS = []')
+@rule("https-csrf-trusted-origins-missing", ERROR, "nginx", ('nginx', 'settings'))
 def https_csrf(ctx):
+    """Finds: An HTTPS server whose names are not in CSRF_TRUSTED_ORIGINS while Django cannot tell
+    requests are HTTPS.
+
+    Breaks: Behind TLS ended at nginx, Django compares a form's https:// Origin with the scheme it
+    sees; unless it knows the request was HTTPS (a forwarded scheme it trusts) or the origin is in
+    CSRF_TRUSTED_ORIGINS, every POST fails with 403.
+
+    Fix: Add https://NAME to CSRF_TRUSTED_ORIGINS (or send and trust X-Forwarded-Proto).
+
+    Example:
+        listen 443 ssl;   # no SECURE_PROXY_SSL_HEADER, CSRF_TRUSTED_ORIGINS = []
+    """
     settings = ctx.settings
     if settings is None:
         return
@@ -282,12 +341,18 @@ def _body_limits(ctx):
     return None
 
 
-@rule("nginx-body-limit-below-django", WARNING, "nginx", ('nginx', 'settings'),
-      finds="client_max_body_size below Django's DATA_UPLOAD_MAX_MEMORY_SIZE.",
-      breaks='nginx rejects bodies over client_max_body_size with its own 413 page before Django sees them.',
-      fix="Make them equal: raise client_max_body_size, or lower Django's limit.",
-      example='client_max_body_size 1m;   # Django: 2.5 MB')
+@rule("nginx-body-limit-below-django", WARNING, "nginx", ('nginx', 'settings'))
 def body_limit_below_django(ctx):
+    """Finds: client_max_body_size below Django's DATA_UPLOAD_MAX_MEMORY_SIZE.
+
+    Breaks: nginx rejects bodies over client_max_body_size with its own 413 page before Django sees
+    them.
+
+    Fix: Make them equal: raise client_max_body_size, or lower Django's limit.
+
+    Example:
+        client_max_body_size 1m;   # Django: 2.5 MB
+    """
     limits = _body_limits(ctx)
     if limits and limits[0] and limits[0] < limits[1]:
         limit, django, (file, line), text = limits
@@ -296,12 +361,17 @@ def body_limit_below_django(ctx):
                   f"Make them equal: client_max_body_size {_mb(django)}, or lower Django's limit.")
 
 
-@rule("nginx-body-limit-above-django", WARNING, "nginx", ('nginx', 'settings'),
-      finds="client_max_body_size above Django's DATA_UPLOAD_MAX_MEMORY_SIZE (or 0, no limit).",
-      breaks='Django rejects (400) request bodies nginx let through, after nginx buffered them.',
-      fix="Make them equal: set DATA_UPLOAD_MAX_MEMORY_SIZE to nginx's limit in the settings.",
-      example='client_max_body_size 100m;   # Django: 2.5 MB')
+@rule("nginx-body-limit-above-django", WARNING, "nginx", ('nginx', 'settings'))
 def body_limit_above_django(ctx):
+    """Finds: client_max_body_size above Django's DATA_UPLOAD_MAX_MEMORY_SIZE (or 0, no limit).
+
+    Breaks: Django rejects (400) request bodies nginx let through, after nginx buffered them.
+
+    Fix: Make them equal: set DATA_UPLOAD_MAX_MEMORY_SIZE to nginx's limit in the settings.
+
+    Example:
+        client_max_body_size 100m;   # Django: 2.5 MB
+    """
     limits = _body_limits(ctx)
     if limits and (limits[0] == 0 or limits[0] > limits[1]):
         limit, django, (file, line), text = limits
@@ -361,11 +431,16 @@ def _location_missing(ctx, kind: str):
                   f"Add location {path} {{ alias {getattr(ctx.stack.paths, kind)}/; }} to this server.")
 
 
-per_kind("nginx-{kind}-location-missing", ERROR, "nginx", ("nginx", "settings"), _location_missing,
-         finds="No nginx location (of the site's server) that serves {KIND}_URL from files.",
-         breaks="With DEBUG off Django serves no {kind} files: nginx must, from a location for {KIND}_URL.",
-         fix="Add location {KIND}_URL {{ alias <the {kind} volume's path>/; }} to the site's server.",
-         example="location /assets/ {{ alias /app/{kind}/; }}   # {KIND}_URL is /{kind}/")
+per_kind("nginx-{kind}-location-missing", ERROR, "nginx", ("nginx", "settings"), _location_missing, """
+    Finds: No nginx location (of the site's server) that serves {KIND}_URL from files.
+
+    Breaks: With DEBUG off Django serves no {kind} files: nginx must, from a location for {KIND}_URL.
+
+    Fix: Add location {KIND}_URL {{ alias <the {kind} volume's path>/; }} to the site's server.
+
+    Example:
+        location /assets/ {{ alias /app/{kind}/; }}   # {KIND}_URL is /{kind}/
+    """)
 
 
 def _alias_mismatch(ctx, kind: str):
@@ -383,8 +458,13 @@ def _alias_mismatch(ctx, kind: str):
                   f"In location {path}: alias {expected}/; (both with a trailing slash)")
 
 
-per_kind("nginx-{kind}-alias-mismatch", ERROR, "nginx", ("nginx", "settings", "compose"), _alias_mismatch,
-         finds="A location for {KIND}_URL whose alias or root is not where nginx mounts the {kind} volume.",
-         breaks="nginx must serve {KIND}_URL from the path where the {kind} volume is mounted in nginx.",
-         fix="alias <where nginx mounts the {kind} volume>/; (both with a trailing slash).",
-         example="location /{kind}/ {{ alias /var/www/{kind}/; }}   # the volume is at /app/{kind}")
+per_kind("nginx-{kind}-alias-mismatch", ERROR, "nginx", ("nginx", "settings", "compose"), _alias_mismatch, """
+    Finds: A location for {KIND}_URL whose alias or root is not where nginx mounts the {kind} volume.
+
+    Breaks: nginx must serve {KIND}_URL from the path where the {kind} volume is mounted in nginx.
+
+    Fix: alias <where nginx mounts the {kind} volume>/; (both with a trailing slash).
+
+    Example:
+        location /{kind}/ {{ alias /var/www/{kind}/; }}   # the volume is at /app/{kind}
+    """)

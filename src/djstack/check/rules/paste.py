@@ -46,60 +46,98 @@ def _hits(ctx, rule_id: str):
         yield Hit(rel, o.line, message, QUOTED_WHY if o.quoted else WHY[kind], fix, o.column)
 
 
-@rule(SPACE, ERROR, "paste", ("files",),
-      finds='A non-breaking or other Unicode space outside comments (and, invisible, inside quotes).',
-      breaks='A non-breaking space (U+00A0, U+202F, U+2007) or another Unicode space looks like a space; to Python, YAML, nginx and the shell it is a character like a letter, so code that holds one does not parse, or a name or value silently gains it.',
-      fix='Type an ASCII space instead.',
-      example="DEBUG =\u00a0False   # U+00A0 NO-BREAK SPACE")
+@rule(SPACE, ERROR, "paste", ("files",))
 def non_ascii_space(ctx):
+    """Finds: A non-breaking or other Unicode space outside comments (and, invisible, inside quotes).
+
+    Breaks: A non-breaking space (U+00A0, U+202F, U+2007) or another Unicode space looks like a
+    space; to Python, YAML, nginx and the shell it is a character like a letter, so code that holds
+    one does not parse, or a name or value silently gains it.
+
+    Fix: Type an ASCII space instead.
+
+    Example:
+        DEBUG =\u00a0False   # U+00A0 NO-BREAK SPACE
+    """
     yield from _hits(ctx, SPACE)
 
 
-@rule(ZERO_WIDTH, ERROR, "paste", ("files",),
-      finds='A zero-width character (U+200B/C/D, U+2060, U+00AD, U+FEFF inside a file).',
-      breaks='Zero-width characters (U+200B/C/D, U+2060, U+00AD, U+FEFF inside a file) are invisible and still part of the text: a name, a value or a line of code that holds one is not what it shows.',
-      fix='Delete it (retype the characters around it).',
-      example="DJANGO_SETTINGS_MODULE: mysite.settings\u200b")
+@rule(ZERO_WIDTH, ERROR, "paste", ("files",))
 def zero_width(ctx):
+    """Finds: A zero-width character (U+200B/C/D, U+2060, U+00AD, U+FEFF inside a file).
+
+    Breaks: Zero-width characters (U+200B/C/D, U+2060, U+00AD, U+FEFF inside a file) are invisible
+    and still part of the text: a name, a value or a line of code that holds one is not what it
+    shows.
+
+    Fix: Delete it (retype the characters around it).
+
+    Example:
+        DJANGO_SETTINGS_MODULE: mysite.settings\u200b
+    """
     yield from _hits(ctx, ZERO_WIDTH)
 
 
-@rule(FULL_WIDTH, ERROR, "paste", ("files",),
-      finds='Full-width punctuation (：＝，（）；) where code expects ASCII.',
-      breaks='Full-width punctuation (`：` `＝` `，` `（` `）` `；`), typed by a Chinese or Japanese input method, is not the ASCII punctuation code and config files are made of.',
-      fix='Type the ASCII character instead (an English / half-width keyboard layout).',
-      example="restart\uff1a unless-stopped")
+@rule(FULL_WIDTH, ERROR, "paste", ("files",))
 def full_width(ctx):
+    """Finds: Full-width punctuation (\uff1a＝，（）；) where code expects ASCII.
+
+    Breaks: Full-width punctuation (`\uff1a` `＝` `，` `（` `）` `；`), typed by a Chinese or Japanese input
+    method, is not the ASCII punctuation code and config files are made of.
+
+    Fix: Type the ASCII character instead (an English / half-width keyboard layout).
+
+    Example:
+        restart\uff1a unless-stopped
+    """
     yield from _hits(ctx, FULL_WIDTH)
 
 
-@rule(QUOTE, ERROR, "paste", ("files",),
-      finds='A typographic quote (“ ” ‘ ’) where code expects an ASCII quote.',
-      breaks='Typographic quotes (`“ ”` `‘ ’`, from word processors, blogs and chat apps) do not quote: where code expects an ASCII quote, a string does not start or does not end.',
-      fix='Type the ASCII quote instead.',
-      example="exec \u201c$@\u201d")
+@rule(QUOTE, ERROR, "paste", ("files",))
 def typographic_quote(ctx):
+    """Finds: A typographic quote (\u201c \u201d ‘ ’) where code expects an ASCII quote.
+
+    Breaks: Typographic quotes (`\u201c \u201d` `‘ ’`, from word processors, blogs and chat apps) do not
+    quote: where code expects an ASCII quote, a string does not start or does not end.
+
+    Fix: Type the ASCII quote instead.
+
+    Example:
+        exec \u201c$@\u201d
+    """
     yield from _hits(ctx, QUOTE)
 
 
-@rule(BOM, ERROR, "paste", ("files",),
-      finds='A byte order mark at the start of a file whose reader does not skip it.',
-      breaks="A byte order mark (U+FEFF) at the start of a file, written by some Windows editors, is read as part of the first line by nginx, Redis, MySQL, uWSGI, the shell's #! and djstack's .env reader (Python, YAML and Dockerfiles skip it).",
-      fix='Save it as UTF-8 without BOM.',
-      example="\ufeff#!/bin/sh")
+@rule(BOM, ERROR, "paste", ("files",))
 def byte_order_mark(ctx):
+    """Finds: A byte order mark at the start of a file whose reader does not skip it.
+
+    Breaks: A byte order mark (U+FEFF) at the start of a file, written by some Windows editors, is
+    read as part of the first line by nginx, Redis, MySQL, uWSGI, the shell's #! and djstack's .env
+    reader (Python, YAML and Dockerfiles skip it).
+
+    Fix: Save it as UTF-8 without BOM.
+
+    Example:
+        \ufeff#!/bin/sh
+    """
     for rel, kind, o in ctx.pasted:
         if o.what.rule == BOM:
             yield Hit(rel, o.line, "the file starts with a byte order mark (U+FEFF)", BOM_WHY[kind],
                       "Save it as UTF-8 without BOM (or delete the invisible first character).", o.column)
 
 
-@rule(TAB, ERROR, "compose", ("files",),
-      finds='A tab in the indentation of the compose file.',
-      breaks='YAML forbids tabs in indentation: Compose cannot read a compose file indented with one.',
-      fix='Indent with spaces only.',
-      example="  \trestart: unless-stopped")
+@rule(TAB, ERROR, "compose", ("files",))
 def tab_indentation(ctx):
+    """Finds: A tab in the indentation of the compose file.
+
+    Breaks: YAML forbids tabs in indentation: Compose cannot read a compose file indented with one.
+
+    Fix: Indent with spaces only.
+
+    Example:
+          \trestart: unless-stopped
+    """
     for rel, kind, o in ctx.pasted:
         if o.what.rule == TAB:
             yield Hit(rel, o.line, "a tab in the indentation", "YAML forbids tabs in indentation: Compose cannot read the file.",

@@ -8,12 +8,18 @@ from ..registry import rule
 LOOPBACK = ("127.0.0.1", "-127.0.0.1", "::1", "-::1", "localhost")
 
 
-@rule("redis-conf-not-loaded", WARNING, "redis", ("compose", "redis"),
-      finds="A redis.conf mounted into the redis container that its command does not name.",
-      breaks="redis-server reads a config file only when its command names it: none of the file's settings apply.",
-      fix="Start it as `redis-server /path/to/redis.conf` (the path it is mounted at).",
-      example="    command: redis-server --appendonly yes   # redis.conf mounted, not named")
+@rule("redis-conf-not-loaded", WARNING, "redis", ("compose", "redis"))
 def conf_not_loaded(ctx):
+    """Finds: A redis.conf mounted into the redis container that its command does not name.
+
+    Breaks: redis-server reads a config file only when its command names it: none of the file's
+    settings apply.
+
+    Fix: Start it as `redis-server /path/to/redis.conf` (the path it is mounted at).
+
+    Example:
+            command: redis-server --appendonly yes   # redis.conf mounted, not named
+    """
     redis = ctx.redis
     if redis and redis.conf_rel and not redis.conf_loaded:
         service = ctx.service(ctx.stack.services.redis)
@@ -22,12 +28,17 @@ def conf_not_loaded(ctx):
                   f"Start it as: redis-server {ctx.stack.paths.redis_conf}")
 
 
-@rule("redis-bind-loopback", ERROR, "redis", ("redis",),
-      finds="Redis bound only to loopback addresses (`bind 127.0.0.1`).",
-      breaks="Redis bound to 127.0.0.1 accepts connections only from inside its own container.",
-      fix="bind 0.0.0.0 (the redis network is internal, and a password is required).",
-      example="bind 127.0.0.1")
+@rule("redis-bind-loopback", ERROR, "redis", ("redis",))
 def bind_loopback(ctx):
+    """Finds: Redis bound only to loopback addresses (`bind 127.0.0.1`).
+
+    Breaks: Redis bound to 127.0.0.1 accepts connections only from inside its own container.
+
+    Fix: bind 0.0.0.0 (the redis network is internal, and a password is required).
+
+    Example:
+        bind 127.0.0.1
+    """
     option = ctx.redis.last("bind") if ctx.redis else None
     if option and option.args and all(a in LOOPBACK for a in option.args):
         yield Hit(option.file, option.line, f"Redis binds only to {' '.join(option.args)}",
@@ -35,12 +46,18 @@ def bind_loopback(ctx):
                   "bind 0.0.0.0 (the redis network is internal, and a password is required).")
 
 
-@rule("redis-no-password", ERROR, "redis", ("compose", "redis"),
-      finds="Redis without `requirepass` (in redis.conf or on its command line).",
-      breaks="Without requirepass, anything on Redis's networks can read the cache and rewrite the config.",
-      fix='--requirepass "$REDIS_PASSWORD" from .env (as `djstack init` writes it).',
-      example="    command: redis-server /usr/local/etc/redis/redis.conf")
+@rule("redis-no-password", ERROR, "redis", ("compose", "redis"))
 def no_password(ctx):
+    """Finds: Redis without `requirepass` (in redis.conf or on its command line).
+
+    Breaks: Without requirepass, anything on Redis's networks can read the cache and rewrite the
+    config.
+
+    Fix: --requirepass "$REDIS_PASSWORD" from .env (as `djstack init` writes it).
+
+    Example:
+            command: redis-server /usr/local/etc/redis/redis.conf
+    """
     redis = ctx.redis
     if redis is None:
         return
@@ -52,12 +69,18 @@ def no_password(ctx):
                   '--requirepass "$REDIS_PASSWORD" from .env (as `djstack init` writes it).')
 
 
-@rule("redis-password-mismatch", ERROR, "redis", ("redis", "settings"),
-      finds="A Redis password other than the one web sends (the cache's OPTIONS or its URL).",
-      breaks="web must send the password Redis requires, or every cache call fails (NOAUTH / WRONGPASS).",
-      fix="Use REDIS_PASSWORD from .env in both places.",
-      example="requirepass x9-another-0123456789abcdefghijkl   # .env says otherwise")
+@rule("redis-password-mismatch", ERROR, "redis", ("redis", "settings"))
 def password_mismatch(ctx):
+    """Finds: A Redis password other than the one web sends (the cache's OPTIONS or its URL).
+
+    Breaks: web must send the password Redis requires, or every cache call fails (NOAUTH /
+    WRONGPASS).
+
+    Fix: Use REDIS_PASSWORD from .env in both places.
+
+    Example:
+        requirepass x9-another-0123456789abcdefghijkl   # .env says otherwise
+    """
     redis = ctx.redis
     option = redis.last("requirepass") if redis else None
     used = ctx.redis_password_used
@@ -70,12 +93,18 @@ def password_mismatch(ctx):
                   "Use REDIS_PASSWORD from .env in both places.")
 
 
-@rule("redis-hardcoded-password", WARNING, "redis", ("redis",),
-      finds="A Redis password written in redis.conf or the compose file, not taken from `.env`.",
-      breaks="A password written in redis.conf or the compose file is in git, and goes stale when `.env` changes.",
-      fix='Pass it from .env: --requirepass "$REDIS_PASSWORD" in the compose command.',
-      example="requirepass yourpassword")
+@rule("redis-hardcoded-password", WARNING, "redis", ("redis",))
 def hardcoded_password(ctx):
+    """Finds: A Redis password written in redis.conf or the compose file, not taken from `.env`.
+
+    Breaks: A password written in redis.conf or the compose file is in git, and goes stale when
+    `.env` changes.
+
+    Fix: Pass it from .env: --requirepass "$REDIS_PASSWORD" in the compose command.
+
+    Example:
+        requirepass yourpassword
+    """
     redis = ctx.redis
     for option in (redis.conf + redis.command) if redis else []:
         if option.key == "requirepass" and option.args and option.from_env is None and option.args[0]:

@@ -11,12 +11,18 @@ from ..models.settings import UNKNOWN, EnvStr
 from ..registry import per_kind, rule
 
 
-@rule("settings-module-missing", ERROR, "settings", ('settings', 'compose', 'uwsgi'),
-      finds="A DJANGO_SETTINGS_MODULE (web's environment or uWSGI's env) naming a module that does not exist.",
-      breaks='Django imports DJANGO_SETTINGS_MODULE at start; a module that does not exist stops web.',
-      fix='Name an existing settings module.',
-      example='DJANGO_SETTINGS_MODULE: mysite.settings_prod')
+@rule("settings-module-missing", ERROR, "settings", ('settings', 'compose', 'uwsgi'))
 def module_missing(ctx):
+    """Finds: A DJANGO_SETTINGS_MODULE (web's environment or uWSGI's env) naming a module that does not
+    exist.
+
+    Breaks: Django imports DJANGO_SETTINGS_MODULE at start; a module that does not exist stops web.
+
+    Fix: Name an existing settings module.
+
+    Example:
+        DJANGO_SETTINGS_MODULE: mysite.settings_prod
+    """
     if ctx.settings is not None and ctx.missing_settings_module:
         name, (file, line) = ctx.missing_settings_module
         yield Hit(file, line, f"DJANGO_SETTINGS_MODULE is {name}, a module that does not exist",
@@ -24,12 +30,18 @@ def module_missing(ctx):
                   f"Name an existing module, e.g. {ctx.project.overlay_module}")
 
 
-@rule("settings-debug-on", ERROR, "settings", ('settings',),
-      finds='DEBUG true in the settings web runs.',
-      breaks='DEBUG shows tracebacks, settings and SQL to every visitor, and keeps every query in memory.',
-      fix='Set DEBUG = False in the settings module web runs.',
-      example='DEBUG = True')
+@rule("settings-debug-on", ERROR, "settings", ('settings',))
 def debug_on(ctx):
+    """Finds: DEBUG true in the settings web runs.
+
+    Breaks: DEBUG shows tracebacks, settings and SQL to every visitor, and keeps every query in
+    memory.
+
+    Fix: Set DEBUG = False in the settings module web runs.
+
+    Example:
+        DEBUG = True
+    """
     settings = ctx.settings
     if settings and settings.value("DEBUG") not in (UNKNOWN, None) and settings.value("DEBUG"):
         file, line = settings.where("DEBUG")
@@ -38,12 +50,17 @@ def debug_on(ctx):
                   "Set DEBUG = False in the settings module web runs.")
 
 
-@rule("settings-debug-typo", WARNING, "settings", ('settings',),
-      finds='An assignment to `Debug` (any case but DEBUG) in the settings.',
-      breaks='Settings names are case-sensitive: `Debug = False` sets nothing, DEBUG keeps its value.',
-      fix='Write DEBUG = False (upper case).',
-      example='Debug = False')
+@rule("settings-debug-typo", WARNING, "settings", ('settings',))
 def debug_typo(ctx):
+    """Finds: An assignment to `Debug` (any case but DEBUG) in the settings.
+
+    Breaks: Settings names are case-sensitive: `Debug = False` sets nothing, DEBUG keeps its value.
+
+    Fix: Write DEBUG = False (upper case).
+
+    Example:
+        Debug = False
+    """
     settings = ctx.settings
     for name, path, line in settings.module.typos if settings else []:
         if name.upper() == "DEBUG":
@@ -58,13 +75,18 @@ _SECRETS = (("SECRET_KEY",), ("DATABASES", "default", "PASSWORD"), ("CACHES", "d
             ("CACHES", "default", "OPTIONS", "password"))
 
 
-@rule("settings-hardcoded-secret", WARNING, "settings", ('settings',),
-      finds="SECRET_KEY, the database's or the cache's password written in the settings.",
-      breaks='A secret typed into settings is in git and in every image layer, and differs from '
-             "`.env`'s the moment someone changes one of them.",
-      fix='Read it from the environment: os.environ["DJANGO_SECRET_KEY"] (set in .env).',
-      example='SECRET_KEY = "django-insecure-0123456789"')
+@rule("settings-hardcoded-secret", WARNING, "settings", ('settings',))
 def hardcoded_secret(ctx):
+    """Finds: SECRET_KEY, the database's or the cache's password written in the settings.
+
+    Breaks: A secret typed into settings is in git and in every image layer, and differs from
+    `.env`'s the moment someone changes one of them.
+
+    Fix: Read it from the environment: os.environ["DJANGO_SECRET_KEY"] (set in .env).
+
+    Example:
+        SECRET_KEY = "django-insecure-0123456789"
+    """
     settings = ctx.settings
     for path in _SECRETS if settings else []:
         value = settings.value(*path)
@@ -77,13 +99,18 @@ def hardcoded_secret(ctx):
                       f'Read it from the environment: os.environ["{env_key}"] (set in .env).')
 
 
-@rule("settings-env-not-set", ERROR, "settings", ('settings', 'compose'),
-      finds='A variable the settings require (os.environ["X"], a helper that raises) missing from '
-            "web's environment.",
-      breaks="A required variable missing from web's environment stops Django at start.",
-      fix="Set the variable under web's environment in the compose file (value in .env).",
-      example='SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]   # web gets no DJANGO_SECRET_KEY')
+@rule("settings-env-not-set", ERROR, "settings", ('settings', 'compose'))
 def env_not_set(ctx):
+    """Finds: A variable the settings require (os.environ["X"], a helper that raises) missing from
+    web's environment.
+
+    Breaks: A required variable missing from web's environment stops Django at start.
+
+    Fix: Set the variable under web's environment in the compose file (value in .env).
+
+    Example:
+        SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]   # web gets no DJANGO_SECRET_KEY
+    """
     settings = ctx.settings
     seen = set()
     for read in settings.reads if settings else []:
@@ -94,12 +121,17 @@ def env_not_set(ctx):
                       f"Set {read.var} under web's environment: in {ctx.compose_rel} (value in .env).")
 
 
-@rule("settings-allowed-hosts-empty", ERROR, "settings", ('settings',),
-      finds='ALLOWED_HOSTS empty while DEBUG is off.',
-      breaks='With DEBUG off and ALLOWED_HOSTS empty, Django answers every request with 400.',
-      fix="Set DJANGO_ALLOWED_HOSTS in .env (the site's host names).",
-      example='ALLOWED_HOSTS = []')
+@rule("settings-allowed-hosts-empty", ERROR, "settings", ('settings',))
 def allowed_hosts_empty(ctx):
+    """Finds: ALLOWED_HOSTS empty while DEBUG is off.
+
+    Breaks: With DEBUG off and ALLOWED_HOSTS empty, Django answers every request with 400.
+
+    Fix: Set DJANGO_ALLOWED_HOSTS in .env (the site's host names).
+
+    Example:
+        ALLOWED_HOSTS = []
+    """
     settings = ctx.settings
     if settings and settings.value("ALLOWED_HOSTS") == [] and settings.value("DEBUG") is not True:
         file, line = settings.where("ALLOWED_HOSTS")
@@ -119,13 +151,18 @@ def redis_location(ctx):
     return ctx.settings.redis_cache() if ctx.settings else (None, None)
 
 
-@rule("settings-db-engine-not-mysql", ERROR, "settings", ('settings',),
-      finds='A database ENGINE other than MySQL (SQLite, say).',
-      breaks="The stack's database is the db service; another engine (SQLite) keeps data inside web's"
-             ' container, lost at every rebuild.',
-      fix='Use django.db.backends.mysql with HOST the db service.',
-      example='"ENGINE": "django.db.backends.sqlite3",')
+@rule("settings-db-engine-not-mysql", ERROR, "settings", ('settings',))
 def db_engine_not_mysql(ctx):
+    """Finds: A database ENGINE other than MySQL (SQLite, say).
+
+    Breaks: The stack's database is the db service; another engine (SQLite) keeps data inside web's
+    container, lost at every rebuild.
+
+    Fix: Use django.db.backends.mysql with HOST the db service.
+
+    Example:
+        "ENGINE": "django.db.backends.sqlite3",
+    """
     db = db_settings(ctx)
     engine = db.get("ENGINE") if db else None
     if isinstance(engine, str) and "mysql" not in engine:
@@ -166,48 +203,75 @@ def _db_host(ctx):
     return db.get("HOST", ""), ctx.settings.where("DATABASES", "default", "HOST")
 
 
-@rule("settings-db-host-not-a-service", ERROR, "settings", ('settings', 'compose'),
-      finds="A database HOST that is no compose service (localhost is web's own container).",
-      breaks="Inside web, the database is reached by the db service's name; localhost is web itself.",
-      fix="Use the db service's name as HOST.",
-      example='"HOST": "localhost",')
+@rule("settings-db-host-not-a-service", ERROR, "settings", ('settings', 'compose'))
 def db_host_not_a_service(ctx):
+    """Finds: A database HOST that is no compose service (localhost is web's own container).
+
+    Breaks: Inside web, the database is reached by the db service's name; localhost is web itself.
+
+    Fix: Use the db service's name as HOST.
+
+    Example:
+        "HOST": "localhost",
+    """
     yield from _host_rules(ctx, "db", shared=False)
 
 
-@rule("settings-db-host-not-on-shared-network", ERROR, "settings", ('settings', 'compose'),
-      finds='A database HOST on no network web joins.',
-      breaks='web reaches the database only over a network both join.',
-      fix='Put web and db on the db network in the compose file.',
-      example='  web:\n    networks: [front]   # db is on the db network only')
+@rule("settings-db-host-not-on-shared-network", ERROR, "settings", ('settings', 'compose'))
 def db_host_not_shared(ctx):
+    """Finds: A database HOST on no network web joins.
+
+    Breaks: web reaches the database only over a network both join.
+
+    Fix: Put web and db on the db network in the compose file.
+
+    Example:
+          web:
+            networks: [front]   # db is on the db network only
+    """
     yield from _host_rules(ctx, "db", shared=True)
 
 
-@rule("settings-redis-host-not-a-service", ERROR, "settings", ('settings', 'compose'),
-      finds='A Redis cache URL whose host is no compose service.',
-      breaks="Inside web, Redis is reached by the redis service's name; localhost is web itself.",
-      fix="Use the redis service's name in the cache URL.",
-      example='"LOCATION": "redis://cache:6379/0",')
+@rule("settings-redis-host-not-a-service", ERROR, "settings", ('settings', 'compose'))
 def redis_host_not_a_service(ctx):
+    """Finds: A Redis cache URL whose host is no compose service.
+
+    Breaks: Inside web, Redis is reached by the redis service's name; localhost is web itself.
+
+    Fix: Use the redis service's name in the cache URL.
+
+    Example:
+        "LOCATION": "redis://cache:6379/0",
+    """
     yield from _host_rules(ctx, "redis", shared=False)
 
 
-@rule("settings-redis-host-not-on-shared-network", ERROR, "settings", ('settings', 'compose'),
-      finds='A Redis cache host on no network web joins.',
-      breaks='web reaches Redis only over a network both join.',
-      fix='Put web and redis on the redis network in the compose file.',
-      example='  web:\n    networks: [front, db]   # redis is on the redis network only')
+@rule("settings-redis-host-not-on-shared-network", ERROR, "settings", ('settings', 'compose'))
 def redis_host_not_shared(ctx):
+    """Finds: A Redis cache host on no network web joins.
+
+    Breaks: web reaches Redis only over a network both join.
+
+    Fix: Put web and redis on the redis network in the compose file.
+
+    Example:
+          web:
+            networks: [front, db]   # redis is on the redis network only
+    """
     yield from _host_rules(ctx, "redis", shared=True)
 
 
-@rule("settings-db-port-mismatch", ERROR, "settings", ('settings', 'mysql'),
-      finds='A database PORT other than the one the server listens on.',
-      breaks='The settings must use the port the database server listens on.',
-      fix="Set PORT to the port in the server's options (3306 by default).",
-      example='"PORT": "3307",')
+@rule("settings-db-port-mismatch", ERROR, "settings", ('settings', 'mysql'))
 def db_port_mismatch(ctx):
+    """Finds: A database PORT other than the one the server listens on.
+
+    Breaks: The settings must use the port the database server listens on.
+
+    Fix: Set PORT to the port in the server's options (3306 by default).
+
+    Example:
+        "PORT": "3307",
+    """
     db = db_settings(ctx)
     port = db.get("PORT") if db else None
     want = ctx.db_port
@@ -217,12 +281,17 @@ def db_port_mismatch(ctx):
                   f'Set "PORT": "{want}".')
 
 
-@rule("settings-redis-port-mismatch", ERROR, "settings", ('settings', 'redis'),
-      finds='A cache URL port other than the one Redis listens on.',
-      breaks='The cache URL must use the port Redis listens on.',
-      fix='Use redis://redis:PORT/0 with the port Redis listens on.',
-      example='"LOCATION": "redis://redis:6380/0",')
+@rule("settings-redis-port-mismatch", ERROR, "settings", ('settings', 'redis'))
 def redis_port_mismatch(ctx):
+    """Finds: A cache URL port other than the one Redis listens on.
+
+    Breaks: The cache URL must use the port Redis listens on.
+
+    Fix: Use redis://redis:PORT/0 with the port Redis listens on.
+
+    Example:
+        "LOCATION": "redis://redis:6380/0",
+    """
     parts, where = redis_location(ctx)
     want = ctx.redis_port
     if parts and parts.scheme != "unix" and (parts.port or 6379) != want:
@@ -231,15 +300,19 @@ def redis_port_mismatch(ctx):
                   f"Use redis://{ctx.stack.services.redis}:{want}/0")
 
 
-@rule("settings-db-credentials-mismatch", ERROR, "settings", ('settings', 'compose'),
-      finds='A database NAME, USER or PASSWORD other than the db service was set up with '
-            '(MYSQL_DATABASE, MYSQL_USER, MYSQL_PASSWORD).',
-      breaks='The database, user and password Django uses must be the ones the db service created '
-             'from its environment (MYSQL_DATABASE, MYSQL_USER, MYSQL_PASSWORD), or web cannot log '
-             'in.',
-      fix='Take both from the same variable in .env (os.environ["MYSQL_PASSWORD"] in the settings).',
-      example='"PASSWORD": "something-else",')
+@rule("settings-db-credentials-mismatch", ERROR, "settings", ('settings', 'compose'))
 def db_credentials_mismatch(ctx):
+    """Finds: A database NAME, USER or PASSWORD other than the db service was set up with
+    (MYSQL_DATABASE, MYSQL_USER, MYSQL_PASSWORD).
+
+    Breaks: The database, user and password Django uses must be the ones the db service created from
+    its environment (MYSQL_DATABASE, MYSQL_USER, MYSQL_PASSWORD), or web cannot log in.
+
+    Fix: Take both from the same variable in .env (os.environ["MYSQL_PASSWORD"] in the settings).
+
+    Example:
+        "PASSWORD": "something-else",
+    """
     db = db_settings(ctx)
     db_env = ctx.db_env
     if db is None or db_env is None:
@@ -259,12 +332,17 @@ def db_credentials_mismatch(ctx):
                   f"Take both from {var} in .env (os.environ[\"{var}\"] in the settings).")
 
 
-@rule("settings-db-charset-utf8", ERROR, "settings", ('settings',),
-      finds='A database connection charset of utf8 / utf8mb3.',
-      breaks="MySQL's `utf8` is a 3-byte subset: emoji and other 4-byte characters fail to save.",
-      fix='"OPTIONS": {"charset": "utf8mb4"}',
-      example='"OPTIONS": {"charset": "utf8"},')
+@rule("settings-db-charset-utf8", ERROR, "settings", ('settings',))
 def db_charset_utf8(ctx):
+    """Finds: A database connection charset of utf8 / utf8mb3.
+
+    Breaks: MySQL's `utf8` is a 3-byte subset: emoji and other 4-byte characters fail to save.
+
+    Fix: "OPTIONS": {"charset": "utf8mb4"}
+
+    Example:
+        "OPTIONS": {"charset": "utf8"},
+    """
     db = db_settings(ctx)
     options = db.get("OPTIONS") if db else None
     charset = options.get("charset") if isinstance(options, dict) else None
@@ -301,9 +379,14 @@ def _root_not_shared(ctx, kind: str):
                   f"Mount {mount.source} in nginx too (read-only), at {want}.")
 
 
-per_kind("{kind}-root-not-shared", ERROR, "settings", ("settings", "compose"), _root_not_shared,
-         finds="A {KIND}_ROOT on no volume web mounts, or on one nginx does not mount.",
-         breaks="Django writes {KIND}_ROOT in web; nginx serves the files only if that path is on a volume "
-                "nginx mounts too (and only a volume keeps them across rebuilds).",
-         fix="Set {KIND}_ROOT to where web mounts the {kind} volume, and mount that volume in nginx too.",
-         example='{KIND}_ROOT = "/var/{kind}"   # web mounts the {kind} volume elsewhere')
+per_kind("{kind}-root-not-shared", ERROR, "settings", ("settings", "compose"), _root_not_shared, """
+    Finds: A {KIND}_ROOT on no volume web mounts, or on one nginx does not mount.
+
+    Breaks: Django writes {KIND}_ROOT in web; nginx serves the files only if that path is on a volume
+    nginx mounts too (and only a volume keeps them across rebuilds).
+
+    Fix: Set {KIND}_ROOT to where web mounts the {kind} volume, and mount that volume in nginx too.
+
+    Example:
+        {KIND}_ROOT = "/var/{kind}"   # web mounts the {kind} volume elsewhere
+    """)

@@ -8,13 +8,18 @@ from ..registry import rule
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
-@rule("uwsgi-daemonize", ERROR, "uwsgi", ("uwsgi",),
-      finds="`daemonize` (or `daemonize2`) in uWSGI's options.",
-      breaks="A daemonized uWSGI forks into the background: the start script goes on (hence the tutorial's "
-             "`tail -f`), logs go to a file instead of `docker logs`, and Docker cannot see it die.",
-      fix="Remove daemonize: uWSGI runs in the foreground as the container's main process.",
-      example="daemonize = /tmp/uwsgi.log")
+@rule("uwsgi-daemonize", ERROR, "uwsgi", ("uwsgi",))
 def daemonize(ctx):
+    """Finds: `daemonize` (or `daemonize2`) in uWSGI's options.
+
+    Breaks: A daemonized uWSGI forks into the background: the start script goes on (hence the
+    tutorial's `tail -f`), logs go to a file instead of `docker logs`, and Docker cannot see it die.
+
+    Fix: Remove daemonize: uWSGI runs in the foreground as the container's main process.
+
+    Example:
+        daemonize = /tmp/uwsgi.log
+    """
     uwsgi = ctx.uwsgi
     for option in (uwsgi.all("daemonize") + uwsgi.all("daemonize2")) if uwsgi else []:
         yield Hit(option.file, option.line, f"uWSGI daemonizes ({option.key} = {option.value})",
@@ -22,12 +27,18 @@ def daemonize(ctx):
                   "Remove daemonize: uWSGI runs in the foreground as the container's main process.")
 
 
-@rule("uwsgi-listens-on-loopback", ERROR, "uwsgi", ("uwsgi",),
-      finds="A uWSGI socket bound to 127.0.0.1, localhost or ::1.",
-      breaks="A socket bound to 127.0.0.1 is reachable only inside web's own container, not from nginx.",
-      fix="Listen on all interfaces: socket = :PORT.",
-      example="socket = 127.0.0.1:8000")
+@rule("uwsgi-listens-on-loopback", ERROR, "uwsgi", ("uwsgi",))
 def listens_on_loopback(ctx):
+    """Finds: A uWSGI socket bound to 127.0.0.1, localhost or ::1.
+
+    Breaks: A socket bound to 127.0.0.1 is reachable only inside web's own container, not from
+    nginx.
+
+    Fix: Listen on all interfaces: socket = :PORT.
+
+    Example:
+        socket = 127.0.0.1:8000
+    """
     for listener in ctx.uwsgi.listeners if ctx.uwsgi else []:
         if listener.host in LOOPBACK:
             yield Hit(listener.option.file, listener.option.line, f"uWSGI listens on loopback ({listener.describe()})",

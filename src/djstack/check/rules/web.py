@@ -9,13 +9,18 @@ from ..models.runtime import shell_commands
 from ..registry import rule
 
 
-@rule("entrypoint-makemigrations", ERROR, "web", ('runtime',),
-      finds="`manage.py makemigrations` in web's start script.",
-      breaks='Migrations belong to the code: generated at each start, they differ from the ones in '
-             'git, are lost with the container, and give an inconsistent migration history.',
-      fix='Run makemigrations on your machine, commit them; start with migrate only.',
-      example='python manage.py makemigrations')
+@rule("entrypoint-makemigrations", ERROR, "web", ('runtime',))
 def makemigrations(ctx):
+    """Finds: `manage.py makemigrations` in web's start script.
+
+    Breaks: Migrations belong to the code: generated at each start, they differ from the ones in
+    git, are lost with the container, and give an inconsistent migration history.
+
+    Fix: Run makemigrations on your machine, commit them; start with migrate only.
+
+    Example:
+        python manage.py makemigrations
+    """
     for script in ctx.web_scripts:
         for cmd in script.commands:
             if "makemigrations" in cmd.words and ("manage.py" in " ".join(cmd.words) or "django-admin" in cmd.words[0]):
@@ -24,12 +29,19 @@ def makemigrations(ctx):
                           "Run makemigrations on your machine, commit them; start with migrate only.")
 
 
-@rule("entrypoint-tail-f", ERROR, "web", ('runtime',),
-      finds="`tail -f` in web's start script.",
-      breaks='`tail -f` keeps a container "running" after its server died, so Docker never restarts it.',
-      fix='Run the server in the foreground with `exec` (`exec "$@"`) instead.',
-      example='uwsgi --ini uwsgi.ini &\ntail -f /dev/null')
+@rule("entrypoint-tail-f", ERROR, "web", ('runtime',))
 def tail_f(ctx):
+    """Finds: `tail -f` in web's start script.
+
+    Breaks: `tail -f` keeps a container "running" after its server died, so Docker never restarts
+    it.
+
+    Fix: Run the server in the foreground with `exec` (`exec "$@"`) instead.
+
+    Example:
+        uwsgi --ini uwsgi.ini &
+        tail -f /dev/null
+    """
     for script in ctx.web_scripts:
         for cmd in script.commands:
             if cmd.runs("tail") and any(w in ("-f", "-F", "--follow") or re.fullmatch(r"-[a-zA-Z]*[fF][a-zA-Z]*", w) for w in cmd.words):
@@ -38,13 +50,19 @@ def tail_f(ctx):
                           'Run the server in the foreground with `exec` (`exec "$@"`) instead.')
 
 
-@rule("entrypoint-no-exec", ERROR, "web", ('runtime',),
-      finds='A start script that starts uWSGI (or ends) without `exec`.',
-      breaks="Without `exec`, the shell stays PID 1: docker stop's SIGTERM never reaches the server "
-             '(it is killed after the grace period), and a dead server does not stop the container.',
-      fix='Start the server last, as `exec uwsgi …` (or end with `exec "$@"` with CMD naming the server).',
-      example='uwsgi --ini /app/uwsgi.ini')
+@rule("entrypoint-no-exec", ERROR, "web", ('runtime',))
 def no_exec(ctx):
+    """Finds: A start script that starts uWSGI (or ends) without `exec`.
+
+    Breaks: Without `exec`, the shell stays PID 1: docker stop's SIGTERM never reaches the server
+    (it is killed after the grace period), and a dead server does not stop the container.
+
+    Fix: Start the server last, as `exec uwsgi …` (or end with `exec "$@"` with CMD naming the
+    server).
+
+    Example:
+        uwsgi --ini /app/uwsgi.ini
+    """
     for script in ctx.web_scripts:
         starts = [c for c in script.commands if c.runs("uwsgi") and c.program != "exec"]
         for cmd in starts:
@@ -57,12 +75,17 @@ def no_exec(ctx):
                       'End the script with `exec "$@"` (CMD names the server).')
 
 
-@rule("dockerfile-apt-netcat", ERROR, "web", ('runtime',),
-      finds="`apt install netcat` in web's Dockerfile.",
-      breaks='`netcat` is a virtual package since Debian 12: `apt install netcat` fails the build.',
-      fix='Install netcat-openbsd, or drop it: depends_on with service_healthy waits.',
-      example='RUN apt-get install -y netcat')
+@rule("dockerfile-apt-netcat", ERROR, "web", ('runtime',))
 def apt_netcat(ctx):
+    """Finds: `apt install netcat` in web's Dockerfile.
+
+    Breaks: `netcat` is a virtual package since Debian 12: `apt install netcat` fails the build.
+
+    Fix: Install netcat-openbsd, or drop it: depends_on with service_healthy waits.
+
+    Example:
+        RUN apt-get install -y netcat
+    """
     image = ctx.web.image if ctx.web else None
     if image is None:
         return
@@ -75,12 +98,18 @@ def apt_netcat(ctx):
                           "Install netcat-openbsd, or drop it: depends_on with service_healthy waits.")
 
 
-@rule("dockerfile-entrypoint-shell-form", WARNING, "web", ('runtime',),
-      finds="An ENTRYPOINT in shell form in web's Dockerfile.",
-      breaks='A shell-form ENTRYPOINT runs under /bin/sh -c: sh is PID 1, signals stop there, CMD is ignored.',
-      fix='Use the exec form: ENTRYPOINT ["/path/entrypoint.sh"].',
-      example='ENTRYPOINT /app/start.sh')
+@rule("dockerfile-entrypoint-shell-form", WARNING, "web", ('runtime',))
 def entrypoint_shell_form(ctx):
+    """Finds: An ENTRYPOINT in shell form in web's Dockerfile.
+
+    Breaks: A shell-form ENTRYPOINT runs under /bin/sh -c: sh is PID 1, signals stop there, CMD is
+    ignored.
+
+    Fix: Use the exec form: ENTRYPOINT ["/path/entrypoint.sh"].
+
+    Example:
+        ENTRYPOINT /app/start.sh
+    """
     image = ctx.web.image if ctx.web else None
     if image and image.entrypoint and image.entrypoint[1]:
         yield Hit(ctx.rel(image.dockerfile), image.entrypoint[2], "ENTRYPOINT is in shell form",
