@@ -2,7 +2,8 @@
 
 Paths come from the compose file (bind mounts, build contexts, commands) and the Dockerfiles
 (COPY, WORKDIR, ENTRYPOINT), not from where `djstack init` would put them, so a stack laid out by
-hand (the tutorial's `compose/` beside the project folder) is read correctly too. Expected values
+hand (the tutorial's `compose/` beside the project folder) is read correctly too; where the compose
+file names none, the files `djstack init` writes are read (the model's StackFiles). Expected values
 (service names, ports, paths, volumes) come from the model.
 """
 
@@ -12,11 +13,11 @@ import posixpath
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ..envfile import read_env
 from ..errors import DjstackError
-from ..model import Stack, StackOptions, build_stack
+from ..model import STACK_FILES, Stack, StackOptions, build_stack
 from .lenient import detect_leniently
 from .models import mysql, paste, redis, settings as settings_mod, uwsgi as uwsgi_mod
 from .models.compose import COMPOSE_NAMES, ComposeFile, Mount, Service, Unparseable
@@ -53,11 +54,11 @@ class Context:
         # djstack/ when init put the stack there (the project has Docker files of its own); else the
         # project root and the folders above it (a stack laid out by hand, like the tutorial's).
         stack_root = project.root / project.stack_dir
-        if not (stack_root / "docker-compose.yml").is_file():
+        if not (stack_root / STACK_FILES.compose).is_file():
             stack_root = project.root
         compose_path = find_compose(stack_root, self.folder)
-        env_path = stack_root / ".env"
-        missing = [n for n, ok in (("docker-compose.yml", compose_path), (".env", env_path.is_file())) if not ok]
+        env_path = stack_root / STACK_FILES.env
+        missing = [n for n, ok in ((STACK_FILES.compose, compose_path), (STACK_FILES.env, env_path.is_file())) if not ok]
         if missing:
             raise DjstackError(
                 f"{project.root} has no djstack stack yet ({', '.join(missing)} missing).",
@@ -67,7 +68,7 @@ class Context:
         self.base = compose_path.parent
         self.compose_path = compose_path
         self.env = DotEnv.read(env_path, self.rel(env_path))
-        beside = self.base / ".env"
+        beside = self.base / STACK_FILES.env
         self.compose_env = self.env if beside == env_path else DotEnv.read(beside, self.rel(beside))
         self.env_paths = [env_path] + ([beside] if beside != env_path else [])
         self._errors: dict[str, list[ParseError]] = defaultdict(list)
@@ -82,7 +83,7 @@ class Context:
     def _model(self) -> Stack:
         """The model, as `load_stack` builds it; a `.env` value it rejects is left out (and reported)."""
         try:
-            return build_stack(self.project, StackOptions(), read_env(self.project.root / ".env"))
+            return build_stack(self.project, StackOptions(), read_env(self.env_paths[0]))
         except (DjstackError, UnicodeDecodeError):
             pass
         recorded = {}
@@ -226,9 +227,9 @@ class Context:
                         ini_files.append(host)
             options += [o for o in given if o.key != "ini"]
         if not ini_files and not options:
-            fallback = [self.base / "compose/web/uwsgi.ini"]
+            fallback = [self.base / STACK_FILES.uwsgi_ini]
             if self.web and self.web.image:
-                fallback.append(self.web.image.context / "uwsgi.ini")
+                fallback.append(self.web.image.context / PurePosixPath(STACK_FILES.uwsgi_ini).name)
             ini_files = [p for p in fallback if p.is_file()][:1]
         for path in ini_files:
             self._read.setdefault(path.resolve(), "ini")
@@ -305,8 +306,8 @@ class Context:
         for target, host in runtime.files() if runtime else []:
             if target.startswith("/etc/nginx/") and target.endswith(".conf") and host not in files:
                 files.append(host)
-        if not files and (self.base / "compose/nginx/nginx.conf").is_file():
-            files = [self.base / "compose/nginx/nginx.conf"]
+        if not files and (self.base / STACK_FILES.nginx_conf).is_file():
+            files = [self.base / STACK_FILES.nginx_conf]
         if not files:
             return None
         self._read.update({p.resolve(): "nginx" for p in files})
@@ -330,7 +331,7 @@ class Context:
     def mysql_options(self) -> list[mysql.CnfOption]:
         files = self._db_files(lambda t: t in mysql.MAIN_CONFIGS or t.startswith("/etc/mysql/") or t.endswith(".cnf"))
         if self.service(self.stack.services.db) is None:
-            files = sorted((self.base / "compose/mysql/conf").glob("*.cnf"))
+            files = sorted((self.base / STACK_FILES.mysql_conf).parent.glob("*.cnf"))
         files = [p for p in files if p.suffix in (".cnf", "") and p.is_file()]
         self._read.update({p.resolve(): "cnf" for p in files})
         return [o for p in files for o in mysql.read_cnf(p, self.rel(p))]
@@ -340,7 +341,7 @@ class Context:
         init = self.stack.paths.mysql_init.rstrip("/")
         files = self._db_files(lambda t: t == init or t.startswith(init + "/"))
         if self.service(self.stack.services.db) is None:
-            files = sorted((self.base / "compose/mysql/init").glob("*.sql"))
+            files = sorted((self.base / STACK_FILES.mysql_init).glob("*.sql"))
         found = []
         for path in files:
             if path.suffix != ".sql":
