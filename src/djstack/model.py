@@ -105,13 +105,45 @@ DEFAULT_HSTS_SECONDS = 31536000
 
 
 @dataclass(frozen=True)
-class TlsFiles:
-    """Certificate files, in compose/nginx/ssl/ on the host and Paths.nginx_ssl in nginx."""
+class StackFiles:
+    """The stack's files and folders on the host, relative to the stack folder (Stack.dir; Stack.path
+    makes them absolute). Render writes them from the template of the same path (templates/), check
+    and doctor read them, lifecycle and deploy change a few: each takes its path from here. The one
+    generated file outside the stack folder is the settings overlay (Stack.overlay_file)."""
 
-    folder: str = "compose/nginx/ssl"
+    compose: str = "docker-compose.yml"
+    dockerfile: str = "Dockerfile"  # the web image's
+    env: str = ".env"
+    env_example: str = ".env.example"
+    web: str = "compose/web"  # web's scripts and configs; Stack.web_files inside the image
+    uwsgi_ini: str = "compose/web/uwsgi.ini"
+    apt_packages: str = "compose/web/apt-packages.txt"
+    migration_plan: str = "compose/web/migration_plan.py"
+    nginx: str = "compose/nginx"  # nginx's build context
+    nginx_conf: str = "compose/nginx/nginx.conf"
+    nginx_upstream: str = "compose/nginx/upstream"  # mounted at Paths.nginx_upstream
+    upstream_conf: str = "compose/nginx/upstream/web.conf"  # written by deploy (not init): the live release
+    ssl: str = "compose/nginx/ssl"  # certificates (TlsFiles), mounted at Paths.nginx_ssl
+    acme: str = "compose/nginx/acme"  # ACME http-01 challenges (certbot --webroot -w this folder)
+    nginx_log: str = "compose/nginx/log"  # mounted at Paths.nginx_logs
+    nginx_error_log: str = "compose/nginx/log/error.log"  # nginx writes it (doctor reads it)
+    mysql_conf: str = "compose/mysql/conf/djstack.cnf"  # mounted at Paths.mysql_conf
+    mysql_init: str = "compose/mysql/init"  # mounted at Paths.mysql_init
+    redis_conf: str = "compose/redis/redis.conf"  # mounted at Paths.redis_conf
+
+
+#: The stack's files where no Stack is at hand (a module constant, a hand-laid stack check reads).
+STACK_FILES = StackFiles()
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """Certificate files, in StackFiles.ssl on the host and Paths.nginx_ssl in nginx."""
+
+    folder: str = STACK_FILES.ssl
     cert: str = "fullchain.pem"  # the certificate followed by its intermediates (certbot's fullchain.pem)
     key: str = "privkey.pem"
-    acme: str = "compose/nginx/acme"  # ACME http-01 challenges (certbot --webroot -w this folder)
+    acme: str = STACK_FILES.acme
 
 
 #: Media files shown inline (with these types); every other upload is served as a download.
@@ -182,6 +214,7 @@ class Stack:
     health_interval_seconds: int = 10
     admin_login_path: str = "/admin/login/"
     tls_files: TlsFiles = field(default_factory=TlsFiles)
+    files: StackFiles = STACK_FILES
     services: Services = field(default_factory=Services)
     ports: Ports = field(default_factory=Ports)
     paths: Paths = field(default_factory=Paths)
@@ -229,7 +262,10 @@ class Stack:
         """The web image's repository; each release is a tag of it (WEB_RELEASE in .env)."""
         return f"{self.name}-web"
 
-    nginx_upstream_dir = "compose/nginx/upstream"  # on the host, beside the compose file
+    @property
+    def nginx_upstream_dir(self) -> str:
+        """The folder of nginx's web.conf, relative to the stack folder (the compose file names it)."""
+        return self.files.nginx_upstream
 
     def web_upstream(self, host: str) -> str:
         """The `host:port` nginx's web.conf names: the service, or one release's container."""
@@ -255,6 +291,32 @@ class Stack:
         """The stack's folder on the host: docker-compose.yml, .env and compose/ are here."""
         return self.project.root if self.stack_dir == "." else self.project.root / self.stack_dir
 
+    def path(self, rel: str) -> Path:
+        """A stack file on the host: `rel` is relative to the stack folder (a StackFiles value)."""
+        return self.dir / rel
+
+    @property
+    def env_path(self) -> Path:
+        return self.path(self.files.env)
+
+    @property
+    def compose_path(self) -> Path:
+        return self.path(self.files.compose)
+
+    def from_root(self, rel: str) -> str:
+        """A stack file's path from the project root, POSIX (the stack may sit in a folder of its own)."""
+        return self.in_context + rel
+
+    @property
+    def overlay_file(self) -> str:
+        """The settings overlay, from the project root: beside the project's own settings module."""
+        return str(self.project.overlay_file)
+
+    @property
+    def static_storage_file(self) -> str:
+        """The static files storage the overlay names, beside it (unless the project has its own)."""
+        return str(self.project.overlay_file.with_name("staticfiles_docker.py"))
+
     @property
     def in_context(self) -> str:
         """The stack folder as a prefix of paths in the web image's build context (the project root)."""
@@ -267,8 +329,8 @@ class Stack:
 
     @property
     def web_files(self) -> str:
-        """compose/web/ inside the web image: its entrypoint, healthcheck and probes."""
-        return f"{self.paths.app}/{self.in_context}compose/web"
+        """StackFiles.web inside the web image: its entrypoint, healthcheck and probes."""
+        return f"{self.paths.app}/{self.from_root(self.files.web)}"
 
     @property
     def app_home(self) -> str:
