@@ -105,3 +105,30 @@ def test_a_password_only_in_the_file_must_be_webs(stack_dir):
     places = found(stack_dir)
     assert "redis-password-mismatch" not in places and "redis-no-password" not in places
     assert "redis-hardcoded-password" in places
+
+
+REQUIREPASS = ' --requirepass \\"$$REDISCLI_AUTH\\"'
+
+
+def test_redis_reads_its_directives_in_any_case_and_skips_comments(stack_dir):
+    edit(stack_dir, REDIS_CONF, "bind 0.0.0.0", "   # bind 127.0.0.1\nBIND 127.0.0.1")
+    assert found(stack_dir)["redis-bind-loopback"] == {(REDIS_CONF, line_number(stack_dir, REDIS_CONF, "BIND 127.0.0.1"))}
+
+
+def test_an_option_on_the_command_line_overrides_the_file(stack_dir):
+    edit(stack_dir, COMPOSE, REQUIREPASS, REQUIREPASS + " --bind 127.0.0.1")
+    places = found(stack_dir)
+    assert [file for file, _ in places["redis-bind-loopback"]] == [COMPOSE]
+
+
+@pytest.mark.parametrize("reference", ["$${REDISCLI_AUTH}", "$$REDISCLI_AUTH"])
+def test_the_command_lines_password_is_read_from_the_containers_environment(stack_dir, reference):
+    edit(stack_dir, COMPOSE, REQUIREPASS, f' --requirepass \\"{reference}\\"')
+    places = found(stack_dir)
+    assert not {"redis-password-mismatch", "redis-no-password", "redis-hardcoded-password"} & set(places)
+
+
+def test_a_variable_the_container_does_not_have_is_taken_as_written(stack_dir):
+    edit(stack_dir, COMPOSE, REQUIREPASS, ' --requirepass \\"$$NO_SUCH_VARIABLE\\"')
+    places = found(stack_dir)
+    assert "redis-password-mismatch" in places and "redis-hardcoded-password" in places

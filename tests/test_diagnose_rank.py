@@ -4,12 +4,14 @@ files, then db and redis, then web, then nginx, then what a client of the site s
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 from helpers import EXAMPLE
-from djstack.doctor.diagnose import diagnose
+from djstack.doctor.diagnose import diagnose, engine_unreachable, not_running
 from djstack.doctor.facts import Container, Facts, Probe
 from djstack.doctor.finding import ERROR, WARNING
 from djstack.initialise import run_init
@@ -199,3 +201,72 @@ def test_fixes_name_the_stacks_own_values(stack):
     assert s.paths.static in by_id["static-not-served"].fix
     assert s.user.name in by_id["media-not-writable"].fix
     assert by_id["web-exited-0"].service == s.services.web
+
+
+# --- what doctor says, word for word ---------------------------------------------------------------
+# Titles, fixes and evidence are what a person acts on: one golden file holds them for every kind of
+# finding diagnose() makes. UPDATE_GOLDEN=1 rewrites it after a deliberate change (and skips).
+
+GOLDEN = Path(__file__).parent / "golden" / "doctor" / "findings.txt"
+STATES = {
+    "missing": None,
+    "oom-killed": {"oom_killed": True, "restarts": 1, "memory_limit": 64 * 2**20, "state": "restarting"},
+    "oom-killed-without-limit": {"oom_killed": True, "state": "exited", "exit_code": 137},
+    "exited-0-for-good": {"state": "exited", "exit_code": 0, "restart_policy": "no", "health": ""},
+    "exited-0-on-failure": {"state": "exited", "exit_code": 0, "restart_policy": "on-failure", "health": ""},
+    "stopped": {"state": "exited", "exit_code": 143, "health": ""},
+    "crashed": {"state": "dead", "exit_code": 2, "health": ""},
+    "created": {"state": "created", "exit_code": 0, "restart_policy": "unless-stopped", "health": ""},
+    "restarting": {"state": "restarting", "exit_code": 1, "restarts": 3},
+    "restarted-and-unhealthy": {"restarts": 2, "health": "unhealthy"},
+    "restarted-and-healthy": {"restarts": 2},
+    "unhealthy": {"health": "unhealthy", "health_output": "curl: (7) Failed to connect"},
+    "unhealthy-silent": {"health": "unhealthy"},
+    "starting": {"health": "starting"},
+}
+LOG = ["Traceback (most recent call last):", "  File \"x.py\", line 1", "ValueError: boom", "exit"]
+
+
+def scenarios(stack, tmp_path):
+    """(name, Report) for each kind of finding."""
+    s = stack.services
+    logs = {name: LOG for name in (s.web, s.nginx, s.db, s.redis)}
+    for state, changes in STATES.items():
+        every = {key: changes for key in ("db", "redis", "web", "nginx")}
+        yield f"all four {state}", diagnose(stack, facts(stack, states=every, logs=logs), stack.project.root)
+    failed = [Probe("db", False, "database from web: odd"), Probe("cache", False, "cache from web: odd"),
+              Probe("nginx→web", False, "nginx: connect() refused"), Probe("migrations", False, "2 unapplied"),
+              Probe("models", False, "makemigrations --check: gallery"), Probe("media", False, "EACCES"),
+              Probe("static", False, "0 file(s)", {"files": 0}), Probe("site", False, "no answer", {"status": None})]
+    yield "probes failing", diagnose(stack, facts(stack, probes=tuple(failed)), stack.project.root)
+    served = (Probe("static", False, "404", {"files": 4}), Probe("site", False, "500", {"status": 500}),
+              Probe("db", False, f"database from web: {ACCESS_DENIED}"))
+    yield "probes failing, files there", diagnose(stack, facts(stack, probes=served), stack.project.root)
+    root = tmp_path / "mysite"
+    shutil.copytree(stack.project.root, root)
+    conf = root / "compose/redis/redis.conf"
+    conf.write_text(conf.read_text().replace("bind 0.0.0.0", "bind 127.0.0.1"))
+    yield "a mistake in the files", diagnose(stack, facts(stack), root)
+    yield "nothing running", not_running(stack.project.root, {})
+    stopped = facts(stack, states={"db": STATES["crashed"], "web": STATES["stopped"]}).containers
+    yield "some stopped", not_running(stack.project.root, stopped)
+    yield "engine unreachable", engine_unreachable("Cannot connect to the Docker daemon")
+
+
+def as_text(name: str, report, root: Path) -> str:
+    lines = [f"== {name} (healthy: {report.healthy})"]
+    for f in report.findings:
+        lines += [f"{f.id} [{f.severity}] rank {f.rank} service {f.service!r}", f"  title: {f.title}",
+                  f"  fix: {f.fix}", *(f"  evidence: {e}" for e in f.evidence)]
+    lines += [f"  checked: {c}" for c in report.checked]
+    return "\n".join(lines).replace(str(root), "<root>") + "\n"
+
+
+def test_every_kind_of_finding_says_what_it_said(stack, tmp_path):
+    text = "".join(as_text(name, report, stack.project.root) for name, report in scenarios(stack, tmp_path))
+    text = text.replace(str(tmp_path), "<tmp>")
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.write_text(text)
+        pytest.skip("UPDATE_GOLDEN=1 rewrote tests/golden/doctor/findings.txt")
+    assert text == GOLDEN.read_text(), "doctor's findings differ from tests/golden/doctor/findings.txt"
