@@ -203,6 +203,31 @@ def test_fixes_name_the_stacks_own_values(stack):
     assert by_id["web-exited-0"].service == s.services.web
 
 
+@pytest.mark.parametrize("policy", ["", "no", "on-failure"])
+def test_exit_0_without_a_restart_policy_that_restarts_it_means_the_command_ends(stack, policy):
+    """Docker reports no policy as "" or "no": either way the container stays down after a clean exit."""
+    found = facts(stack, states={"web": {"state": "exited", "exit_code": 0, "restart_policy": policy, "health": ""}})
+    assert ids(stack, found) == ["web-exited-0"]
+
+
+def test_nginx_and_redis_logs_are_read_for_their_own_signatures(stack):
+    s = stack.services
+    assert ids(stack, facts(stack, logs={s.nginx: [REFUSED]})) == ["nginx-upstream-refused"]
+    assert ids(stack, facts(stack, logs={s.redis: ["1:M 23 Nov 23:00:00.000 # WRONGPASS invalid password"]})) == ["redis-auth"]
+
+
+def test_fixes_name_the_volumes_and_image_of_the_running_web(stack):
+    """Compose may have named the volumes otherwise (another project name): the fix uses web's own."""
+    s = stack
+    web = container(s.services.web, image="shop-web:r7",
+                    volumes={s.paths.static: "shop_static_files", s.paths.media: "shop_media_files"})
+    found = facts(stack, probes=(Probe("media", False, "EACCES"),))
+    found.containers[s.services.web] = web
+    (finding,) = diagnose(stack, found, stack.project.root).findings
+    assert finding.id == "media-not-writable"
+    assert f"-v shop_static_files:{s.paths.static} -v shop_media_files:{s.paths.media} shop-web:r7 " in finding.fix
+
+
 # --- what doctor says, word for word ---------------------------------------------------------------
 # Titles, fixes and evidence are what a person acts on: one golden file holds them for every kind of
 # finding diagnose() makes. UPDATE_GOLDEN=1 rewrites it after a deliberate change (and skips).

@@ -95,3 +95,14 @@ def test_an_ignore_file_that_is_only_the_block_stays_so(example_copy):
     text = (example_copy / ".dockerignore").read_text()
     assert text == block_of(text)
     assert text.endswith("\n") and not text.endswith("\n\n")
+
+
+def test_a_block_start_without_its_end_is_left_and_the_block_appended(example_copy):
+    """A cut block (its end line deleted) is no block: nothing of the person's is taken as djstack's."""
+    init(example_copy)
+    path = example_copy / ".gitignore"
+    block = block_of(path.read_text())
+    start = block.splitlines(keepends=True)[0]
+    path.write_text("mine\n" + start + "also-mine\n")
+    init(example_copy)
+    assert path.read_text() == "mine\n" + start + "also-mine\n\n" + block
