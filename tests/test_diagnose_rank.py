@@ -245,11 +245,14 @@ STATES = {
     "restarting": {"state": "restarting", "exit_code": 1, "restarts": 3},
     "restarted-and-unhealthy": {"restarts": 2, "health": "unhealthy"},
     "restarted-and-healthy": {"restarts": 2},
+    "restarted-once-and-unhealthy": {"restarts": 1, "health": "unhealthy"},
+    "restarted-without-healthcheck": {"restarts": 2, "health": ""},
     "unhealthy": {"health": "unhealthy", "health_output": "curl: (7) Failed to connect"},
     "unhealthy-silent": {"health": "unhealthy"},
     "starting": {"health": "starting"},
 }
-LOG = ["Traceback (most recent call last):", "  File \"x.py\", line 1", "ValueError: boom", "exit"]
+# Longer than any finding shows: each keeps its own number of last lines.
+LOG = [f"log line {n}" for n in range(1, 11)]
 
 
 def scenarios(stack, tmp_path):
