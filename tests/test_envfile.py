@@ -95,7 +95,7 @@ def test_set_value_appends_an_absent_key_and_ends_with_a_newline(tmp_path):
     assert read_env(env) == {"A": "1", "NEW": "x"}
 
 
-def test_env_is_utf8_whatever_the_locale(tmp_path):
+def test_env_is_read_and_updated_as_utf8_under_any_locale(tmp_path):
     """A value with non-ASCII text (a DB password, a project's own variable) reads and updates the same
     when djstack runs under a locale that is not UTF-8 (here ASCII: the C locale, UTF-8 mode off)."""
     env = tmp_path / ".env"
@@ -109,3 +109,6 @@ def test_env_is_utf8_whatever_the_locale(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ascii({"GREETING": "grüße", "WEB_RELEASE": "two"})
     assert env.read_text(encoding="utf-8") == "GREETING=grüße\nWEB_RELEASE=two\n"
+    # And in this process (which is what ties the test to these functions for mutation testing).
+    set_value(env, "WEB_RELEASE", "three")
+    assert read_env(env) == {"GREETING": "grüße", "WEB_RELEASE": "three"}
