@@ -30,6 +30,8 @@ def test_lines_are_read_as_compose_reads_them(tmp_path):
         "DOUBLE=\"quoted value\"\n"
         "SINGLE='quoted'\n"
         "EMPTY=\n"
+        "EMPTY_QUOTED=\"\"\n"
+        "EMPTY_SINGLE=''\n"
         "QUOTE_CHAR=\"\n"
         "MIXED=\"half'\n"
         "EQUALS=a=b\n"
@@ -43,6 +45,8 @@ def test_lines_are_read_as_compose_reads_them(tmp_path):
         "DOUBLE": "quoted value",
         "SINGLE": "quoted",
         "EMPTY": "",
+        "EMPTY_QUOTED": "",
+        "EMPTY_SINGLE": "",
         "QUOTE_CHAR": '"',  # one quote is a value, not a pair
         "MIXED": "\"half'",  # quotes that do not match stay
         "EQUALS": "a=b",
@@ -66,7 +70,16 @@ def test_a_line_that_is_not_key_value_names_its_line(tmp_path, bad):
     error = caught.value
     # Line 3 of the file, by the typed error's field or in the message's path:line.
     assert getattr(error, "line", None) == 3 or f"{env}:3:" in error.message
-    assert error.fix
+    assert error.fix == "Fix or remove the line (Compose reads this file too)."
+
+
+def test_a_bad_lines_message_quotes_its_first_60_characters(tmp_path):
+    env = tmp_path / ".env"
+    line = "NOT A KEY VALUE LINE " + "x" * 80
+    env.write_text(line + "\n")
+    with pytest.raises(DjstackError) as caught:
+        read_env(env)
+    assert repr(line[:60]) in caught.value.message and repr(line[:61]) not in caught.value.message
 
 
 def test_set_value_replaces_the_keys_line_in_place(tmp_path):
