@@ -132,3 +132,16 @@ def test_a_variable_the_container_does_not_have_is_taken_as_written(stack_dir):
     edit(stack_dir, COMPOSE, REQUIREPASS, ' --requirepass \\"$$NO_SUCH_VARIABLE\\"')
     places = found(stack_dir)
     assert "redis-password-mismatch" in places and "redis-hardcoded-password" in places
+
+
+def test_an_indented_comment_in_redis_conf_is_not_read(stack_dir):
+    """redis-server skips comment lines however indented: an apostrophe in one is no unbalanced quote."""
+    edit(stack_dir, REDIS_CONF, "bind 0.0.0.0", "    # don't bind to loopback here\nbind 0.0.0.0")
+    assert "redis-unparseable" not in found(stack_dir)
+
+
+def test_an_unreadable_redis_conf_line_says_what_is_wrong_with_it(stack_dir):
+    edit(stack_dir, REDIS_CONF, "", 'requirepass "unbalanced\n')
+    (finding,) = [f for f in run_check(stack_dir, strict=True) if f.id == "redis-unparseable"]
+    assert "unbalanced quotes" in f"{finding.message} {finding.why}"
+    assert (finding.file, finding.line) == (REDIS_CONF, line_number(stack_dir, REDIS_CONF, 'requirepass "unbalanced'))
