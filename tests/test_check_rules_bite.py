@@ -117,8 +117,15 @@ def test_redis_reads_its_directives_in_any_case_and_skips_comments(stack_dir):
 
 def test_an_option_on_the_command_line_overrides_the_file(stack_dir):
     edit(stack_dir, COMPOSE, REQUIREPASS, REQUIREPASS + " --bind 127.0.0.1")
+    command = next(n for n, line in enumerate((stack_dir / COMPOSE).read_text().splitlines(), start=1)
+                   if "--bind 127.0.0.1" in line)
+    assert found(stack_dir)["redis-bind-loopback"] == {(COMPOSE, command)}
+
+
+def test_a_literal_word_is_no_variable_even_when_it_ends_in_ones_name(stack_dir):
+    edit(stack_dir, COMPOSE, REQUIREPASS, ' --requirepass \\"xREDISCLI_AUTH\\"')
     places = found(stack_dir)
-    assert [file for file, _ in places["redis-bind-loopback"]] == [COMPOSE]
+    assert "redis-password-mismatch" in places and "redis-hardcoded-password" in places
 
 
 @pytest.mark.parametrize("reference", ["$${REDISCLI_AUTH}", "$$REDISCLI_AUTH"])
