@@ -3,7 +3,10 @@ project's own .gitignore and .dockerignore — as `djstack init` leaves them on 
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -55,7 +58,10 @@ def test_every_conflicting_file_is_named_and_none_is_written(example_copy):
         (example_copy / rel).write_text("# mine\n")
     with pytest.raises(DjstackError) as caught:
         init(example_copy)
-    assert all(rel in caught.value.message for rel in edited)
+    assert caught.value.message == ("These files exist and differ from what djstack would write: "
+                                    "compose/nginx/nginx.conf, compose/web/uwsgi.ini. Nothing was written.")
+    assert caught.value.fix == ("Keep your edits (no action needed), or run `djstack init --force` to replace "
+                                "them; each replaced file is kept as FILE.bak.")
     assert all((example_copy / rel).read_text() == "# mine\n" for rel in edited)
 
 
@@ -169,3 +175,23 @@ def test_each_forced_replacement_keeps_a_backup_with_the_files_mode(example_copy
     assert all(mode(p) == 0o755 for p in entry.parent.glob("entrypoint.sh.bak*"))
     # A backup of .env holds the secrets: as private as .env itself.
     assert sorted(mode(p) for p in example_copy.glob(".env.bak*")) == [0o600, 0o600, 0o600]
+
+
+def test_init_reads_its_own_files_under_a_locale_that_is_not_utf8(example_copy):
+    """The generated files hold non-ASCII text (comments): a second and a forced init read them back
+    as UTF-8 whatever the locale (here ASCII: the C locale, UTF-8 mode off), as the first wrote them."""
+    init(example_copy)
+    (example_copy / "Dockerfile").write_text((example_copy / "Dockerfile").read_text() + "# édité\n")
+    script = ("import sys; from pathlib import Path; from djstack.initialise import run_init; "
+              "from djstack.model import StackOptions\n"
+              "_, results = run_init(Path(sys.argv[1]), StackOptions(), force=True)\n"
+              "print(sorted({r.action for r in results}))\n")
+    locale = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    proc = subprocess.run([sys.executable, "-c", script, str(example_copy)], env=locale, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['replaced', 'unchanged']"
+    assert (example_copy / "Dockerfile.bak").read_text(encoding="utf-8").endswith("# édité\n")
+    # In this process too (which is what ties the test to these functions for mutation testing).
+    (example_copy / "Dockerfile").write_text((example_copy / "Dockerfile").read_text() + "# encore\n")
+    _, results = init(example_copy, force=True)
+    assert {r.action for r in results} == {"unchanged", "replaced"}
