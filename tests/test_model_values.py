@@ -120,13 +120,14 @@ def domain_of_length(n: int) -> str:
 
 
 @pytest.mark.parametrize("domain", ["example.com", "www.example.com", "Example.COM", f"{LABEL_63}.com",
-                                    "xn--bcher-kva.example", domain_of_length(253)])
+                                    "xn--bcher-kva.example", "x.1.com", "1.example.com", domain_of_length(253)])
 def test_good_domains_are_taken(domain):
     validate_domain(domain)
 
 
 @pytest.mark.parametrize("domain", ["localhost", "example", "10.0.0.5", "*.example.com", "a..com", "-a.com",
-                                    f"{LABEL_63}a.com", "example.com.", domain_of_length(254), "exa_mple.com"])
+                                    f"{LABEL_63}a.com", "example.com.", domain_of_length(254), "exa_mple.com",
+                                    "example.123", "a.b.7"])
 def test_bad_domains_are_refused(domain):
     with pytest.raises(DjstackError):
         validate_domain(domain)
@@ -209,6 +210,11 @@ def test_a_login_rate_that_is_no_number_is_refused(project):
 
 
 # --- image source ---------------------------------------------------------------------------------
+
+def test_node_image_only_for_a_project_with_a_js_build(project):
+    assert not project.js_build
+    assert "NODE_IMAGE" not in build(project).env()
+
 
 def test_an_unknown_image_source_is_refused(project):
     refused(project, "IMAGE_SOURCE", {"IMAGE_SOURCE": "quay"})
