@@ -234,6 +234,6 @@ def test_recorded_images_are_kept_only_while_the_source_is_the_same(project):
 
 @pytest.mark.parametrize("url,location", [("/static/", "/static/"), ("static", "/static/"), ("/a/b", "/a/b/"),
                                           ("https://cdn.example/s/", None), ("//cdn.example/s/", None),
-                                          ("http://cdn.example/", None)])
+                                          ("http://cdn.example/", None), ("/Xfiles/X/", "/Xfiles/X/")])
 def test_url_path(project, url, location):
     assert build(project).url_path(url) == location
