@@ -34,6 +34,7 @@ def test_lines_are_read_as_compose_reads_them(tmp_path):
         "EMPTY_SINGLE=''\n"
         "QUOTE_CHAR=\"\n"
         "MIXED=\"half'\n"
+        "LETTERS=XvalueX\n"
         "EQUALS=a=b\n"
         "_UNDER1=x\n"
         "HASH=a#b\n"
@@ -49,6 +50,7 @@ def test_lines_are_read_as_compose_reads_them(tmp_path):
         "EMPTY_SINGLE": "",
         "QUOTE_CHAR": '"',  # one quote is a value, not a pair
         "MIXED": "\"half'",  # quotes that do not match stay
+        "LETTERS": "XvalueX",  # only quotes are quotes
         "EQUALS": "a=b",
         "_UNDER1": "x",
         "HASH": "a#b",

@@ -211,6 +211,16 @@ def test_a_login_rate_that_is_no_number_is_refused(project):
 
 # --- image source ---------------------------------------------------------------------------------
 
+def test_the_recorded_python_and_images_are_kept_on_the_same_source(project):
+    """A `.env` from before IMAGE_SOURCE was recorded counts as the default source's."""
+    assert build(project, {"PYTHON_VERSION": "3.12"}).python.version == "3.12"
+    assert build(project, {"IMAGE_SOURCE": "official", "PYTHON_VERSION": "3.12"}).python.version == "3.12"
+    assert build(project, {"REDIS_IMAGE": "redis:pinned"}).images.redis == "redis:pinned"
+    # Another source offers other versions: the recorded one is the old source's, not a request.
+    switched = build(project, {"IMAGE_SOURCE": "official", "PYTHON_VERSION": "3.12"}, image_source="debian")
+    assert switched.python.version != "3.12"
+
+
 def test_node_image_only_for_a_project_with_a_js_build(project):
     assert not project.js_build
     assert "NODE_IMAGE" not in build(project).env()

@@ -74,25 +74,27 @@ def block_of(text: str) -> str:
 
 
 @pytest.mark.parametrize("name", [".gitignore", ".dockerignore"])
-def test_the_block_is_appended_after_the_projects_lines(example_copy, name):
-    (example_copy / name).write_text("node_modules/\n*.log")  # no final newline
+@pytest.mark.parametrize("own", ["node_modules/\n*.log", "*.logX\n\n", "spaced/ \t\n"])
+def test_the_block_is_appended_after_the_projects_lines(example_copy, name, own):
+    (example_copy / name).write_text(own)  # with or without final newlines: one blank line before the block
     _, results = init(example_copy)
     text = (example_copy / name).read_text()
     block = block_of(text)
-    assert text == "node_modules/\n*.log\n\n" + block
+    assert text == own.rstrip("\n") + "\n\n" + block
     assert {r.path: r.action for r in results}[name] == "updated"  # the project's file, with the block added
 
 
 @pytest.mark.parametrize("name", [".gitignore", ".dockerignore"])
-def test_a_changed_block_is_rewritten_in_place_keeping_lines_around_it(example_copy, name):
+@pytest.mark.parametrize("after", ["after\n", "  indented\n", "Xfiles/\n"])
+def test_a_changed_block_is_rewritten_in_place_keeping_lines_around_it(example_copy, name, after):
     init(example_copy)
     path = example_copy / name
     block = block_of(path.read_text())
     inside = block.splitlines(keepends=True)
     stale = "".join([inside[0], "stale-entry\n", inside[-1]])
-    path.write_text("before\n" + stale + "\n\nafter\n")
+    path.write_text("before\n" + stale + "\n\n" + after)
     _, results = init(example_copy)
-    assert path.read_text() == "before\n" + block + "after\n"
+    assert path.read_text() == "before\n" + block + after
     assert {r.path: r.action for r in results}[name] == "updated"
 
 
