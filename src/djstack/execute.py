@@ -1,0 +1,191 @@
+"""The one place djstack starts a process.
+
+Everything else describes what to run as a `Command` (built by the functions in `commands/`) and
+hands it here: `run` captures the output, `stream` sends lines to a log and a callback, `to_sink`
+pipes stdout into a file, `attached` gives the process the terminal. Each of them resolves the
+program first (EngineMissing for docker, ProgramMissing for anything else) and turns a timeout into
+CommandTimedOut; `run` and `to_sink` turn a non-zero exit into CommandFailed unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import CommandFailed, CommandTimedOut, EngineMissing, ProgramMissing
+
+#: Bytes read at a time when piping a process's output into a sink.
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Command:
+    """One process to run, as data: what a person would type, and what it reads.
+
+    `stdin` is bytes or text to feed, a Path whose bytes are fed, or None to inherit djstack's own
+    (b"" reads /dev/null). `env` adds variables to djstack's environment (Compose lets them
+    override `.env`). `timeout` is in seconds; None waits for ever.
+    """
+
+    argv: tuple[str, ...]
+    stdin: bytes | str | Path | None = None
+    cwd: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    timeout: float | None = None
+
+    @property
+    def shown(self) -> str:
+        """The command line as the log and error messages show it."""
+        return " ".join(self.argv)
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _program(command: Command) -> str:
+    name = command.argv[0]
+    path = shutil.which(name)
+    if path is None:
+        raise EngineMissing() if name == "docker" else ProgramMissing(name)
+    return path
+
+
+def _popen_args(command: Command) -> dict:
+    return {
+        "cwd": command.cwd,
+        "env": {**os.environ, **command.env} if command.env else None,
+    }
+
+
+def _decode(data: bytes | None) -> str:
+    return (data or b"").decode("utf-8", errors="replace")
+
+
+def run(command: Command, *, check: bool = True) -> Result:
+    """Run to the end with stdout and stderr captured (as text). With check, a non-zero exit raises
+    CommandFailed carrying what the command said on stderr."""
+    argv = [_program(command), *command.argv[1:]]
+    stdin = command.stdin
+    try:
+        if isinstance(stdin, Path):
+            with stdin.open("rb") as feed:
+                proc = subprocess.run(argv, stdin=feed, capture_output=True, timeout=command.timeout,
+                                      **_popen_args(command))
+        else:
+            data = stdin.encode() if isinstance(stdin, str) else stdin
+            proc = subprocess.run(argv, input=data, capture_output=True, timeout=command.timeout,
+                                  **_popen_args(command))
+    except subprocess.TimeoutExpired as exc:
+        raise CommandTimedOut(command.argv, command.timeout or 0) from exc
+    result = Result(command.argv, proc.returncode, _decode(proc.stdout), _decode(proc.stderr))
+    if check and result.returncode != 0:
+        raise CommandFailed(command.argv, result.returncode, result.stderr)
+    return result
+
+
+class _Deadline:
+    """Kills a process still running after `timeout` seconds (for the runners that read as it goes)."""
+
+    def __init__(self, proc: subprocess.Popen, timeout: float | None):
+        self.expired = False
+        self._proc = proc
+        self._timer = threading.Timer(timeout, self._kill) if timeout else None
+        if self._timer:
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _kill(self) -> None:
+        self.expired = True
+        self._proc.kill()
+
+    def cancel(self) -> None:
+        if self._timer:
+            self._timer.cancel()
+
+
+def _stdin_for(command: Command, opened: list) -> int | BinaryIO | None:
+    """stdin for Popen in the readers below: inherited, /dev/null, or a file's bytes."""
+    if command.stdin is None:
+        return None
+    if isinstance(command.stdin, Path):
+        handle = command.stdin.open("rb")
+        opened.append(handle)
+        return handle
+    if command.stdin in (b"", ""):
+        return subprocess.DEVNULL
+    raise ValueError("stream and to_sink feed a file or nothing; use run() to feed bytes")
+
+
+def stream(command: Command, on_line: Callable[[str], None], log: Path, *, append: bool = False) -> int:
+    """Run with stdout and stderr going to `log` line by line (and to on_line, for progress);
+    return the exit code."""
+    argv = [_program(command), *command.argv[1:]]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    opened: list = []
+    with log.open("a" if append else "w", encoding="utf-8") as sink:
+        try:
+            proc = subprocess.Popen(argv, stdin=_stdin_for(command, opened), stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, errors="replace", **_popen_args(command))
+            deadline = _Deadline(proc, command.timeout)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                sink.write(line)
+                on_line(line)
+            code = proc.wait()
+            deadline.cancel()
+        finally:
+            for handle in opened:
+                handle.close()
+    if deadline.expired:
+        raise CommandTimedOut(command.argv, command.timeout or 0)
+    return code
+
+
+def to_sink(command: Command, sink: BinaryIO, on_bytes: Callable[[int], None] | None = None) -> None:
+    """Run with stdout written to `sink` as it comes (bytes, never all in memory); on_bytes is told
+    each chunk's size. A non-zero exit raises CommandFailed with the command's stderr."""
+    argv = [_program(command), *command.argv[1:]]
+    opened: list = []
+    try:
+        proc = subprocess.Popen(argv, stdin=_stdin_for(command, opened), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, **_popen_args(command))
+        deadline = _Deadline(proc, command.timeout)
+        # stderr is drained beside stdout: a command that says much there must not block on it.
+        said: list[bytes] = []
+        reader = threading.Thread(target=lambda: said.append(proc.stderr.read()), daemon=True)
+        reader.start()
+        assert proc.stdout is not None
+        while chunk := proc.stdout.read(CHUNK):
+            sink.write(chunk)
+            if on_bytes:
+                on_bytes(len(chunk))
+        reader.join()
+        code = proc.wait()
+        deadline.cancel()
+    finally:
+        for handle in opened:
+            handle.close()
+    if deadline.expired:
+        raise CommandTimedOut(command.argv, command.timeout or 0)
+    if code != 0:
+        raise CommandFailed(command.argv, code, _decode(b"".join(said)))
+
+
+def attached(command: Command) -> int:
+    """Run attached to djstack's terminal (logs -f, a shell); return the exit code."""
+    argv = [_program(command), *command.argv[1:]]
+    try:
+        return subprocess.call(argv, timeout=command.timeout, **_popen_args(command))
+    except subprocess.TimeoutExpired as exc:
+        raise CommandTimedOut(command.argv, command.timeout or 0) from exc
