@@ -13,7 +13,8 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -94,92 +95,64 @@ def run(command: Command, *, check: bool = True) -> Result:
     return result
 
 
-class _Deadline:
-    """Kills a process still running after `timeout` seconds (for the runners that read as it goes)."""
-
-    def __init__(self, proc: subprocess.Popen, timeout: float | None):
-        self.expired = False
-        self._proc = proc
-        self._timer = threading.Timer(timeout, self._kill) if timeout else None
-        if self._timer:
-            self._timer.daemon = True
-            self._timer.start()
-
-    def _kill(self) -> None:
-        self.expired = True
-        self._proc.kill()
-
-    def cancel(self) -> None:
-        if self._timer:
-            self._timer.cancel()
-
-
-def _stdin_for(command: Command, opened: list) -> int | BinaryIO | None:
-    """stdin for Popen in the readers below: inherited, /dev/null, or a file's bytes."""
-    if command.stdin is None:
-        return None
-    if isinstance(command.stdin, Path):
-        handle = command.stdin.open("rb")
-        opened.append(handle)
-        return handle
-    if command.stdin in (b"", ""):
-        return subprocess.DEVNULL
-    raise ValueError("stream and to_sink feed a file or nothing; use run() to feed bytes")
+@contextmanager
+def _reading(command: Command, **pipes) -> Iterator[subprocess.Popen]:
+    """Start the command for a runner that reads its output as it comes. stdin is inherited, /dev/null
+    (b"") or a file's bytes; past the command's timeout the process is killed and, once the runner
+    has read what it said, CommandTimedOut is raised."""
+    argv = [_program(command), *command.argv[1:]]
+    if command.stdin not in (None, b"", "") and not isinstance(command.stdin, Path):
+        raise ValueError("stream and to_sink feed a file or nothing; use run() to feed bytes")
+    with ExitStack() as stack:
+        if isinstance(command.stdin, Path):
+            stdin = stack.enter_context(command.stdin.open("rb"))
+        else:
+            stdin = None if command.stdin is None else subprocess.DEVNULL
+        proc = stack.enter_context(subprocess.Popen(argv, stdin=stdin, **pipes, **_popen_args(command)))
+        expired = threading.Event()
+        timer = threading.Timer(command.timeout, lambda: (expired.set(), proc.kill())) if command.timeout else None
+        if timer:
+            timer.daemon = True
+            timer.start()
+            stack.callback(timer.cancel)
+        try:
+            yield proc
+        except BaseException:
+            proc.kill()
+            raise
+        proc.wait()
+    if expired.is_set():
+        raise CommandTimedOut(command.argv, command.timeout or 0)
 
 
 def stream(command: Command, on_line: Callable[[str], None], log: Path, *, append: bool = False) -> int:
     """Run with stdout and stderr going to `log` line by line (and to on_line, for progress);
     return the exit code."""
-    argv = [_program(command), *command.argv[1:]]
     log.parent.mkdir(parents=True, exist_ok=True)
-    opened: list = []
     with log.open("a" if append else "w", encoding="utf-8") as sink:
-        try:
-            proc = subprocess.Popen(argv, stdin=_stdin_for(command, opened), stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, errors="replace", **_popen_args(command))
-            deadline = _Deadline(proc, command.timeout)
-            assert proc.stdout is not None
+        with _reading(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                      errors="replace") as proc:
             for line in proc.stdout:
                 sink.write(line)
                 on_line(line)
-            code = proc.wait()
-            deadline.cancel()
-        finally:
-            for handle in opened:
-                handle.close()
-    if deadline.expired:
-        raise CommandTimedOut(command.argv, command.timeout or 0)
-    return code
+    return proc.returncode
 
 
 def to_sink(command: Command, sink: BinaryIO, on_bytes: Callable[[int], None] | None = None) -> None:
     """Run with stdout written to `sink` as it comes (bytes, never all in memory); on_bytes is told
     each chunk's size. A non-zero exit raises CommandFailed with the command's stderr."""
-    argv = [_program(command), *command.argv[1:]]
-    opened: list = []
-    try:
-        proc = subprocess.Popen(argv, stdin=_stdin_for(command, opened), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, **_popen_args(command))
-        deadline = _Deadline(proc, command.timeout)
+    said: list[bytes] = []
+    with _reading(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         # stderr is drained beside stdout: a command that says much there must not block on it.
-        said: list[bytes] = []
         reader = threading.Thread(target=lambda: said.append(proc.stderr.read()), daemon=True)
         reader.start()
-        assert proc.stdout is not None
         while chunk := proc.stdout.read(CHUNK):
             sink.write(chunk)
             if on_bytes:
                 on_bytes(len(chunk))
         reader.join()
-        code = proc.wait()
-        deadline.cancel()
-    finally:
-        for handle in opened:
-            handle.close()
-    if deadline.expired:
-        raise CommandTimedOut(command.argv, command.timeout or 0)
-    if code != 0:
-        raise CommandFailed(command.argv, code, _decode(b"".join(said)))
+    if proc.returncode != 0:
+        raise CommandFailed(command.argv, proc.returncode, _decode(b"".join(said)))
 
 
 def attached(command: Command) -> int:
