@@ -1,5 +1,5 @@
-"""Field-by-field validation: each recorded setting has one parser; validate_env names every bad `.env`
-entry at once (key and line); build_stack raises the first as a BadEnvEntry, with the same words."""
+"""Field-by-field validation: each recorded setting has one parser; bad_env_entries names every bad
+`.env` entry at once (key and line); build_stack raises the first as a BadEnvEntry, in the same words."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from djstack.detect import detect
 from djstack.envfile import read_env, read_env_file
 from djstack.errors import BadEnvEntry
-from djstack.model import StackOptions, build_stack, validate_env
+from djstack.model import StackOptions, bad_env_entries, build_stack
 
 #: One bad value per key, and the problem build_stack words for it.
 BAD = {
@@ -44,7 +44,7 @@ def test_build_stack_names_the_bad_key_in_the_words_it_always_used(project, key)
     with pytest.raises(BadEnvEntry) as caught:
         build_stack(project, StackOptions(), {key: value})
     assert (caught.value.key, caught.value.message, caught.value.line) == (key, problem, None)
-    [entry] = validate_env({key: value})
+    [entry] = bad_env_entries({key: value})
     assert (entry.key, entry.problem, entry.fix) == (key, problem, caught.value.fix)
 
 
@@ -54,7 +54,7 @@ def test_every_bad_entry_at_once_with_its_line(project, tmp_path):
     text = "# a comment\n\n" + "".join(f"{k}={v}\n" for k, v in {**good, **{k: v for k, (v, _) in BAD.items()}}.items())
     env.write_text(text + "HTTP_PORT=eighty\n")  # set twice: Compose takes the last line
     read = read_env_file(env)
-    entries = validate_env(read.values, env, read.lines)
+    entries = bad_env_entries(read.values, env, read.lines)
     assert located(entries) == {(key, 5 + i) for i, key in enumerate(BAD) if key != "HTTP_PORT"} | {
         ("HTTP_PORT", 5 + len(BAD))}
     by_key = {e.key: e for e in entries}
@@ -68,44 +68,44 @@ def test_a_good_env_has_no_bad_entry(example_copy):
     from djstack.initialise import run_init
 
     run_init(example_copy, StackOptions(image_source="official", domains=("example.com",), tls="provided"), force=False)
-    assert validate_env(read_env(example_copy / ".env")) == []
+    assert bad_env_entries(read_env(example_copy / ".env")) == []
 
 
 def test_empty_values_mean_the_default(project):
     empty = {key: "" for key in BAD}
-    assert validate_env(empty) == []
+    assert bad_env_entries(empty) == []
     assert build_stack(project, StackOptions(), empty).http_port == 80
 
 
 def test_tls_is_judged_with_the_valid_domains_only():
-    assert located(validate_env({"TLS": "provided"})) == {("TLS", None)}
-    assert located(validate_env({"TLS": "provided", "DOMAINS": "example.com"})) == set()
+    assert located(bad_env_entries({"TLS": "provided"})) == {("TLS", None)}
+    assert located(bad_env_entries({"TLS": "provided", "DOMAINS": "example.com"})) == set()
     # Bad domains are left out: TLS then has none to cover.
-    assert located(validate_env({"TLS": "self-signed", "DOMAINS": "bad..name"})) == {("DOMAINS", None), ("TLS", None)}
+    assert located(bad_env_entries({"TLS": "self-signed", "DOMAINS": "bad..name"})) == {("DOMAINS", None), ("TLS", None)}
     # Valid HTTPS settings beside a bad value: only that value.
     https = {"TLS": "self-signed", "DOMAINS": "djstack.test", "ADMIN_LOGIN_RATE": "ten"}
-    assert located(validate_env(https)) == {("ADMIN_LOGIN_RATE", None)}
+    assert located(bad_env_entries(https)) == {("ADMIN_LOGIN_RATE", None)}
 
 
 def test_a_port_clash_names_each_port_recorded(project):
     https = {"DOMAINS": "example.com"}  # TLS defaults to provided
-    both = validate_env({**https, "HTTP_PORT": "8443", "HTTPS_PORT": "8443"}, "x/.env", {"HTTP_PORT": 3, "HTTPS_PORT": 4})
+    both = bad_env_entries({**https, "HTTP_PORT": "8443", "HTTPS_PORT": "8443"}, "x/.env", {"HTTP_PORT": 3, "HTTPS_PORT": 4})
     assert located(both) == {("HTTP_PORT", 3), ("HTTPS_PORT", 4)}
     assert {e.problem for e in both} == {"HTTP_PORT and HTTPS_PORT are both 8443."}
-    assert located(validate_env({**https, "HTTP_PORT": "443"})) == {("HTTP_PORT", None)}
-    assert located(validate_env({**https, "HTTPS_PORT": "80"})) == {("HTTPS_PORT", None)}
-    assert validate_env({"TLS": "off", "HTTP_PORT": "443"}) == []  # no HTTPS, no clash
+    assert located(bad_env_entries({**https, "HTTP_PORT": "443"})) == {("HTTP_PORT", None)}
+    assert located(bad_env_entries({**https, "HTTPS_PORT": "80"})) == {("HTTPS_PORT", None)}
+    assert bad_env_entries({"TLS": "off", "HTTP_PORT": "443"}) == []  # no HTTPS, no clash
     with pytest.raises(BadEnvEntry, match="HTTP_PORT and HTTPS_PORT are both 443") as caught:
         build_stack(project, StackOptions(), {**https, "HTTP_PORT": "443"})
     assert caught.value.key == "HTTPS_PORT"
 
 
 def test_python_version_is_judged_against_the_recorded_image_source():
-    assert validate_env({"PYTHON_VERSION": "3.12"}) == []
-    [entry] = validate_env({"IMAGE_SOURCE": "debian", "PYTHON_VERSION": "3.12"})
+    assert bad_env_entries({"PYTHON_VERSION": "3.12"}) == []
+    [entry] = bad_env_entries({"IMAGE_SOURCE": "debian", "PYTHON_VERSION": "3.12"})
     assert entry.key == "PYTHON_VERSION" and "the debian images offer Python 3.11, 3.13, 3.14" in entry.problem
     # A bad source is left out: the version is judged against the default (official) source.
-    assert located(validate_env({"IMAGE_SOURCE": "alpine", "PYTHON_VERSION": "3.12"})) == {("IMAGE_SOURCE", None)}
+    assert located(bad_env_entries({"IMAGE_SOURCE": "alpine", "PYTHON_VERSION": "3.12"})) == {("IMAGE_SOURCE", None)}
 
 
 def test_options_are_named_by_the_key_that_records_them(project):
@@ -123,14 +123,14 @@ def test_options_are_named_by_the_key_that_records_them(project):
 
 
 def test_what_is_left_always_builds(project):
-    """Whatever mix of bad and good values: leaving out the entries validate_env names, build_stack accepts
+    """Whatever mix of bad and good values: leaving out the entries bad_env_entries names, build_stack accepts
     the rest."""
     values = {"TLS": ["provided", "on", "off"], "DOMAINS": ["example.com", "bad..name", ""],
               "HTTP_PORT": ["443", "x", "8080"], "HTTPS_PORT": ["443", "80", "0"],
               "IMAGE_SOURCE": ["debian", "nope"], "PYTHON_VERSION": ["3.12", "3.13"]}
     for combo in itertools.product(*values.values()):
         recorded = dict(zip(values, combo))
-        bad = {e.key for e in validate_env(recorded)}
+        bad = {e.key for e in bad_env_entries(recorded)}
         build_stack(project, StackOptions(), {k: v for k, v in recorded.items() if k not in bad})
         if not bad:
             build_stack(project, StackOptions(), recorded)

@@ -566,7 +566,7 @@ def _relative(path: Path, root: Path) -> str:
 # --- the recorded settings: one parser each --------------------------------------------------------
 # Each takes the setting's text (from .env or a CLI option) and returns its value, or raises a
 # BadEnvEntry naming the .env key that records it. build_stack assembles a Stack from them;
-# validate_env runs them on a .env's values and collects every bad entry.
+# bad_env_entries runs them on a .env's values and collects every bad entry.
 
 
 def _listed(text: str) -> tuple[str, ...]:
@@ -711,8 +711,8 @@ PARSERS: dict[str, Callable[[str], object]] = {
 }
 
 
-def validate_env(values: Mapping[str, str], path: Path | str | None = None,
-                 lines: Mapping[str, int] | None = None) -> list[BadEnvEntry]:
+def bad_env_entries(values: Mapping[str, str], path: Path | str | None = None,
+                    lines: Mapping[str, int] | None = None) -> list[BadEnvEntry]:
     """Every entry of a `.env` (its `values`, read from `path` with each key's line in `lines`) that
     build_stack would refuse, all at once, each naming its key and line. An empty value is never bad
     (it means the default). build_stack(project, StackOptions(), values without these keys) accepts
