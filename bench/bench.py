@@ -16,7 +16,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -33,10 +32,9 @@ import requests
 from djstack.compose import Compose  # the same readiness wait as `djstack up`
 from djstack.lifecycle import wait_ready
 from load import Load as SteadyLoad  # bench/load.py, beside this file (also used by the e2e tests)
+from sandbox import EXAMPLE, copy_example, copy_project, free_port  # bench/sandbox.py (the tests' too)
 
 BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-EXAMPLE = REPO / "examples" / "mysite"
 DJSTACK = [sys.executable, "-m", "djstack"]
 NGINX_IMAGE = "djstack.local/nginx:1.26-trixie"
 
@@ -65,12 +63,6 @@ def timed(cmd: list[str], **kwargs) -> float:
     started = time.monotonic()
     run(cmd, **kwargs)
     return time.monotonic() - started
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http(url: str, data: bytes | None = None, headers: dict | None = None, timeout: float = 10):
@@ -152,11 +144,6 @@ class Stack:
             run(["docker", "image", "rm", "-f", *ours], check=False)
 
 
-def copy_example(dest: Path) -> Path:
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("__pycache__", "db.sqlite3", "media", ".env"))
-    return dest
-
-
 def djstack_init(root: Path, name: str, port: int) -> None:
     run([*DJSTACK, "init", str(root), "--images", "debian", "--bind", "127.0.0.1", "--port", str(port),
          "--name", name])
@@ -220,7 +207,7 @@ def to_proxy_pass(conf: str) -> str:
 
 def make_tutorial(work: Path, prefix: str) -> Stack:
     root = work / "tutorial" / "myproject_docker"
-    shutil.copytree(BENCH / "tutorial", root)
+    copy_project(BENCH / "tutorial", root)
     app = root / "myproject"
     fixtures = {p.name: p.read_bytes() for p in app.iterdir()}
     shutil.rmtree(app)
@@ -241,7 +228,7 @@ def make_tutorial(work: Path, prefix: str) -> Stack:
 
 def make_ceiling(work: Path, prefix: str, djstack: Stack) -> tuple[Stack, Stack]:
     root = work / "ceiling"
-    shutil.copytree(BENCH / "ceiling", root)
+    copy_project(BENCH / "ceiling", root)
     (root / "static" / "gallery").mkdir(parents=True)
     shutil.copy(EXAMPLE / "gallery" / "static" / "gallery" / "site.css", root / "static" / "gallery" / "site.css")
     ini = (djstack.root / "compose" / "web" / "uwsgi.ini").read_text(encoding="utf-8")

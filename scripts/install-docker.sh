@@ -7,6 +7,8 @@
 set -euo pipefail
 
 PROG=${0##*/}
+# djstack's sources beside this script: the Debian-mirror rules are read from there.
+DJSTACK_SRC=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../src
 PLUGIN_DIR=/usr/local/lib/docker/cli-plugins   # read by Debian's docker 20.10 CLI and upstream CLIs alike
 DAEMON_JSON=/etc/docker/daemon.json
 DOCKERD_LOG=/var/log/dockerd.log
@@ -283,37 +285,18 @@ compose_major() {
 compose_ok() { local m; m=$(compose_major); [ "${m:-0}" -ge 2 ]; }
 buildx_ok()  { docker buildx version >/dev/null 2>&1; }
 
-# Every "suite URI" pair of the host's apt sources: deb822 stanzas (*.sources) and one-line "deb" entries.
-apt_source_pairs() {
-    if compgen -G '/etc/apt/sources.list.d/*.sources' >/dev/null; then
-        awk 'BEGIN { RS = "" } {
-                 n = split($0, line, "\n"); nu = ns = 0; on = 1; deb = 1
-                 for (i = 1; i <= n; i++) {
-                     if (line[i] ~ /^[ \t]*#/) continue
-                     m = split(line[i], f, /[ \t]+/); k = tolower(f[1])
-                     if (k == "types:") deb = 0
-                     for (j = 2; j <= m; j++) {
-                         if (k == "uris:") u[++nu] = f[j]
-                         else if (k == "suites:") s[++ns] = f[j]
-                         else if (k == "types:" && f[j] == "deb") deb = 1
-                         else if (k == "enabled:" && tolower(f[j]) == "no") on = 0
-                     }
-                 }
-                 if (on && deb) for (a = 1; a <= ns; a++) for (b = 1; b <= nu; b++) print s[a], u[b]
-             }' /etc/apt/sources.list.d/*.sources
-    fi
-    cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
-        | awk '$1 == "deb" { k = 2; if ($k ~ /^\[/) { while (k < NF && $k !~ /\]$/) k++; k++ }; print $(k + 1), $k }'
-}
-
-# The host's Debian mirror: the URI serving the host's own suite (not the security archive), else
-# any URI ending in /debian, else deb.debian.org. Third-party repositories are never picked.
+# The host's Debian mirror, chosen by djstack's own rules: default_mirror() of
+# src/djstack/baseimages/mirror.py, the mirror `djstack images` builds from (one set of rules, tested
+# in tests/test_baseimages.py). Run by the system python3 with its standard library alone (-I -S):
+# djstack's virtualenv does not exist yet. $1: the root whose etc/apt is read (default /).
 detect_debian_mirror() {
-    local pairs url
-    pairs=$(apt_source_pairs | grep -v -e security -e ' cdrom:' || true)
-    url=$(awk -v cn="$OS_CODENAME" '$1 == cn { print $2; exit }' <<<"$pairs")
-    [ -n "$url" ] || url=$(awk '$2 ~ /\/debian\/?$/ { print $2; exit }' <<<"$pairs")
-    echo "${url:-http://deb.debian.org/debian}"
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -I -S -c 'import sys; sys.path.insert(0, sys.argv[1])
+from djstack.baseimages.mirror import default_mirror
+print(default_mirror(sys.argv[2]))' "$DJSTACK_SRC" "${1:-/}" && return 0
+    fi
+    warn "python3 cannot read the host's Debian mirror: using http://deb.debian.org/debian (--apt-mirror URL chooses another)"
+    echo http://deb.debian.org/debian
 }
 
 # Debian 12 only ships Compose v1: fetch the v2 packages of $COMPOSE_SUITE with a private apt

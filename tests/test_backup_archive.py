@@ -12,13 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from helpers import unique_name
+
 from djstack.backup import archive
 from djstack.backup.archive import ArchiveInvalid
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 
-def make(folder: Path, project: str = "shop", when: datetime = WHEN, dump: bytes = b"-- dump\nCREATE TABLE t (id int);\n-- Dump completed\n") -> Path:
+def make(folder: Path, project: str = "shop", when: datetime = WHEN,
+         dump: bytes = b"-- dump\nCREATE TABLE t (id int);\n-- Dump completed\n", *, pre_restore: bool = False) -> Path:
     work = folder / f"work-{when:%H%M%S}-{project}"
     work.mkdir(parents=True)
     (work / "db.sql").write_bytes(dump)
@@ -32,7 +35,7 @@ def make(folder: Path, project: str = "shop", when: datetime = WHEN, dump: bytes
     manifest = archive.make_manifest(project=project, djstack_version="0.1.0", db_server_version="11.8.9-MariaDB",
                                      database=project, created=when, files=files,
                                      media_files=archive.tar_file_count(work / "media.tar"))
-    target = folder / archive.archive_name(project, when)
+    target = folder / archive.archive_name(project, when, pre_restore=pre_restore)
     archive.write_archive(target, manifest, files)
     return target
 
@@ -136,13 +139,18 @@ def test_retention_keeps_newest_n_of_this_project_only(tmp_path):
     ours = [make(tmp_path, when=WHEN + timedelta(hours=i)) for i in range(5)]
     theirs = [make(tmp_path, project="shop-eu", when=WHEN + timedelta(hours=i)) for i in range(2)]
     other = make(tmp_path, project="other", when=WHEN + timedelta(days=9))
-    pre_restore = tmp_path / archive.archive_name("shop", WHEN + timedelta(hours=2, minutes=30), pre_restore=True)
     ours[0].rename(tmp_path / "keep-me.tar.gz")  # not a name this project's archives have
     deleted = archive.apply_retention(tmp_path, "shop", 2)
     assert sorted(deleted) == sorted([ours[1], ours[2]])
     assert ours[3].exists() and ours[4].exists()
     assert all(p.exists() for p in theirs) and other.exists() and (tmp_path / "keep-me.tar.gz").exists()
-    assert not pre_restore.exists()  # never created; the name pattern below covers it
+    # The safety archive `restore` takes is one of this project's: retention counts it by its time,
+    # and deletes it once it is older than the newest `keep`.
+    pre_restore = make(tmp_path, when=WHEN + timedelta(hours=2, minutes=30), pre_restore=True)
+    assert pre_restore.name == "shop-20260102-053405-pre-restore.tar.gz" and pre_restore.exists()
+    assert archive.apply_retention(tmp_path, "shop", 2) == [pre_restore]
+    assert not pre_restore.exists()
+    assert ours[3].exists() and ours[4].exists()
     assert archive.archive_pattern("shop").match(pre_restore.name)
     assert not archive.archive_pattern("shop").match(theirs[0].name)
 
@@ -172,10 +180,11 @@ def test_cli_lists_archives_and_refuses_bad_ones_before_docker(example_copy):
     from djstack.initialise import run_init
     from djstack.model import StackOptions
 
-    run_init(example_copy, StackOptions(image_source="debian", name="shop"), force=False)
+    name = unique_name("shop")  # a stack of its own: should a refusal fail, restore reaches no one's data
+    run_init(example_copy, StackOptions(image_source="debian", name=name), force=False)
     folder = example_copy / "backups"
-    good = make(folder)
-    truncated = make(folder, when=WHEN + timedelta(hours=1))
+    good = make(folder, project=name)
+    truncated = make(folder, project=name, when=WHEN + timedelta(hours=1))
     truncated.write_bytes(truncated.read_bytes()[:200])
     foreign = make(folder, project="elsewhere")
     runner = CliRunner()
@@ -186,7 +195,7 @@ def test_cli_lists_archives_and_refuses_bad_ones_before_docker(example_copy):
     assert lines[good.name] == "verifies" and lines[foreign.name] == "verifies"
     assert lines[truncated.name].startswith("FAILS: the archive is truncated")
 
-    for bad, problem in [(truncated, "truncated"), (foreign, "is a backup of project 'elsewhere', not of 'shop'")]:
+    for bad, problem in [(truncated, "truncated"), (foreign, f"is a backup of project 'elsewhere', not of '{name}'")]:
         refused = runner.invoke(main, ["restore", str(example_copy), str(bad), "--yes"])
         assert refused.exit_code == 2
         assert problem in refused.output
@@ -198,8 +207,9 @@ def test_backup_into_an_unwritable_folder_is_a_clean_error(example_copy, tmp_pat
     from djstack.backup import run
     from djstack.errors import DjstackError
     from djstack.initialise import load_stack
+    from djstack.model import StackOptions
 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     with pytest.raises(DjstackError, match="No archive was written"):
-        run.backup(load_stack(example_copy), blocker / "backups")
+        run.backup(load_stack(example_copy, StackOptions(name=unique_name())), blocker / "backups")

@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
+from helpers import DJSTACK, unique_name
+
 from djstack import tls
 from djstack.initialise import load_stack
 from djstack.model import StackOptions
-
-DJSTACK = [sys.executable, "-m", "djstack"]
-
 
 def djstack(*args) -> subprocess.CompletedProcess:
     return subprocess.run([*DJSTACK, *map(str, args)], capture_output=True, text=True, timeout=120)
@@ -30,7 +27,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 def run_init(root: Path, *extra) -> subprocess.CompletedProcess:
     # A name of its own: should a refusal ever fail to happen, `up` touches no one else's stack.
-    return djstack("init", root, "--images", "debian", "--name", f"djstack-bad-{uuid.uuid4().hex[:8]}", *extra)
+    return djstack("init", root, "--images", "debian", "--name", unique_name("djstack-bad"), *extra)
 
 
 def one_line(proc: subprocess.CompletedProcess) -> str:

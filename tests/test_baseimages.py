@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
 import pytest
 
+from helpers import REPO
+
 from djstack import baseimages, docker
+from djstack.baseimages import rootfs
+from djstack.baseimages.mirror import check_mirror
 from djstack.errors import DjstackError
-from djstack.imagesets import DEBIAN_ROOTFS_IMAGE, IMAGE_SETS
+from djstack.imagesets import DEBIAN_ROOTFS_IMAGE, DEBIAN_SUITE, IMAGE_SETS
 
 
 def write_apt(root: Path, files: dict[str, str]) -> Path:
@@ -168,6 +175,52 @@ def test_no_apt_configuration_falls_back(tmp_path):
     assert baseimages.default_mirror(tmp_path) == "http://deb.debian.org/debian"
 
 
+# ------------------------------------------------- scripts/install-docker.sh: the same rules
+
+
+def script_mirror(tmp_path: Path, root: Path, python: bool = True) -> subprocess.CompletedProcess:
+    """detect_debian_mirror() of scripts/install-docker.sh, cut out of the script and run by bash on
+    `root`, with a PATH holding nothing but a python3 (this interpreter, which the function runs
+    without site-packages: what a fresh host's system python3 has) or, with `python=False`, nothing."""
+    text = (REPO / "scripts" / "install-docker.sh").read_text()
+    function = re.search(r"^detect_debian_mirror\(\) \{\n.*?^\}\n", text, re.MULTILINE | re.DOTALL).group(0)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    if python:
+        wrapper = bin_dir / "python3"
+        wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+        wrapper.chmod(0o755)
+    program = f'warn() {{ echo "warning: $*" >&2; }}\nDJSTACK_SRC={REPO / "src"}\n{function}detect_debian_mirror "$1"\n'
+    return subprocess.run(["/bin/bash", "-c", program, "bash", str(root)], env={"PATH": str(bin_dir)},
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("files", "expected"), [
+    ({"sources.list.d/debian.sources": DEBIAN_12_SOURCES}, "http://mirror.example.net/debian"),
+    ({"sources.list": "deb [arch=amd64] http://mirrors.aliyun.com/debian/ bookworm main contrib\n"},
+     "http://mirrors.aliyun.com/debian"),
+    ({"sources.list.d/docker.list": "deb https://download.docker.com/linux/debian bookworm stable\n",
+      "sources.list.d/mirror.list": "deb http://list.example.net/debian trixie main\n"}, "http://list.example.net/debian"),
+    ({"sources.list": "deb http://security.debian.org/debian-security bookworm-security main\n"},
+     "http://deb.debian.org/debian"),
+    ({}, "http://deb.debian.org/debian"),
+], ids=["deb822", "one-line", "third-party-first", "security-only", "none"])
+def test_install_script_finds_the_mirror_the_package_finds(tmp_path, files, expected):
+    root = write_apt(tmp_path / "host", files)
+    root.mkdir(exist_ok=True)
+    proc = script_mirror(tmp_path, root)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout == f"{expected}\n"
+    assert baseimages.default_mirror(root) == expected
+
+
+def test_install_script_without_python3_says_so_and_uses_debians_redirector(tmp_path):
+    root = write_apt(tmp_path / "host", {"sources.list.d/debian.sources": DEBIAN_12_SOURCES})
+    proc = script_mirror(tmp_path, root, python=False)
+    assert proc.returncode == 0 and proc.stdout == "http://deb.debian.org/debian\n"
+    assert "warning: python3 cannot read the host's Debian mirror" in proc.stderr
+
+
 @pytest.mark.parametrize(
     ("mirror", "security"),
     [
@@ -181,11 +234,11 @@ def test_security_mirror(mirror, security):
 
 
 def test_sources_for_images_point_at_the_mirror():
-    text = baseimages._sources("http://mirror.example.net/debian/")
+    text = rootfs.sources_text("http://mirror.example.net/debian/")
     assert "URIs: http://mirror.example.net/debian\n" in text
     assert "Suites: trixie trixie-updates\n" in text
     assert "URIs: http://mirror.example.net/debian-security\nSuites: trixie-security\n" in text
-    assert "security" not in baseimages._sources("http://snapshot.example.net/archive/debian/2025")
+    assert "security" not in rootfs.sources_text("http://snapshot.example.net/archive/debian/2025")
 
 
 # --------------------------------------------------------------------------- image names
@@ -214,7 +267,8 @@ def test_missing_base_images_none_missing(monkeypatch):
 
 def test_every_service_image_has_a_dockerfile_in_the_package():
     package = resources.files("djstack.baseimages")
-    for name, directory in baseimages._service_images():
+    for name in baseimages.default_images():
+        directory = baseimages.recipe(name).directory
         dockerfile = package.joinpath(directory, "Dockerfile")
         assert dockerfile.is_file(), (name, directory)
         text = dockerfile.read_text()
@@ -236,21 +290,21 @@ def test_build_with_nothing_missing_does_nothing(monkeypatch):
 
 
 def test_missing_debootstrap_is_explained(monkeypatch):
-    monkeypatch.setattr(baseimages.shutil, "which", lambda *a, **k: None)
+    monkeypatch.setattr(rootfs.shutil, "which", lambda *a, **k: None)
     with pytest.raises(DjstackError) as info:
-        baseimages._check_debootstrap()
+        rootfs.check_debootstrap()
     assert "debootstrap" in info.value.message and "apt-get install -y debootstrap" in info.value.fix
 
 
 def test_not_root_is_explained(monkeypatch):
-    monkeypatch.setattr(baseimages.shutil, "which", lambda *a, **k: "/usr/sbin/debootstrap")
-    monkeypatch.setattr(baseimages.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(rootfs.shutil, "which", lambda *a, **k: "/usr/sbin/debootstrap")
+    monkeypatch.setattr(rootfs.os, "geteuid", lambda: 1000)
     with pytest.raises(DjstackError) as info:
-        baseimages._check_debootstrap()
+        rootfs.check_debootstrap()
     assert "root" in info.value.message
 
 
 def test_non_http_mirror_is_refused_before_any_network_access():
     with pytest.raises(DjstackError) as info:
-        baseimages._check_mirror("file:///srv/mirror/debian")
+        check_mirror("file:///srv/mirror/debian", DEBIAN_SUITE)
     assert "http(s)" in info.value.message

@@ -323,7 +323,7 @@ CATALOGUE = [
           ((REDIS_CONF, "", 'requirepass "unbalanced\n'),), REDIS_CONF, 'requirepass "unbalanced'),
     Plant("project settings syntax error", "settings-unparseable",
           (("<<settings>>", "DEBUG = True", "DEBUG = = True"),), "<<settings>>", "DEBUG = = True"),
-    # characters that come with copy and paste (see check/paste.py): one finding per occurrence
+    # characters that come with copy and paste (see check/models/paste.py): one finding per occurrence
     Plant("NBSP in settings code", "paste-non-ascii-space",
           ((OVERLAY, "DEBUG = False", "DEBUG =\u00a0False"),), OVERLAY, "DEBUG =\u00a0False"),
     Plant("NBSP in the project's settings", "paste-non-ascii-space",

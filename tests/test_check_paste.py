@@ -1,4 +1,4 @@
-"""`djstack check` reads files as people paste them (check/paste.py, check/lenient.py).
+"""`djstack check` reads files as people paste them (check/models/paste.py, check/lenient.py).
 
 The tutorial's own CACHES block (the seed) carries non-breaking spaces; pasted into a stack's
 settings, one run must report each of them at line:column, and still the real defects in the
@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from djstack.check import run_check
-from djstack.check.paste import BOM, FULL_WIDTH, QUOTE, SPACE, TAB, ZERO_WIDTH, cleaned, scan
+from djstack.check.models.paste import BOM, FULL_WIDTH, QUOTE, SPACE, TAB, ZERO_WIDTH, cleaned, scan
 from djstack.cli import main
 from test_check import NGINX, OVERLAY, Plant, init_stack, line_of, values
 

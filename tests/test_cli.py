@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
-from helpers import require_tool
+from helpers import DJSTACK, require_tool, unique_name
 
 from djstack.initialise import run_init
 from djstack.model import StackOptions
 
 
 def djstack(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "djstack", *args], capture_output=True, text=True,
+    return subprocess.run([*DJSTACK, *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=120)
 
 
 def test_engine_unreachable_is_explained(example_copy):
     require_tool("docker")
-    run_init(example_copy, StackOptions(image_source="debian"), force=False)
+    run_init(example_copy, StackOptions(image_source="debian", name=unique_name()), force=False)
     proc = djstack("up", str(example_copy), env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     assert proc.returncode == 2
     assert "Docker engine is not running or not reachable" in proc.stderr
@@ -28,7 +27,7 @@ def test_engine_unreachable_is_explained(example_copy):
 
 
 def test_docker_command_missing_is_explained(example_copy, tmp_path):
-    run_init(example_copy, StackOptions(image_source="debian"), force=False)
+    run_init(example_copy, StackOptions(image_source="debian", name=unique_name()), force=False)
     proc = djstack("ps", str(example_copy), env={"PATH": str(tmp_path)})
     assert proc.returncode == 2
     assert "docker command is not installed" in proc.stderr
@@ -48,7 +47,7 @@ def test_not_a_project(tmp_path):
 
 
 def test_env_with_empty_secret_refused_before_anything_starts(example_copy):
-    run_init(example_copy, StackOptions(image_source="debian"), force=False)
+    run_init(example_copy, StackOptions(image_source="debian", name=unique_name()), force=False)
     env_file = example_copy / ".env"
     text = "\n".join("REDIS_PASSWORD=" if line.startswith("REDIS_PASSWORD=") else line
                      for line in env_file.read_text().splitlines())
@@ -59,10 +58,13 @@ def test_env_with_empty_secret_refused_before_anything_starts(example_copy):
 
 
 def test_down_volumes_without_terminal_needs_yes(example_copy):
-    run_init(example_copy, StackOptions(image_source="debian"), force=False)
+    # A project name of its own, and (conftest.py) no engine to reach: were the guard to fail, the
+    # `down --volumes` would delete nothing of anyone's.
+    run_init(example_copy, StackOptions(image_source="debian", name=unique_name()), force=False)
     proc = djstack("down", str(example_copy), "--volumes")
     assert proc.returncode == 2
     assert "--yes" in proc.stderr
+    assert "not reachable" not in proc.stderr  # refused before any docker command
 
 
 def test_help_lists_every_command():

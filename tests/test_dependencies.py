@@ -7,13 +7,13 @@ group (pytest) that must not be installed.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path, PurePosixPath
 
 import pytest
 
 from djstack.detect.dependencies import find_dependencies
 from djstack.errors import DjstackError
+from helpers import copy_project
 from helpers import write_tree as write
 
 DATA = Path(__file__).parent / "data" / "dependencies"
@@ -84,7 +84,7 @@ def test_requirements_file_wins_over_pyproject_list(tmp_path):
 
 
 def test_uv_lock_installs_the_locked_project_dependencies_without_dev(tmp_path):
-    shutil.copytree(DATA / "uv", tmp_path, dirs_exist_ok=True)
+    copy_project(DATA / "uv", tmp_path)
     write(tmp_path, {"requirements.txt": "flask\n"})  # a loose list beside a lock loses
     _, deps = find(tmp_path)
     assert deps.kind == "uv"
@@ -96,7 +96,7 @@ def test_uv_lock_installs_the_locked_project_dependencies_without_dev(tmp_path):
 
 
 def test_poetry2_lock_main_group_only(tmp_path):
-    shutil.copytree(DATA / "poetry", tmp_path, dirs_exist_ok=True)
+    copy_project(DATA / "poetry", tmp_path)
     _, deps = find(tmp_path)
     assert (deps.kind, deps.source) == ("poetry", P("poetry.lock"))
     assert deps.files == (P("pyproject.toml"), P("poetry.lock"))
@@ -166,7 +166,7 @@ lock-version = "2.0"
 
 
 def test_pipenv_lock_default_only(tmp_path):
-    shutil.copytree(DATA / "pipenv", tmp_path, dirs_exist_ok=True)
+    copy_project(DATA / "pipenv", tmp_path)
     _, deps = find(tmp_path)
     assert (deps.kind, deps.files, deps.source) == ("pipenv", (P("Pipfile"), P("Pipfile.lock")), P("Pipfile.lock"))
     assert deps.names == ("asgiref", "django", "psycopg", "psycopg-c", "sqlparse")
@@ -239,7 +239,7 @@ def render_install(deps) -> str:
     ("pipenv", "pipenv requirements > pipenv.txt", "locked.txt"),
 ])
 def test_install_macro_exports_the_lock_with_a_build_only_tool(tmp_path, kind, export, entry):
-    shutil.copytree(DATA / kind, tmp_path, dirs_exist_ok=True)
+    copy_project(DATA / kind, tmp_path)
     _, deps = find(tmp_path)
     text = render_install(deps)
     copies = [line.split()[1] for line in text.splitlines() if line.startswith("COPY ")]

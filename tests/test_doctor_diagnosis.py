@@ -93,12 +93,9 @@ spawned uWSGI worker 1 (pid: 9, cores: 2)
 
 @pytest.fixture(scope="module")
 def values(tmp_path_factory):
-    import shutil
+    from helpers import copy_example
 
-    from helpers import EXAMPLE
-
-    root = tmp_path_factory.mktemp("doctor") / "mysite"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    root = copy_example(tmp_path_factory.mktemp("doctor") / "mysite")
     return placeholders(load_stack(root))
 
 

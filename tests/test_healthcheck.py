@@ -11,6 +11,7 @@ import pytest
 
 from djstack import render
 from djstack.compose import healthcheck_command
+from helpers import free_port
 from test_render import golden_stack
 
 
@@ -40,9 +41,7 @@ def test_wait_for_db_returns_once_the_port_accepts(example_copy):
 
 def test_wait_for_db_gives_up_with_a_message(example_copy, capsys):
     module = load_wait(example_copy)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()  # nothing listens here once the socket is closed
+    closed = ("127.0.0.1", free_port())  # nothing listens there once the socket is closed
     started = time.monotonic()
     with pytest.raises(SystemExit) as exc:
         module["wait"](closed, 1)

@@ -4,18 +4,15 @@ slows down and stops: what the load records is what the server did."""
 from __future__ import annotations
 
 import json
-import socket
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from load import Load, percentile  # noqa: E402
+from helpers import free_port
+from load import Load, percentile  # bench/load.py (helpers puts bench/ on the path)
 
 
 class Site:
@@ -246,9 +243,7 @@ def test_percentile_is_a_value_some_request_had():
 
 
 def test_nothing_listens_means_every_request_fails():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again: nothing listens there now
+    port = free_port()  # closed again: nothing listens there now
     with Load(f"http://127.0.0.1:{port}", concurrency=1, max_requests=5) as load:
         wait_until(lambda: not load.running)
     assert load.total == 5 and len(load.failures) == 5 and load.ok_count == 0

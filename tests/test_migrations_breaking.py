@@ -13,7 +13,6 @@ import json
 import importlib.util
 import os
 import sys
-import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 from djstack import migrations as mig
 from djstack import render
 from djstack.errors import DjstackError
-from helpers import write_tree
+from helpers import copy_project, unavailable, write_tree
 
 DATA = Path(__file__).parent / "data" / "migrations"
 PROJECT = DATA / "project"
@@ -239,10 +238,7 @@ def django_python() -> str:
         return python
     if importlib.util.find_spec("django") is not None:
         return sys.executable
-    message = "Django is not installed in the test environment (scripts/dev-setup.sh installs `.[test]`)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    unavailable("Django is not installed in the test environment (scripts/dev-setup.sh installs `.[test]`)")
 
 
 def rendered_script(tmp_path: Path, example_copy: Path) -> Path:
@@ -261,7 +257,7 @@ def run_script(python, script, project, db) -> subprocess.CompletedProcess:
 
 def test_the_script_lists_exactly_the_unapplied_migrations_and_applies_none(django_python, tmp_path, example_copy):
     project = tmp_path / "project"
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_project(PROJECT, project)
     db = tmp_path / "db.sqlite3"
     env = {**os.environ, "SAMPLE_DB": str(db)}
     subprocess.run([django_python, "manage.py", "migrate", "shop", "0001"], cwd=project, env=env,
@@ -295,7 +291,7 @@ def test_the_script_lists_exactly_the_unapplied_migrations_and_applies_none(djan
 
 def test_the_script_reports_a_broken_release_as_one_json_error(django_python, tmp_path, example_copy):
     project = tmp_path / "project"
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_project(PROJECT, project)
     (project / "shop" / "migrations" / "0012_broken.py").write_text(
         "from django.db import migrations\nimport not_installed_anywhere\n")
     result = run_script(django_python, rendered_script(tmp_path, example_copy), project, tmp_path / "db.sqlite3")

@@ -31,26 +31,44 @@ def golden_stack(project: Path, source: str, **options):
     return load_stack(project, StackOptions(image_source=source, http_port=8080, pip_ca_bundle="", **options))
 
 
-@pytest.mark.parametrize("case", ["official", "debian", "https"])
-def test_golden_files(example_copy, case):
-    """The generated files, byte for byte. UPDATE_GOLDEN=1 rewrites them after a deliberate change."""
+GOLDEN_CASES = ["official", "debian", "https"]
+#: UPDATE_GOLDEN=1 rewrites the golden files after a deliberate change; the comparison then waits for a
+#: run without it (comparing files with what was just written from them would pass whatever they hold).
+UPDATE_GOLDEN = bool(os.environ.get("UPDATE_GOLDEN"))
+
+
+def golden_outputs(project: Path, case: str) -> list[render.Output]:
     if case == "https":
-        outputs = render.render(golden_stack(example_copy, "official", **HTTPS_OPTIONS))
-    else:
-        outputs = render.render(golden_stack(example_copy, case))
+        return render.render(golden_stack(project, "official", **HTTPS_OPTIONS))
+    return render.render(golden_stack(project, case))
+
+
+def golden(case: str, path: str) -> Path:
+    # A suffix, so git never reads a golden .gitignore as its own.
+    return GOLDEN / f"mysite-{case}" / f"{path}.golden"
+
+
+@pytest.mark.skipif(not UPDATE_GOLDEN, reason="UPDATE_GOLDEN=1 rewrites tests/golden")
+@pytest.mark.parametrize("case", GOLDEN_CASES)
+def test_update_golden_files(example_copy, case):
+    """Rewrite one case's golden files from the code as it is: exactly the files it renders."""
+    for stale in (GOLDEN / f"mysite-{case}").rglob("*.golden"):
+        stale.unlink()
+    for out in golden_outputs(example_copy, case):
+        golden(case, out.path).parent.mkdir(parents=True, exist_ok=True)
+        golden(case, out.path).write_text(out.content)
+
+
+@pytest.mark.skipif(UPDATE_GOLDEN, reason="UPDATE_GOLDEN is set: the golden files were just rewritten; "
+                                          "compare them in a run without it")
+@pytest.mark.parametrize("case", GOLDEN_CASES)
+def test_golden_files(example_copy, case):
+    """The generated files, byte for byte, against tests/golden (never written here)."""
+    outputs = golden_outputs(example_copy, case)
     folder = GOLDEN / f"mysite-{case}"
-
-    def golden(path: str) -> Path:
-        # A suffix, so git never reads a golden .gitignore as its own.
-        return folder / f"{path}.golden"
-
-    if os.environ.get("UPDATE_GOLDEN"):
-        for out in outputs:
-            golden(out.path).parent.mkdir(parents=True, exist_ok=True)
-            golden(out.path).write_text(out.content)
     for out in outputs:
-        assert golden(out.path).read_text() == out.content, f"{out.path} differs from tests/golden"
-    assert sorted(p for p in folder.rglob("*") if p.is_file()) == sorted(golden(o.path) for o in outputs)
+        assert golden(case, out.path).read_text() == out.content, f"{out.path} differs from tests/golden"
+    assert sorted(p for p in folder.rglob("*") if p.is_file()) == sorted(golden(case, o.path) for o in outputs)
 
 
 def test_sources_differ_only_in_image_names(example_copy):

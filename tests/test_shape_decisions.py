@@ -5,13 +5,12 @@ each one up.)"""
 
 from __future__ import annotations
 
-import shutil
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from helpers import REPO
+from helpers import REPO, copy_project
 from djstack import render
 from djstack.initialise import load_stack, run_init
 from djstack.model import StackOptions
@@ -23,7 +22,7 @@ NAMES = sorted(p.parent.name for p in SHAPES.glob("*/expect.toml"))
 def copy(shape: str, tmp_path: Path) -> tuple[Path, dict]:
     expect = tomllib.loads((SHAPES / shape / "expect.toml").read_text())
     target = tmp_path / shape
-    shutil.copytree(SHAPES / shape, target, ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+    copy_project(SHAPES / shape, target)
     return target, expect
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from helpers import REPO
+from helpers import REPO, copy_project
 from djstack import lifecycle
 from djstack.envfile import read_env
 from djstack.errors import BuildFailed, MissingVariables
@@ -19,7 +17,7 @@ BUILD_LOGS = REPO / "tests" / "data" / "buildlogs"
 
 def test_up_lists_exactly_the_variables_the_settings_need(tmp_path):
     project = tmp_path / "shop"
-    shutil.copytree(SHAPES / "cookiecutter", project)
+    copy_project(SHAPES / "cookiecutter", project)
     stack, _ = run_init(project, StackOptions(image_source="debian"), force=False)
     env_path = stack.dir / ".env"
     with pytest.raises(MissingVariables) as refused:
@@ -55,7 +53,7 @@ def test_deploy_refuses_new_code_that_reads_a_variable_the_stack_does_not_pass(t
     from djstack.errors import DjstackError
 
     project = tmp_path / "shop"
-    shutil.copytree(SHAPES / "cookiecutter", project)
+    copy_project(SHAPES / "cookiecutter", project)
     stack, _ = run_init(project, StackOptions(image_source="debian"), force=False)
     compose = stack.dir / "docker-compose.yml"
     # The stack's files from before the code read DJANGO_ADMIN_URL:

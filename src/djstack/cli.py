@@ -249,15 +249,22 @@ def ps(folder):
 @main.command()
 @FOLDER
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as a JSON list.")
+@click.option("--explain", "rule_id", metavar="ID",
+              help="Say what rule ID finds, why it breaks the stack, the fix and an example; check nothing.")
 @handles_errors
-def check(folder, as_json):
+def check(folder, as_json, rule_id):
     """Check the stack's files for mistakes that break it (no Docker needed).
 
-    Exits 1 when there is an error; warnings alone exit 0.
+    Exits 1 when there is an error; warnings alone exit 0. Every rule is listed in docs/rules.md.
     """
     from .check import has_errors, run_check
+    from .check.docs import explanation
+    from .check.registry import explain
     from .check.report import print_human, to_json
 
+    if rule_id is not None:
+        click.echo(explanation(explain(rule_id)))
+        return
     findings = run_check(folder)
     if as_json:
         click.echo(to_json(findings))

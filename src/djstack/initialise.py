@@ -10,7 +10,7 @@ from . import render, tls
 from .detect import DjangoProject, detect, placement
 from .envfile import read_env
 from .errors import DjstackError
-from .model import SETTINGS_KEY, Stack, StackOptions, build_stack
+from .model import SETTINGS_KEY, STACK_FILES, Stack, StackOptions, build_stack
 
 #: Docker Hub's registry endpoint answers 401 to anonymous requests: any HTTP answer means reachable.
 DOCKER_HUB_PROBE = "https://registry-1.docker.io/v2/"
@@ -33,24 +33,29 @@ def load_stack(folder: Path, options: StackOptions | None = None) -> Stack:
     """The model of an existing or future stack in `folder`: detection plus what `.env` recorded."""
     options = options or StackOptions()
     project = detect(folder, options.settings)
-    recorded = read_env(project.root / project.stack_dir / ".env")
+    env_path = _env_path(project)
+    recorded = read_env(env_path)
     kept = recorded.get(SETTINGS_KEY)
     if options.settings is None and kept and kept != project.settings_module:
         try:
             project = detect(folder, kept)  # the module `init --settings` chose earlier stays chosen
         except DjstackError as exc:
             raise DjstackError(
-                f"{project.root / project.stack_dir / '.env'}: {SETTINGS_KEY}={kept} names a settings module "
-                f"that is gone ({exc.message})",
+                f"{env_path}: {SETTINGS_KEY}={kept} names a settings module that is gone ({exc.message})",
                 f"Choose the settings again: djstack init {project.root} --settings MODULE "
                 f"(found: {project.settings_module}).") from None
     return build_stack(project, options, recorded)
 
 
+def _env_path(project: DjangoProject) -> Path:
+    """The stack's `.env`, before there is a Stack to ask."""
+    return project.root / project.stack_dir / STACK_FILES.env
+
+
 def load_initialised(folder: Path) -> Stack:
     """The model of a stack that `init` has written; a clear error when it has not."""
     stack = load_stack(folder)
-    missing = [name for name in ("docker-compose.yml", ".env") if not (stack.dir / name).is_file()]
+    missing = [name for name in (stack.files.compose, stack.files.env) if not stack.path(name).is_file()]
     if missing:
         raise DjstackError(
             f"{stack.project.root} has no djstack stack yet ({', '.join(missing)} missing).",
@@ -63,7 +68,7 @@ def choose_source(project: DjangoProject, requested: str) -> tuple[str | None, s
     """Resolve --images: None keeps what `.env` recorded; 'auto' probes Docker Hub."""
     if requested != "auto":
         return requested, f"--images {requested}"
-    recorded = read_env(project.root / project.stack_dir / ".env").get("IMAGE_SOURCE")
+    recorded = read_env(_env_path(project)).get("IMAGE_SOURCE")
     if recorded:
         return None, f"recorded in .env ({recorded})"
     reachable, why = docker_hub_reachable()
@@ -107,7 +112,7 @@ def decisions(stack: Stack) -> list[tuple[str, str]]:
     said.append(("installs", p.dependencies.why))
     needed = [f"{pkg.name} ({pkg.stage}, for {pkg.wanted_by})" for pkg in stack.system_packages()
               if not pkg.from_source and "djstack:" not in pkg.wanted_by]
-    apt = f"{stack.in_context}compose/web/apt-packages.txt"
+    apt = stack.from_root(stack.files.apt_packages)
     said.append(("system", f"{', '.join(needed)}: in {apt}" if needed
                  else f"nothing beyond the stack's own; add packages in {apt}"))
     for step in p.manage_steps:

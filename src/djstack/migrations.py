@@ -56,9 +56,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DjstackError
+from .model import STACK_FILES
 
 #: Where the script lives in the stack, and how deploy runs it in the new image.
-SCRIPT = "compose/web/migration_plan.py"
+SCRIPT = STACK_FILES.migration_plan
 
 
 @dataclass(frozen=True)

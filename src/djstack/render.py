@@ -7,6 +7,7 @@ be the project's own: djstack owns only a marked block inside them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,64 +41,81 @@ class Output:
     keep: bool = False  # written once, then the person's: an edited one is kept, never a conflict
 
 
+@dataclass(frozen=True)
+class FileRule:
+    """How one template becomes a file, when that is more than "the template's own path (minus .j2)
+    in the stack folder, mode 0644, always"."""
+
+    to: Callable[[Stack], str] | None = None  # its path from the project root, when not the template's
+    values: Callable[[Stack], dict] = lambda s: {}  # what the template reads besides `s`
+    only: Callable[[Stack], bool] = lambda s: True  # rendered only for the stacks this holds for
+    mode: int = 0o644
+    block: bool = False  # see Output
+    keep: bool = False  # see Output
+
+
+def _env_values(example: bool) -> Callable[[Stack], dict]:
+    def values(s: Stack) -> dict:
+        image_keys = ["IMAGE_SOURCE", *s.images.env(), *(["NODE_IMAGE"] if s.project.js_build else [])]
+        return dict(env=s.env(), image_keys=image_keys, secret_keys=SECRET_KEYS, example=example)
+    return values
+
+
+def _app_prefix(s: Stack) -> str:
+    return "" if str(s.project.app_dir) == "." else f"{s.project.app_dir}/"
+
+
+#: Every template whose file is not plain, by template path; a list when it makes more than one file.
+RULES: dict[str, list[FileRule]] = {
+    "env.j2": [FileRule(to=lambda s: s.from_root(s.files.env), values=_env_values(False), mode=SECRET_MODE),
+               FileRule(to=lambda s: s.from_root(s.files.env_example), values=_env_values(True))],
+    "settings_docker.py.j2": [FileRule(to=lambda s: s.overlay_file)],
+    # The storage the overlay names for static files, unless the project has its own.
+    "staticfiles_docker.py.j2": [FileRule(to=lambda s: s.static_storage_file,
+                                          only=lambda s: not s.project.own_static_storage)],
+    "gitignore-block.j2": [FileRule(to=lambda s: ".gitignore", values=lambda s: dict(stack_prefix=s.in_context),
+                                    block=True)],
+    "dockerignore-block.j2": [FileRule(to=lambda s: ".dockerignore", block=True, values=lambda s: dict(
+        app_prefix=_app_prefix(s), stack_prefix=s.in_context))],
+    "compose/web/entrypoint.sh.j2": [FileRule(mode=0o755)],
+    "compose/web/apt-packages.txt.j2": [FileRule(keep=True, values=lambda s: dict(
+        packages=s.system_packages(), suite=s.suite))],
+    "compose/web/build-hook.sh.j2": [FileRule(mode=0o755, keep=True)],
+    "compose/nginx/nginx.conf.j2": [FileRule(values=lambda s: dict(
+        static_location=s.url_path(s.project.static_url), media_location=s.url_path(s.project.media_url),
+        media_types=MEDIA_INLINE_TYPES))],
+    "compose/nginx/acme/gitignore.j2": [FileRule(only=lambda s: s.https)],
+}
+
+#: Templates only other templates include.
+HELPERS = "macros/"
+#: Files whose names start with a dot are templates without it (packaging and file browsers hide dotfiles).
+DOTTED = ("gitignore", "dockerignore")
+
+
+def templates() -> list[str]:
+    """Every template that makes a file, by its path under templates/, in a fixed order."""
+    return [name for name in _env.list_templates(extensions=["j2"]) if not name.startswith(HELPERS)]
+
+
+def own_path(template: str) -> str:
+    """A template's file, relative to the stack folder: the template's path, minus .j2."""
+    folder, _, name = template.removesuffix(".j2").rpartition("/")
+    name = f".{name}" if name in DOTTED else name
+    return f"{folder}/{name}" if folder else name
+
+
 def render(stack: Stack) -> list[Output]:
-    """Every file of the stack, in a fixed order."""
-    s = stack
-
-    def t(name: str, **extra) -> str:
-        return _env.get_template(name).render(s=s, **extra)
-
-    env = s.env()
-    image_keys = ["IMAGE_SOURCE", *s.images.env(), *(["NODE_IMAGE"] if s.project.js_build else [])]
-    env_args = dict(env=env, image_keys=image_keys, secret_keys=SECRET_KEYS)
-    app_prefix = "" if str(s.project.app_dir) == "." else f"{s.project.app_dir}/"
-
-    def at(path: str) -> str:
-        """A stack file's path from the project root (the stack may sit in a folder of its own)."""
-        return s.in_context + path
-    return [
-        Output(at("docker-compose.yml"), t("docker-compose.yml.j2")),
-        Output(at("Dockerfile"), t("Dockerfile.j2")),
-        Output(at(".env"), t("env.j2", example=False, **env_args), mode=SECRET_MODE),
-        Output(at(".env.example"), t("env.j2", example=True, **env_args)),
-        Output(str(s.project.overlay_file), t("settings_docker.py.j2")),
-        # The storage the overlay names for static files, unless the project has its own.
-        *([] if s.project.own_static_storage else [
-            Output(str(s.project.overlay_file.with_name("staticfiles_docker.py")), t("staticfiles_docker.py.j2"))]),
-        Output(at("compose/web/uwsgi.ini"), t("compose/web/uwsgi.ini.j2")),
-        Output(at("compose/web/entrypoint.sh"), t("compose/web/entrypoint.sh.j2"), mode=0o755),
-        Output(at("compose/web/healthcheck.py"), t("compose/web/healthcheck.py.j2")),
-        Output(at("compose/web/probe.py"), t("compose/web/probe.py.j2")),
-        Output(at("compose/web/publish_static.py"), t("compose/web/publish_static.py.j2")),
-        Output(at("compose/web/prune_static.py"), t("compose/web/prune_static.py.j2")),
-        Output(at("compose/web/wait_for_db.py"), t("compose/web/wait_for_db.py.j2")),
-        Output(at("compose/web/migration_plan.py"), t("compose/web/migration_plan.py.j2")),
-        Output(at("compose/web/requirements-stack.txt"), t("compose/web/requirements-stack.txt.j2")),
-        Output(at("compose/web/apt-packages.txt"),
-               t("compose/web/apt-packages.txt.j2", packages=s.system_packages(), suite=s.suite), keep=True),
-        Output(at("compose/web/build-hook.sh"), t("compose/web/build-hook.sh.j2"), mode=0o755, keep=True),
-        Output(at("compose/nginx/Dockerfile"), t("compose/nginx/Dockerfile.j2")),
-        Output(
-            at("compose/nginx/nginx.conf"),
-            t(
-                "compose/nginx/nginx.conf.j2",
-                static_location=s.url_path(s.project.static_url),
-                media_location=s.url_path(s.project.media_url),
-                media_types=MEDIA_INLINE_TYPES,
-            ),
-        ),
-        Output(at("compose/nginx/.dockerignore"), t("compose/nginx/dockerignore.j2")),
-        Output(at(f"{s.nginx_upstream_dir}/README.md"), t("compose/nginx/upstream/README.md.j2")),
-        Output(at("compose/nginx/ssl/README.md"), t("compose/nginx/ssl/README.md.j2")),
-        Output(at("compose/nginx/ssl/.gitignore"), t("compose/nginx/ssl/gitignore.j2")),
-        Output(at("compose/nginx/log/.gitignore"), t("compose/nginx/log/gitignore.j2")),
-        *([Output(at(f"{s.tls_files.acme}/.gitignore"), t("compose/nginx/acme/gitignore.j2"))] if s.https else []),
-        Output(at("compose/mysql/conf/djstack.cnf"), t("compose/mysql/conf/djstack.cnf.j2")),
-        Output(at("compose/mysql/init/README.md"), t("compose/mysql/init/README.md.j2")),
-        Output(at("compose/redis/redis.conf"), t("compose/redis/redis.conf.j2")),
-        Output(".gitignore", t("gitignore-block.j2", stack_prefix=s.in_context), block=True),
-        Output(".dockerignore", t("dockerignore-block.j2", app_prefix=app_prefix, stack_prefix=s.in_context), block=True),
-    ]
+    """Every file of the stack, in the templates' order."""
+    outputs = []
+    for template in templates():
+        for rule in RULES.get(template, [FileRule()]):
+            if not rule.only(stack):
+                continue
+            path = rule.to(stack) if rule.to else stack.from_root(own_path(template))
+            content = _env.get_template(template).render(s=stack, **rule.values(stack))
+            outputs.append(Output(path, content, rule.mode, rule.block, rule.keep))
+    return outputs
 
 
 def with_block(existing: str, block: str) -> str:

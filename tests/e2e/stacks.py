@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import socket
 import subprocess
 import time
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,22 +14,43 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import DJSTACK, EXAMPLE
+from helpers import DJSTACK, copy_example, free_port, unavailable, unique_name
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from djstack import docker
+from djstack.baseimages import build_plan
+from djstack.baseimages.rootfs import check_debootstrap
+from djstack.errors import DjstackError
+from djstack.initialise import load_stack
 
 
 def require_engine() -> None:
+    """A running Docker engine with Compose v2: else skipped, or failed in CI."""
+    if shutil.which("docker") is None:
+        unavailable("the docker command is not installed (scripts/install-docker.sh installs it)")
     proc = subprocess.run(["docker", "info"], capture_output=True, text=True)
     if proc.returncode != 0:
-        message = "no Docker engine (scripts/install-docker.sh installs and starts one)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("no Docker engine (scripts/install-docker.sh installs and starts one): "
+                    + (proc.stderr.strip().splitlines() or ["docker info failed"])[-1])
+    version = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True).stdout
+    if not re.match(r"v?([2-9]|\d{2,})\.", version.strip()):
+        unavailable(f"no Compose v2 (`docker compose version`: {version.strip() or 'none'}; "
+                    "scripts/install-docker.sh installs it)")
+
+
+def require_base_images(root: Path) -> None:
+    """The local base images of the stack initialised at `root` are there, or can be built here:
+    else skipped, or failed in CI. (`up` builds what is missing; a root filesystem needs root and
+    debootstrap.)"""
+    stack = load_stack(root)
+    if stack.image_source != "debian":
+        return
+    steps = build_plan(stack.base_images, docker.image_exists)
+    if any(step.is_rootfs for step in steps):
+        try:
+            check_debootstrap()
+        except DjstackError as exc:
+            unavailable(f"the base images {', '.join(s.name for s in steps)} are missing and cannot be built "
+                        f"here: {exc.message} {exc.fix} (or build them once: `sudo djstack images`)")
 
 
 @dataclass
@@ -94,12 +114,12 @@ def stored_notes(stack: LiveStack, tag: str) -> set[str]:
 def new_stack(parent: Path, *init_args: str) -> LiveStack:
     """A copy of examples/mysite under `parent`, initialised (not started) on a free loopback port."""
     require_engine()
-    root = parent / "mysite"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", "db.sqlite3", "media"))
-    stack = LiveStack(root=root, name=f"djstack-e2e-{uuid.uuid4().hex[:8]}", port=free_port())
+    root = copy_example(parent / "mysite")
+    stack = LiveStack(root=root, name=unique_name("djstack-e2e"), port=free_port())
     images = os.environ.get("DJSTACK_TEST_IMAGES", "auto")
     stack.djstack("init", str(root), "--images", images, "--bind", "127.0.0.1", "--port", str(stack.port),
                   "--name", stack.name, *init_args)
+    require_base_images(root)
     return stack
 
 

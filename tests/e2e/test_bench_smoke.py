@@ -9,15 +9,14 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from helpers import EXAMPLE
+from helpers import REPO, unique_name
+from stacks import require_engine
 
 pytestmark = pytest.mark.e2e
 
-REPO = EXAMPLE.parent.parent
 ROWS = ("dynamic page (DB)", "cached page (Redis)", "static file", "media file")
 DEPLOY_WAYS = {"djstack-deploy": "`djstack deploy`", "compose-up": "`docker compose up -d --build`",
                "tutorial": "tutorial: "}
@@ -43,12 +42,12 @@ def check_measured_deploy(cells: list[str], result: dict, label: str) -> None:
 
 
 def test_bench_smoke(tmp_path):
-    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        pytest.skip("no Docker engine")
+    require_engine()
     proc = subprocess.run(
         ["sh", str(REPO / "bench" / "run.sh"), "--smoke", "--out", str(tmp_path / "out"),
-         # BENCH_PREFIX: Compose project names of its own, for a run beside another on the same engine
-         "--prefix", os.environ.get("BENCH_PREFIX", "bench")],
+         # Compose project names of its own (BENCH_PREFIX to choose them): the benchmark first removes
+         # the stacks of its prefix, and the default one's (bench-djstack…) may be a person's full run.
+         "--prefix", os.environ.get("BENCH_PREFIX") or unique_name("bench-smoke")],
         capture_output=True, text=True, timeout=1200, env={**os.environ, "BENCH_PYTHON": sys.executable},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]

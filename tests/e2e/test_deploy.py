@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 
 import pytest
 import requests
 
-from helpers import DJSTACK, REPO
+from helpers import DJSTACK
+from load import Load  # bench/load.py, the bounded load the benchmark uses too (helpers puts bench/ on the path)
 from stacks import stored_notes
-
-sys.path.insert(0, str(REPO / "bench"))
-from load import Load  # noqa: E402  (bench/load.py: the bounded load the benchmark uses too)
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import REPO
+from helpers import REPO, in_ci, unavailable
 from stacks import stored_notes
 
 pytestmark = pytest.mark.e2e
@@ -31,17 +31,28 @@ RECOVERY: dict[str, float] = {}
 
 
 class NoteWriter(threading.Thread):
-    """Posts notes through nginx until stopped; remembers each note the site accepted (201)."""
+    """Posts notes through nginx until stopped; remembers each note the site accepted (201).
+
+    It only records: the test's own thread judges, with `check()` (an assertion failing in this
+    thread would only end it, and the test would see a timeout instead of the failure)."""
 
     def __init__(self, stack, tag: str):
         super().__init__(daemon=True)
         self.url = stack.url + "/api/notes/"
         self.tag = tag
         self.accepted: list[tuple[float, str]] = []  # (monotonic time of the answer, text)
+        self.echoed: list[tuple[str, str]] = []  # (text sent, text the 201 answer holds)
         self.refused = 0
+        self.error: BaseException | None = None  # what ended this thread early
         self._halt = threading.Event()
 
     def run(self) -> None:
+        try:
+            self._write()
+        except BaseException as exc:  # recorded for check(), in the test's thread
+            self.error = exc
+
+    def _write(self) -> None:
         n = 0
         while not self._halt.is_set():
             text = f"{self.tag}-{n}"
@@ -51,12 +62,19 @@ class NoteWriter(threading.Thread):
             except requests.RequestException:
                 answer = None
             if answer is not None and answer.status_code == 201:
-                assert answer.json()["text"] == text
+                self.echoed.append((text, answer.json()["text"]))
                 self.accepted.append((time.monotonic(), text))
             else:
                 self.refused += 1
                 time.sleep(0.2)
             time.sleep(0.05)
+
+    def check(self) -> None:
+        """Fail the test if the writer died or the site answered 201 with another note's text."""
+        if self.error is not None:
+            raise AssertionError(f"the note writer stopped: {self.error!r}") from self.error
+        for text, echoed in self.echoed:
+            assert echoed == text, f"POST of {text!r} answered 201 with {echoed!r}"
 
     def accepted_after(self, moment: float) -> int:
         return sum(1 for when, _ in self.accepted if when > moment)
@@ -66,9 +84,12 @@ class NoteWriter(threading.Thread):
         self.join(timeout=30)
 
 
-def wait_for(condition, timeout: float, what: str, poll: float = 0.5):
+def wait_for(condition, timeout: float, what: str, poll: float = 0.5, watch=lambda: None):
+    """condition()'s first true value within `timeout`; `watch()` runs first at every poll, to fail
+    at once on what a background thread recorded rather than at the timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        watch()
         value = condition()
         if value:
             return value
@@ -97,19 +118,24 @@ def survive(stack, tag: str, fault, restarted: list[str]) -> float:
     writer = NoteWriter(stack, tag)
     writer.start()
     try:
-        wait_for(lambda: len(writer.accepted) >= 5, 60, "notes accepted before the fault")
+        wait_for(lambda: len(writer.accepted) >= 5, 60, "notes accepted before the fault", watch=writer.check)
         t0 = time.monotonic()
         fault(containers)
         # The fault really happened: each affected container was started again.
         wait_for(lambda: all(inspect(containers[svc], "{{.State.StartedAt}}") not in ("", started_before[svc])
-                             for svc in restarted), RECOVERY_TIMEOUT, f"{restarted} started again")
-        wait_for(lambda: all_healthy(stack), RECOVERY_TIMEOUT, "every service healthy again", poll=1)
+                             for svc in restarted), RECOVERY_TIMEOUT, f"{restarted} started again",
+                 watch=writer.check)
+        wait_for(lambda: all_healthy(stack), RECOVERY_TIMEOUT, "every service healthy again", poll=1,
+                 watch=writer.check)
         healthy_at = time.monotonic()
-        wait_for(lambda: writer.accepted_after(healthy_at - 0.001) >= 3, RECOVERY_TIMEOUT, "notes accepted again")
+        wait_for(lambda: writer.accepted_after(healthy_at - 0.001) >= 3, RECOVERY_TIMEOUT, "notes accepted again",
+                 watch=writer.check)
         # Recovery: from the fault to the first note accepted once every service is healthy again.
         served_again = min(when for when, _ in writer.accepted if when >= healthy_at - 0.001) - t0
     finally:
         writer.stop()
+    assert not writer.is_alive(), "the note writer did not stop within 30 s"
+    writer.check()
     stored = stored_notes(stack, tag)
     accepted = {text for _, text in writer.accepted}
     lost = sorted(accepted - stored)
@@ -125,7 +151,7 @@ def test_kill_9_of_main_process_while_writing(module_stack, service):
     # A crash as the kernel delivers it: SIGKILL to the process from the host. Not `docker kill`: the
     # daemon records that as a deliberate stop, and restart policies then leave the container down.
     if os.geteuid() != 0:
-        pytest.skip("killing a container's process from the host needs root")
+        unavailable("killing a container's process from the host needs root (run the e2e tests as root)")
 
     def kill(containers):
         container = containers[service]
@@ -189,10 +215,10 @@ def test_docker_daemon_restart_while_writing(module_stack):
     # A daemon restart stops every container on the engine. CI runs tests one at a time on a host of
     # its own; on a shared development engine, only when no one else has containers running.
     others = other_containers(module_stack)
-    if others and not os.environ.get("CI"):
+    if others and not in_ci():
         pytest.skip(f"other containers are running on this engine ({', '.join(others[:5])}…): not restarting it")
     if os.geteuid() != 0:
-        pytest.skip("restarting the Docker daemon needs root")
+        unavailable("restarting the Docker daemon needs root (run the e2e tests as root)")
     try:
         survive(module_stack, "daemon-restart", lambda containers: restart_daemon(), list(SERVICES))
     finally:

@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 import tomllib
-import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
-from helpers import REPO
-from stacks import LiveStack, free_port, remove, require_engine
+from helpers import REPO, copy_project, free_port, unique_name
+from stacks import LiveStack, remove, require_base_images, require_engine
 
 pytestmark = pytest.mark.e2e
 
 SHAPES = REPO / "tests" / "fixtures" / "shapes"
-IGNORE = shutil.ignore_patterns("__pycache__", "node_modules", "db.sqlite3", "*.pyc")
 
 
 #: The distributions installed in web's venv, by canonical name.
@@ -51,16 +48,17 @@ def test_shape_comes_up(tmp_path, shape):
     require_engine()
     expect = tomllib.loads((SHAPES / shape / "expect.toml").read_text())
     repo = tmp_path / shape
-    shutil.copytree(SHAPES / shape, repo, ignore=IGNORE)
+    copy_project(SHAPES / shape, repo, leave_out=("db.sqlite3",))
     (repo / "expect.toml").unlink()
     project = repo / expect.get("project_dir", ".")
-    stack = LiveStack(root=repo, name=f"djstack-shape-{shape}-{uuid.uuid4().hex[:6]}", port=free_port())
+    stack = LiveStack(root=repo, name=unique_name(f"djstack-shape-{shape}"), port=free_port())
     images = os.environ.get("DJSTACK_TEST_IMAGES", "auto")
     init = stack.djstack("init", str(repo), "--images", images, "--bind", "127.0.0.1", "--port", str(stack.port),
                          "--name", stack.name)
     stack_dir = project / expect.get("stack_dir", ".")
     compose_root = LiveStack(root=stack_dir, name=stack.name, port=stack.port)
     try:
+        require_base_images(repo)
         if expect.get("fill_env"):
             refused = stack.djstack("up", str(repo), check=False)
             assert refused.returncode != 0, refused.stdout

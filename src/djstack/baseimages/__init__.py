@@ -21,18 +21,16 @@ docker to a log file (`log.py`), named in any error.
 
 from __future__ import annotations
 
-import os  # noqa: F401  (tests patch os.geteuid through this module)
-import shutil  # noqa: F401  (tests patch shutil.which through this module)
 import time
 from collections.abc import Callable, Iterable
 
 from .. import docker
-from ..imagesets import DEBIAN_SUITE, IMAGE_SETS
+from ..imagesets import IMAGE_SETS
 from .build import build_service
 from .log import image_size, new_log
 from .mirror import FALLBACK_MIRROR, SuiteSources, check_mirror, default_mirror, security_mirror, suite_sources
 from .plan import BuildStep, build_plan, is_local, recipe
-from .rootfs import build_rootfs, check_debootstrap, sources_text
+from .rootfs import build_rootfs, check_debootstrap
 
 __all__ = [
     "FALLBACK_MIRROR",
@@ -127,21 +125,4 @@ def build_base_images(
 ) -> list[str]:
     """Build the default `debian` set (IMAGE_SETS["debian"]): `ensure_images(default_images())`."""
     return ensure_images(default_images(), mirror, rebuild=rebuild, say=say)
-
-
-# Names the fast tests (and older callers) use.
-def _service_images() -> list[tuple[str, str]]:
-    """(image name, package directory) of the default set, in build order."""
-    return [(name, recipe(name).directory) for name in default_images()]
-
-
-def _sources(mirror: str, suite: str = DEBIAN_SUITE, **served) -> str:
-    return sources_text(mirror, suite, **served)
-
-
-_check_debootstrap = check_debootstrap
-
-
-def _check_mirror(mirror: str, suite: str = DEBIAN_SUITE) -> None:
-    check_mirror(mirror, suite)
 

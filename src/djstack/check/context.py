@@ -2,7 +2,8 @@
 
 Paths come from the compose file (bind mounts, build contexts, commands) and the Dockerfiles
 (COPY, WORKDIR, ENTRYPOINT), not from where `djstack init` would put them, so a stack laid out by
-hand (the tutorial's `compose/` beside the project folder) is read correctly too. Expected values
+hand (the tutorial's `compose/` beside the project folder) is read correctly too; where the compose
+file names none, the files `djstack init` writes are read (the model's StackFiles). Expected values
 (service names, ports, paths, volumes) come from the model.
 """
 
@@ -10,28 +11,28 @@ from __future__ import annotations
 
 import posixpath
 from collections import defaultdict
+from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ..envfile import read_env
 from ..errors import DjstackError
-from ..model import Stack, StackOptions, build_stack
-from . import mysql, paste, redis, settings as settings_mod, uwsgi as uwsgi_mod
-from .compose import COMPOSE_NAMES, ComposeFile, Mount, Service, Unparseable
-from .env import DotEnv
-from .finding import Hit
-from .nginx import Nginx
+from ..model import STACK_FILES, Stack, StackOptions, build_stack
 from .lenient import detect_leniently
-from .web import Runtime, Script, shell_commands
+from .models import mysql, paste, redis, settings as settings_mod, uwsgi as uwsgi_mod
+from .models.compose import COMPOSE_NAMES, ComposeFile, Mount, Service, Unparseable
+from .models.dotenv import DotEnv
+from .models.nginx import Nginx
+from .models.runtime import Runtime, Script, shell_commands
 
-#: What a file that cannot be parsed breaks, and how to go about it; by file kind.
-PARSE_HELP = {
-    "compose": ("Compose cannot read the file: no command works.", "Fix the YAML here (indentation, quotes, colons)."),
-    "nginx": ("nginx refuses to start with this config.", "Fix the syntax here; `nginx -t` reports the same."),
-    "settings": ("Django cannot import the settings: web fails at start.", "Fix the Python syntax here."),
-    "mysql": ("the db image aborts its first start on a failing init script.", "Fix the SQL here."),
-    "redis": ("Redis refuses to start with this config.", "Fix the quoting on this line."),
-}
+
+@dataclass(frozen=True)
+class ParseError:
+    """Where a file's program stops reading it, and what it says (reported by `<kind>-unparseable`)."""
+
+    file: str
+    line: int | None
+    message: str
 
 
 def find_compose(root: Path, folder: Path) -> Path | None:
@@ -53,11 +54,11 @@ class Context:
         # djstack/ when init put the stack there (the project has Docker files of its own); else the
         # project root and the folders above it (a stack laid out by hand, like the tutorial's).
         stack_root = project.root / project.stack_dir
-        if not (stack_root / "docker-compose.yml").is_file():
+        if not (stack_root / STACK_FILES.compose).is_file():
             stack_root = project.root
         compose_path = find_compose(stack_root, self.folder)
-        env_path = stack_root / ".env"
-        missing = [n for n, ok in (("docker-compose.yml", compose_path), (".env", env_path.is_file())) if not ok]
+        env_path = stack_root / STACK_FILES.env
+        missing = [n for n, ok in ((STACK_FILES.compose, compose_path), (STACK_FILES.env, env_path.is_file())) if not ok]
         if missing:
             raise DjstackError(
                 f"{project.root} has no djstack stack yet ({', '.join(missing)} missing).",
@@ -67,19 +68,22 @@ class Context:
         self.base = compose_path.parent
         self.compose_path = compose_path
         self.env = DotEnv.read(env_path, self.rel(env_path))
-        beside = self.base / ".env"
+        beside = self.base / STACK_FILES.env
         self.compose_env = self.env if beside == env_path else DotEnv.read(beside, self.rel(beside))
         self.env_paths = [env_path] + ([beside] if beside != env_path else [])
-        self._errors: dict[str, list[Hit]] = defaultdict(list)
+        self._errors: dict[str, list[ParseError]] = defaultdict(list)
         self.invalid_env: list[tuple[str, str]] = []
         self.missing_settings_module: tuple[str, tuple] | None = None
         self._read: dict[Path, str] = {}  # every file a reader has read -> its kind (see paste.py)
+        for env in self.env_files:
+            if env.error:
+                self.error("env", env.rel, *env.error)
         self.stack = self._model()
 
     def _model(self) -> Stack:
         """The model, as `load_stack` builds it; a `.env` value it rejects is left out (and reported)."""
         try:
-            return build_stack(self.project, StackOptions(), read_env(self.project.root / ".env"))
+            return build_stack(self.project, StackOptions(), read_env(self.env_paths[0]))
         except (DjstackError, UnicodeDecodeError):
             pass
         recorded = {}
@@ -147,12 +151,12 @@ class Context:
         return found
 
     def error(self, kind: str, file: str, line: int | None, message: str) -> None:
-        why, fix = PARSE_HELP[kind]
-        hit = Hit(file, line, message[:90], why, fix)
-        if hit not in self._errors[kind]:
-            self._errors[kind].append(hit)
+        """Record that a file of `kind` (a model: compose, env, nginx, settings, mysql, redis) cannot be read."""
+        error = ParseError(file, line, message)
+        if error not in self._errors[kind]:
+            self._errors[kind].append(error)
 
-    def parse_errors(self, kind: str) -> list[Hit]:
+    def parse_errors(self, kind: str) -> list[ParseError]:
         return self._errors.get(kind, [])
 
     def service(self, name: str) -> Service | None:
@@ -223,9 +227,9 @@ class Context:
                         ini_files.append(host)
             options += [o for o in given if o.key != "ini"]
         if not ini_files and not options:
-            fallback = [self.base / "compose/web/uwsgi.ini"]
+            fallback = [self.base / STACK_FILES.uwsgi_ini]
             if self.web and self.web.image:
-                fallback.append(self.web.image.context / "uwsgi.ini")
+                fallback.append(self.web.image.context / PurePosixPath(STACK_FILES.uwsgi_ini).name)
             ini_files = [p for p in fallback if p.is_file()][:1]
         for path in ini_files:
             self._read.setdefault(path.resolve(), "ini")
@@ -259,7 +263,7 @@ class Context:
         path = path or self.project.settings_file
         settings = settings_mod.Settings(reader, path, self.rel)
         for exc in reader.errors:
-            self.error("settings", self.rel(exc.file), exc.line, f"Python cannot parse the settings: {exc.message}")
+            self.error("settings", self.rel(exc.file), exc.line, exc.message)
         for file in reader.files:
             self._read.setdefault(file.resolve(), "python")
         return settings
@@ -281,7 +285,7 @@ class Context:
     @cached_property
     def redis_password_used(self) -> tuple[str, str] | None:
         """The password web sends to Redis, and where it is set."""
-        parts, _ = settings_mod.redis_location(self)
+        parts, _ = self.settings.redis_cache() if self.settings else (None, None)
         if parts is None:
             return None
         options = self.settings.value("CACHES", "default", "OPTIONS")
@@ -302,8 +306,8 @@ class Context:
         for target, host in runtime.files() if runtime else []:
             if target.startswith("/etc/nginx/") and target.endswith(".conf") and host not in files:
                 files.append(host)
-        if not files and (self.base / "compose/nginx/nginx.conf").is_file():
-            files = [self.base / "compose/nginx/nginx.conf"]
+        if not files and (self.base / STACK_FILES.nginx_conf).is_file():
+            files = [self.base / STACK_FILES.nginx_conf]
         if not files:
             return None
         self._read.update({p.resolve(): "nginx" for p in files})
@@ -327,7 +331,7 @@ class Context:
     def mysql_options(self) -> list[mysql.CnfOption]:
         files = self._db_files(lambda t: t in mysql.MAIN_CONFIGS or t.startswith("/etc/mysql/") or t.endswith(".cnf"))
         if self.service(self.stack.services.db) is None:
-            files = sorted((self.base / "compose/mysql/conf").glob("*.cnf"))
+            files = sorted((self.base / STACK_FILES.mysql_conf).parent.glob("*.cnf"))
         files = [p for p in files if p.suffix in (".cnf", "") and p.is_file()]
         self._read.update({p.resolve(): "cnf" for p in files})
         return [o for p in files for o in mysql.read_cnf(p, self.rel(p))]
@@ -337,7 +341,7 @@ class Context:
         init = self.stack.paths.mysql_init.rstrip("/")
         files = self._db_files(lambda t: t == init or t.startswith(init + "/"))
         if self.service(self.stack.services.db) is None:
-            files = sorted((self.base / "compose/mysql/init").glob("*.sql"))
+            files = sorted((self.base / STACK_FILES.mysql_init).glob("*.sql"))
         found = []
         for path in files:
             if path.suffix != ".sql":
@@ -345,7 +349,7 @@ class Context:
             try:
                 found.append((self.rel(path), mysql.read_sql(self.read(path, "sql"))))
             except mysql.SqlError as exc:
-                self.error("mysql", self.rel(path), exc.line, f"the SQL cannot be read: {exc.message}")
+                self.error("mysql", self.rel(path), exc.line, exc.message)
         return found
 
     @cached_property

@@ -1,21 +1,42 @@
-"""What a check reports, and the registry of rules that report it.
+"""What `djstack check` reports, and what it shares with `djstack doctor`'s findings.
 
-A rule is a small function taking the `Context` (the stack's files as read) and yielding `Hit`s; its
-id and severity are fixed when it is registered, so an id always means the same problem. Its
-docstring says why the problem breaks the stack.
+Both commands report findings with a stable id, a severity and a fix; `Severe` is that common base,
+with the one set of severity constants and their order. A check finding adds where the problem is
+written (file, line, column) and why it breaks; a doctor finding adds its evidence and rank.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 ERROR = "error"
 WARNING = "warning"
+#: Errors before warnings, in every report.
+SEVERITY_ORDER = {ERROR: 0, WARNING: 1}
+
+
+class Severe:
+    """The base of check's and doctor's findings: an `id`, a `severity` (ERROR or WARNING), a `fix`."""
+
+    id: str
+    severity: str
+    fix: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    @property
+    def severity_order(self) -> int:
+        return SEVERITY_ORDER[self.severity]
+
+
+def has_errors(findings) -> bool:
+    return any(f.is_error for f in findings)
 
 
 @dataclass(frozen=True)
-class Finding:
+class Finding(Severe):
     id: str  # stable kebab-case name of the problem
     severity: str  # ERROR or WARNING
     file: str  # relative to the folder holding the compose file (the project root for djstack)
@@ -45,45 +66,3 @@ class Hit:
     why: str
     fix: str
     column: int | None = None
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    severity: str
-    func: Callable[..., Iterable[Hit]]
-
-    @property
-    def doc(self) -> str:
-        return (self.func.__doc__ or "").strip()
-
-
-RULES: dict[str, Rule] = {}
-
-
-def rule(rule_id: str, severity: str):
-    """Register a rule under a stable id."""
-
-    def register(func):
-        if rule_id in RULES:
-            raise ValueError(f"rule id {rule_id} registered twice")
-        RULES[rule_id] = Rule(rule_id, severity, func)
-        return func
-
-    return register
-
-
-def per_kind(rule_id: str, severity: str, doc: str, check) -> None:
-    """Register the same check twice, for the static and the media files: `rule_id` and `doc` take
-    {kind} (static, media) and {KIND} (STATIC, MEDIA)."""
-    for kind in ("static", "media"):
-
-        def run(ctx, kind=kind):
-            yield from check(ctx, kind)
-
-        run.__doc__ = doc.format(kind=kind, KIND=kind.upper())
-        rule(rule_id.format(kind=kind), severity)(run)
-
-
-def findings_of(rule_obj: Rule, hits: Iterable[Hit]) -> list[Finding]:
-    return [Finding(rule_obj.id, rule_obj.severity, h.file, h.line, h.message, h.why, h.fix, h.column) for h in hits]

@@ -3,7 +3,7 @@
 detect() stops at the first Python file it cannot parse (a settings file with a pasted non-breaking
 space, say), and without its DjangoProject nothing can be checked. Here detection runs again with
 detect's parser made lenient: a file that does not parse is read with its pasted characters fixed
-(see paste.py), or as an empty module when even that does not parse. `check` itself reports what is
+(see models/paste.py), or as an empty module when even that does not parse. `check` itself reports what is
 wrong in those files (the paste rules and settings-unparseable).
 
 detect's parser takes the repair function for the duration of one detect() call (pysource.repairing).
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..detect import DjangoProject, detect, pysource
 from ..errors import DjstackError
-from .paste import cleaned
+from .models.paste import cleaned
 
 
 def detect_leniently(folder: Path) -> tuple[DjangoProject, list[Path]]:

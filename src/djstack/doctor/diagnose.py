@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..check import ERROR as CHECK_ERROR, run_check
+from ..check import run_check
 from ..errors import DjstackError
 from ..lifecycle import notable_log_lines
 from ..model import Stack
@@ -72,8 +72,7 @@ def check_findings(folder: Path) -> list[Finding]:
         results = run_check(folder)
     except DjstackError:
         return []
-    return [Finding(f.id, ERROR, f.message, f"{f.fix} ({f.where})", CONFIG, "",
-                    [f"djstack check: {f.where}: {f.why}"]) for f in results if f.severity == CHECK_ERROR]
+    return [Finding.from_check(f, CONFIG) for f in results if f.is_error]
 
 
 #: How deep each service sits: db and redis under web under nginx.

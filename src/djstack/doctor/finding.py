@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ERROR = "error"
-WARNING = "warning"
+# One set of severities for check and doctor: a doctor finding is a check finding's kin (Severe).
+from ..check.finding import ERROR, WARNING, Finding as CheckFinding, Severe
+
+__all__ = ["ERROR", "WARNING", "Finding", "merge", "rank"]
 
 # Ranks of the layers, deepest first.
 ENGINE = 0
@@ -29,7 +31,7 @@ REQUEST = 70  # single requests refused by Django
 
 
 @dataclass
-class Finding:
+class Finding(Severe):
     id: str  # stable kebab-case name of the problem
     severity: str  # ERROR or WARNING
     title: str  # one line: what is wrong
@@ -47,6 +49,13 @@ class Finding:
             "evidence": self.evidence,
             "fix": self.fix,
         }
+
+    @classmethod
+    def from_check(cls, found: CheckFinding, rank: int) -> Finding:
+        """A `djstack check` finding as doctor reports it: the fix names the place to change, the
+        evidence says why it breaks."""
+        return cls(found.id, found.severity, found.message, f"{found.fix} ({found.where})", rank, "",
+                   [f"djstack check: {found.where}: {found.why}"])
 
 
 MAX_EVIDENCE = 8
@@ -69,5 +78,4 @@ def merge(findings: list[Finding]) -> list[Finding]:
 
 def rank(findings: list[Finding]) -> list[Finding]:
     """Merged, errors before warnings, deepest cause first; ties keep the order they were found in."""
-    order = {ERROR: 0, WARNING: 1}
-    return sorted(merge(findings), key=lambda f: (order[f.severity], f.rank))
+    return sorted(merge(findings), key=lambda f: (f.severity_order, f.rank))

@@ -145,7 +145,7 @@ def placeholders(stack: Stack, web: Container | None = None) -> dict[str, str]:
         "uwsgi_port": str(s.ports.uwsgi), "db_port": str(s.ports.db), "redis_port": str(s.ports.redis),
         "static": s.paths.static, "media": s.paths.media, "app_user": s.user.name,
         "front_network": s.networks.front, "db_network": s.networks.db, "redis_network": s.networks.redis,
-        "nginx_conf": "compose/nginx/nginx.conf", "uwsgi_ini": "compose/web/uwsgi.ini",
+        "nginx_conf": s.files.nginx_conf, "uwsgi_ini": s.files.uwsgi_ini,
         "wsgi_module": s.project.wsgi_module,
         # Root inside web cannot chown (no-new-privileges): a one-off container as root can.
         "chown_volumes": f"docker run --rm -u root -v {static_volume}:{s.paths.static} "

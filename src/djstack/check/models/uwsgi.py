@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .finding import ERROR, Hit, rule
 from .paste import readable
 
 #: Options that open a listening socket, and the protocol spoken on it.
@@ -15,7 +14,6 @@ LISTENERS = {
     "http-socket": "http", "http": "http", "https-socket": "http", "https": "http", "http11-socket": "http",
     "fastcgi-socket": "fastcgi", "scgi-socket": "scgi",
 }
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
 @dataclass(frozen=True)
@@ -102,24 +100,3 @@ class Uwsgi:
                 host, port = parse_address(option.value)
                 found.append(Listener(option, LISTENERS[option.key], host, port))
         return found
-
-
-@rule("uwsgi-daemonize", ERROR)
-def daemonize(ctx):
-    """A daemonized uWSGI forks into the background: the start script goes on (hence the tutorial's
-    `tail -f`), logs go to a file instead of `docker logs`, and Docker cannot see it die."""
-    uwsgi = ctx.uwsgi
-    for option in (uwsgi.all("daemonize") + uwsgi.all("daemonize2")) if uwsgi else []:
-        yield Hit(option.file, option.line, f"uWSGI daemonizes ({option.key} = {option.value})",
-                  "it forks away from the container's main process; Docker cannot supervise it.",
-                  "Remove daemonize: uWSGI runs in the foreground as the container's main process.")
-
-
-@rule("uwsgi-listens-on-loopback", ERROR)
-def listens_on_loopback(ctx):
-    """A socket bound to 127.0.0.1 is reachable only inside web's own container, not from nginx."""
-    for listener in ctx.uwsgi.listeners if ctx.uwsgi else []:
-        if listener.host in LOOPBACK:
-            yield Hit(listener.option.file, listener.option.line, f"uWSGI listens on loopback ({listener.describe()})",
-                      "nginx runs in another container and cannot reach web's 127.0.0.1.",
-                      f"Listen on all interfaces: {listener.option.key} = :{listener.port}")

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .compose import Service, Value
-from .finding import ERROR, WARNING, Hit, rule
 from .paste import readable
 
 _DVAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
@@ -288,70 +287,3 @@ class Script:
     path: Path
     rel: str
     commands: list[Command]
-
-
-# --- rules ----------------------------------------------------------------------------------------
-
-
-@rule("entrypoint-makemigrations", ERROR)
-def makemigrations(ctx):
-    """Migrations belong to the code: generated at each start, they differ from the ones in git, are
-    lost with the container, and give an inconsistent migration history."""
-    for script in ctx.web_scripts:
-        for cmd in script.commands:
-            if "makemigrations" in cmd.words and ("manage.py" in " ".join(cmd.words) or "django-admin" in cmd.words[0]):
-                yield Hit(script.rel, cmd.line, "the start script runs makemigrations",
-                          "migrations made in the container differ from git's and vanish on rebuild.",
-                          "Run makemigrations on your machine, commit them; start with migrate only.")
-
-
-@rule("entrypoint-tail-f", ERROR)
-def tail_f(ctx):
-    """`tail -f` keeps a container "running" after its server died, so Docker never restarts it."""
-    for script in ctx.web_scripts:
-        for cmd in script.commands:
-            if cmd.runs("tail") and any(w in ("-f", "-F", "--follow") or re.fullmatch(r"-[a-zA-Z]*[fF][a-zA-Z]*", w) for w in cmd.words):
-                yield Hit(script.rel, cmd.line, "`tail -f` keeps the container alive",
-                          "the container looks up when the server is dead; Docker never restarts it.",
-                          'Run the server in the foreground with `exec` (`exec "$@"`) instead.')
-
-
-@rule("entrypoint-no-exec", ERROR)
-def no_exec(ctx):
-    """Without `exec`, the shell stays PID 1: docker stop's SIGTERM never reaches the server (it is
-    killed after the grace period), and a dead server does not stop the container."""
-    for script in ctx.web_scripts:
-        starts = [c for c in script.commands if c.runs("uwsgi") and c.program != "exec"]
-        for cmd in starts:
-            yield Hit(script.rel, cmd.line, "uWSGI is started without `exec`",
-                      "the shell stays PID 1: SIGTERM never reaches uWSGI, crashes go unnoticed.",
-                      'Start the server last, as `exec uwsgi …` (or `exec "$@"` with CMD uwsgi).')
-        if not starts and script.commands and not any(c.program == "exec" for c in script.commands):
-            yield Hit(script.rel, script.commands[-1].line, "the start script never `exec`s the server",
-                      "the shell stays PID 1: SIGTERM never reaches the server, crashes go unnoticed.",
-                      'End the script with `exec "$@"` (CMD names the server).')
-
-
-@rule("dockerfile-apt-netcat", ERROR)
-def apt_netcat(ctx):
-    """`netcat` is a virtual package since Debian 12: `apt install netcat` fails the build."""
-    image = ctx.web.image if ctx.web else None
-    if image is None:
-        return
-    for ins in image.instructions("RUN"):
-        for cmd in shell_commands(ins.text, ins.line):
-            if cmd.program in ("apt", "apt-get") and "install" in cmd.words and "netcat" in cmd.words:
-                line = next((n for n, t in ins.physical if re.search(r"\bnetcat\b(?!-)", t)), ins.line)
-                yield Hit(ctx.rel(image.dockerfile), line, "`apt install netcat`: a virtual package on Debian 12+",
-                          "apt has no installation candidate for it; the image build fails.",
-                          "Install netcat-openbsd, or drop it: depends_on with service_healthy waits.")
-
-
-@rule("dockerfile-entrypoint-shell-form", WARNING)
-def entrypoint_shell_form(ctx):
-    """A shell-form ENTRYPOINT runs under /bin/sh -c: sh is PID 1, signals stop there, CMD is ignored."""
-    image = ctx.web.image if ctx.web else None
-    if image and image.entrypoint and image.entrypoint[1]:
-        yield Hit(ctx.rel(image.dockerfile), image.entrypoint[2], "ENTRYPOINT is in shell form",
-                  "/bin/sh -c becomes PID 1: SIGTERM never reaches the server, and CMD is ignored.",
-                  'Use the exec form: ENTRYPOINT ["/path/entrypoint.sh"].')

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .env import DotEnv
-from .finding import ERROR, WARNING, Hit, rule
+from .dotenv import DotEnv
 from .paste import cleaned
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -267,60 +266,3 @@ def resolve_host(compose: ComposeFile, host: str) -> Service | None:
         if host in service.names() or host in aliases:
             return service
     return None
-
-
-# --- rules --------------------------------------------------------------------------------------
-
-
-@rule("compose-unparseable", ERROR)
-def compose_unparseable(ctx):
-    """Compose cannot start a stack from a file it cannot read; unless it reads once its pasted
-    characters are fixed (see paste.py), nothing else can be checked."""
-    ctx.compose
-    yield from ctx.parse_errors("compose")
-
-
-@rule("compose-version-obsolete", WARNING)
-def version_obsolete(ctx):
-    """`version:` is obsolete in Compose v2: it is ignored, with a warning on every command."""
-    compose = ctx.compose
-    if compose and compose.top_line("version"):
-        yield Hit(compose.rel, compose.top_line("version"), "top-level `version:` is obsolete",
-                  "Compose v2 ignores it and warns on every command; it pins nothing.",
-                  "Delete the `version:` line.")
-
-
-@rule("compose-service-missing", ERROR)
-def service_missing(ctx):
-    """djstack and the other files address the services by the model's names."""
-    compose = ctx.compose
-    if compose is None:
-        return
-    for name in (ctx.stack.services.web, ctx.stack.services.nginx, ctx.stack.services.db, ctx.stack.services.redis):
-        if name not in compose.services:
-            yield Hit(compose.rel, compose.top_line("services"), f"no service named {name!r}",
-                      "the settings, nginx.conf and djstack's commands address it by that name.",
-                      f"Name the service {name!r} again (or run `djstack init --force`).")
-
-
-def _published(ctx, service_name: str, what: str):
-    service = ctx.service(service_name)
-    if service is None:
-        return
-    for node in seq(service.get("ports")):
-        text = service.compose.value(node).text if isinstance(node, yaml.ScalarNode) else "(long syntax)"
-        yield Hit(service.compose.rel, line_of(node), f"{what} port published on the host: {text}",
-                  f"anyone who reaches this host can try {what} passwords; only web needs it.",
-                  f"Delete `ports:` from {service_name}; web reaches it over their shared network.")
-
-
-@rule("db-port-published", ERROR)
-def db_port_published(ctx):
-    """A published database port faces the internet (Docker's rules bypass most host firewalls)."""
-    yield from _published(ctx, ctx.stack.services.db, "database")
-
-
-@rule("redis-port-published", ERROR)
-def redis_port_published(ctx):
-    """A published Redis port faces the internet; Redis is a classic target for takeover."""
-    yield from _published(ctx, ctx.stack.services.redis, "Redis")

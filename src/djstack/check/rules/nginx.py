@@ -1,218 +1,13 @@
-"""nginx's configuration, parsed by crossplane (nginx's own grammar, not regexes), and the rules
-about how nginx reaches web and serves the static and media volumes.
-
-A file mounted into /etc/nginx/conf.d/ is read as the image's main config reads it: inside `http`.
-"""
+"""Rules on how nginx reaches web, what it forwards, and how it serves the static and media volumes."""
 
 from __future__ import annotations
 
 import posixpath
-import re
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
 
-import crossplane
-
-from .compose import resolve_host, shared_networks
-from .finding import ERROR, WARNING, Hit, per_kind, rule
-from .paste import readable
-
-#: Names the stock /etc/nginx/uwsgi_params file sets (nginx 1.x); none of them is a forwarded header.
-STOCK_UWSGI_PARAMS = {
-    "QUERY_STRING", "REQUEST_METHOD", "CONTENT_TYPE", "CONTENT_LENGTH", "REQUEST_URI", "PATH_INFO",
-    "DOCUMENT_ROOT", "SERVER_PROTOCOL", "REQUEST_SCHEME", "HTTPS", "REMOTE_ADDR", "REMOTE_PORT",
-    "SERVER_PORT", "SERVER_NAME",
-}
-NGINX_DEFAULT_BODY = 1024 * 1024  # client_max_body_size when unset
-_SIZE = re.compile(r"^(\d+)([kKmMgG]?)$")
-_NGINX_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
-
-
-def size_bytes(text: str) -> int | None:
-    match = _SIZE.match(text)
-    if not match:
-        return None
-    return int(match.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[match.group(2).lower()]
-
-
-@dataclass
-class Directive:
-    name: str
-    args: list[str]
-    line: int
-    file: str
-    block: list[Directive] | None
-
-    @classmethod
-    def tree(cls, parsed: list[dict], file: str) -> list[Directive]:
-        return [
-            cls(d["directive"], d.get("args", []), d["line"], file,
-                cls.tree(d["block"], file) if "block" in d else None)
-            for d in parsed
-        ]
-
-
-def named(block: list[Directive], name: str) -> list[Directive]:
-    return [d for d in block if d.name == name]
-
-
-def inherited(chain: list[list[Directive]], name: str, also: str | None = None) -> list[Directive]:
-    """nginx's array inheritance: the innermost level that sets `name` (or includes `also`) wins."""
-    for level in chain:
-        found = named(level, name)
-        included = [d for d in named(level, "include") if also and any(also in a for a in d.args)]
-        if found or included:
-            return found + included
-    return []
-
-
-@dataclass
-class Target:
-    host: str | None  # None: a unix socket
-    port: int | None
-    file: str
-    line: int  # where the address is written (set, upstream server, or the pass itself)
-
-
-@dataclass
-class Pass:
-    """A location handing requests to an application server."""
-
-    kind: str  # "uwsgi" or "proxy"
-    directive: Directive
-    chain: list[list[Directive]]  # innermost first: location(s), server, http
-    server: Directive
-    targets: list[Target] | None  # None when a variable cannot be resolved
-
-
-@dataclass
-class Server:
-    directive: Directive
-    chain: list[list[Directive]]  # server block, http block
-
-    @property
-    def names(self) -> list[str]:
-        return [a for d in named(self.directive.block, "server_name") for a in d.args]
-
-    @property
-    def ssl_listens(self) -> list[Directive]:
-        ssl_on = any(d.args == ["on"] for d in named(self.directive.block, "ssl"))
-        return [d for d in named(self.directive.block, "listen") if "ssl" in d.args or ssl_on]
-
-    def locations(self) -> list[tuple[Directive, list[list[Directive]]]]:
-        """Every location, nested ones too, with its inheritance chain (innermost first)."""
-        found = []
-
-        def walk(block, chain):
-            for d in named(block, "location"):
-                inner = [d.block or []] + chain
-                found.append((d, inner))
-                walk(d.block or [], inner)
-
-        walk(self.directive.block, self.chain)
-        return found
-
-    def match(self, uri: str) -> tuple[Directive, list[list[Directive]]] | None:
-        """The location nginx picks for `uri` (exact, longest prefix, ^~, then regexes in order)."""
-        best = None
-        for loc, chain in self.locations():
-            args = loc.args
-            if len(args) == 2 and args[0] == "=" and args[1] == uri:
-                return loc, chain
-            prefix = args[-1] if len(args) == 1 or args[0] == "^~" else None
-            if prefix is not None and uri.startswith(prefix) and (best is None or len(prefix) > len(best[0].args[-1])):
-                best = (loc, chain)
-        if best and best[0].args[0] == "^~":
-            return best
-        for loc, chain in self.locations():
-            if loc.args[0] in ("~", "~*"):
-                try:
-                    if re.search(loc.args[1], uri, re.IGNORECASE if loc.args[0] == "~*" else 0):
-                        return loc, chain
-                except (re.error, IndexError):
-                    continue
-        return best
-
-
-class Nginx:
-    """Every nginx config file the nginx container uses, parsed."""
-
-    def __init__(self, files: list[tuple[Path, str]]):
-        """files: (path, name relative to the checked folder). A file without an `http` block is a
-        conf.d file, which the image's main config includes inside `http`."""
-        self.errors: list[tuple[str, int | None, str]] = []
-        self.http: list[list[Directive]] = []
-        self.files = [rel for _, rel in files]
-        for path, rel in files:
-            payload = _parse(path)
-            for error in payload["errors"]:
-                message = str(error.get("error", "")).split(" in /")[0]
-                self.errors.append((rel, error.get("line"), message))
-            # The rules read the config with its pasted characters fixed (the paste rules report them).
-            fixed = readable(path, "nginx")
-            if fixed != path.read_text(encoding="utf-8", errors="replace"):
-                with tempfile.TemporaryDirectory(prefix="djstack-check-") as tmp:
-                    copy = Path(tmp) / path.name
-                    copy.write_text(fixed, encoding="utf-8")
-                    payload = _parse(copy)
-            for config in payload["config"]:
-                top = Directive.tree(config["parsed"], rel)
-                self.http += [d.block or [] for d in named(top, "http")] or [top]
-        self.servers = [Server(s, [s.block or [], http]) for http in self.http for s in named(http, "server")]
-        self.upstreams = {u.args[0]: u for http in self.http for u in named(http, "upstream") if u.args}
-
-    def passes(self) -> list[Pass]:
-        found = []
-        for server in self.servers:
-            for loc, chain in server.locations():
-                for d in (loc.block or []) + [x for i in named(loc.block or [], "if") for x in i.block or []]:
-                    if d.name in ("uwsgi_pass", "proxy_pass") and d.args:
-                        found.append(Pass(d.name.split("_")[0], d, chain, server.directive, self._targets(d, chain)))
-        return found
-
-    def _targets(self, d: Directive, chain: list[list[Directive]]) -> list[Target] | None:
-        text, where = d.args[0], (d.file, d.line)
-        for _ in range(5):  # resolve `set $web web:8000;` (variables set from variables too)
-            match = _NGINX_VAR.search(text)
-            if not match:
-                break
-            name = "$" + (match.group(1) or match.group(2))
-            setter = next((s for level in chain for s in reversed(named(level, "set")) if s.args[:1] == [name]), None)
-            if setter is None or len(setter.args) < 2:
-                return None
-            text = text[: match.start()] + setter.args[1] + text[match.end() :]
-            where = (setter.file, setter.line)
-        address = re.sub(r"^[a-z]+://", "", text).split("/")[0]
-        if text.startswith("unix:") or address.startswith("unix:"):
-            return [Target(None, None, *where)]
-        if address in self.upstreams:
-            servers = named(self.upstreams[address].block or [], "server")
-            return [Target(*_host_port(s.args[0]), s.file, s.line) for s in servers if s.args]
-        return [Target(*_host_port(address), *where)]
-
-
-def _parse(path: Path) -> dict:
-    return crossplane.parse(str(path), single=True, catch_errors=True, comments=False, check_ctx=False, check_args=True)
-
-
-def _host_port(address: str) -> tuple[str | None, int | None]:
-    if address.startswith("unix:"):
-        return None, None
-    host, sep, port = address.rpartition(":")
-    if not sep or "]" in port:
-        return address, 80
-    return host.strip("[]"), int(port) if port.isdigit() else None
-
-
-# --- rules --------------------------------------------------------------------------------------
-
-
-@rule("nginx-unparseable", ERROR)
-def nginx_unparseable(ctx):
-    """nginx refuses to start with a config it cannot parse (the image build runs `nginx -t`)."""
-    ctx.nginx
-    yield from ctx.parse_errors("nginx")
+from ..finding import ERROR, WARNING, Hit
+from ..models.compose import resolve_host, shared_networks
+from ..models.nginx import NGINX_DEFAULT_BODY, STOCK_UWSGI_PARAMS, Server, inherited, named, size_bytes
+from ..registry import per_kind, rule
 
 
 def _web_targets(ctx):
@@ -226,9 +21,17 @@ def _web_targets(ctx):
                 yield p, target
 
 
-@rule("nginx-no-pass-to-web", ERROR)
+@rule("nginx-no-pass-to-web", ERROR, "nginx", ('nginx', 'compose', 'uwsgi'))
 def no_pass_to_web(ctx):
-    """nginx is the only way in: without a location passing requests to web, no page is served."""
+    """Finds: An nginx config with no location passing requests (uwsgi_pass, proxy_pass) anywhere.
+
+    Breaks: nginx is the only way in: without a location passing requests to web, no page is served.
+
+    Fix: Add `location / { uwsgi_pass web:PORT; include uwsgi_params; }`.
+
+    Example:
+        location / { return 503; }
+    """
     if ctx.nginx is None or ctx.nginx.errors or ctx.nginx.passes():
         return
     servers = ctx.nginx.servers
@@ -238,10 +41,18 @@ def no_pass_to_web(ctx):
               f"Add location / {{ uwsgi_pass {ctx.stack.services.web}:{ctx.uwsgi_port}; include uwsgi_params; }}")
 
 
-@rule("nginx-upstream-not-a-service", ERROR)
+@rule("nginx-upstream-not-a-service", ERROR, "nginx", ('nginx', 'compose'))
 def upstream_not_a_service(ctx):
-    """nginx finds web by its service name on a shared network; any other name does not resolve
-    (nginx fails to start, or answers 502 when the name is in a variable)."""
+    """Finds: An address nginx passes requests to that is no compose service, container name or alias.
+
+    Breaks: nginx finds web by its service name on a shared network; any other name does not resolve
+    (nginx fails to start, or answers 502 when the name is in a variable).
+
+    Fix: Use the web service's name: uwsgi_pass web:PORT.
+
+    Example:
+        set $web webapp:8000;
+    """
     if ctx.nginx is None or ctx.compose is None:
         return
     for p in ctx.nginx.passes():
@@ -253,9 +64,20 @@ def upstream_not_a_service(ctx):
                           f"Use the service name: {ctx.stack.services.web}:{ctx.uwsgi_port}")
 
 
-@rule("nginx-upstream-not-on-shared-network", ERROR)
+@rule("nginx-upstream-not-on-shared-network", ERROR, "nginx", ('nginx', 'compose'))
 def upstream_not_on_shared_network(ctx):
-    """Containers reach each other only over a network both join."""
+    """Finds: nginx passing to a service it shares no network with.
+
+    Breaks: Containers reach each other only over a network both join.
+
+    Fix: Put both services on the front network in the compose file.
+
+    Example:
+          nginx:
+            networks: [front]
+          web:
+            networks: [db]
+    """
     nginx = ctx.service(ctx.stack.services.nginx)
     if nginx is None or ctx.nginx is None:
         return
@@ -268,9 +90,17 @@ def upstream_not_on_shared_network(ctx):
                           f"Put both on {ctx.stack.networks.front} in {service.compose.rel}.")
 
 
-@rule("nginx-upstream-port-mismatch", ERROR)
+@rule("nginx-upstream-port-mismatch", ERROR, "nginx", ('nginx', 'compose', 'uwsgi'))
 def upstream_port_mismatch(ctx):
-    """nginx must send to the port uWSGI listens on, or every request gets 502."""
+    """Finds: nginx passing to web on a port uWSGI does not listen on.
+
+    Breaks: nginx must send to the port uWSGI listens on, or every request gets 502.
+
+    Fix: Use the port uWSGI listens on (socket = :PORT in uwsgi.ini).
+
+    Example:
+        set $web web:9000;   # uWSGI: socket = :8000
+    """
     listeners = ctx.uwsgi_listeners
     ports = {l.port for l in listeners} if listeners else {ctx.stack.ports.uwsgi}
     for p, target in _web_targets(ctx):
@@ -290,28 +120,52 @@ def _protocol_mismatch(ctx, kind: str, wrong: str):
                 yield p, listener
 
 
-@rule("nginx-uwsgi-pass-to-http-socket", ERROR)
+@rule("nginx-uwsgi-pass-to-http-socket", ERROR, "nginx", ('nginx', 'compose', 'uwsgi'))
 def uwsgi_pass_to_http(ctx):
-    """uwsgi_pass speaks the binary uwsgi protocol; a uWSGI http/http-socket expects HTTP."""
+    """Finds: uwsgi_pass to a uWSGI http / http-socket listener.
+
+    Breaks: uwsgi_pass speaks the binary uwsgi protocol; a uWSGI http/http-socket expects HTTP.
+
+    Fix: In uwsgi.ini use socket = :PORT (or switch nginx to proxy_pass).
+
+    Example:
+        uwsgi_pass web:8000;   # uWSGI: http-socket = :8000
+    """
     for p, listener in _protocol_mismatch(ctx, "uwsgi", "http"):
         yield Hit(p.directive.file, p.directive.line, f"uwsgi_pass, but uWSGI speaks HTTP ({listener.describe()})",
                   "uWSGI cannot parse the uwsgi packets nginx sends: requests fail with 502.",
                   f"In uwsgi.ini use socket = :{listener.port} (or switch nginx to proxy_pass).")
 
 
-@rule("nginx-proxy-pass-to-uwsgi-socket", ERROR)
+@rule("nginx-proxy-pass-to-uwsgi-socket", ERROR, "nginx", ('nginx', 'compose', 'uwsgi'))
 def proxy_pass_to_uwsgi_socket(ctx):
-    """proxy_pass speaks HTTP; a uWSGI `socket` expects the binary uwsgi protocol."""
+    """Finds: proxy_pass to a uWSGI `socket` listener (the uwsgi protocol).
+
+    Breaks: proxy_pass speaks HTTP; a uWSGI `socket` expects the binary uwsgi protocol.
+
+    Fix: Use uwsgi_pass web:PORT; with include uwsgi_params.
+
+    Example:
+        proxy_pass http://web:8000;   # uWSGI: socket = :8000
+    """
     for p, listener in _protocol_mismatch(ctx, "proxy", "uwsgi"):
         yield Hit(p.directive.file, p.directive.line, f"proxy_pass, but uWSGI speaks uwsgi ({listener.describe()})",
                   "uWSGI reads HTTP text as uwsgi packets: requests fail with 502.",
                   f"Use uwsgi_pass {ctx.stack.services.web}:{listener.port}; with include uwsgi_params.")
 
 
-@rule("nginx-uwsgi-params-missing", ERROR)
+@rule("nginx-uwsgi-params-missing", ERROR, "nginx", ('nginx',))
 def uwsgi_params_missing(ctx):
-    """Under uwsgi_pass, nginx sends only the uwsgi_param variables: without them Django gets no
-    method or path."""
+    """Finds: A uwsgi_pass whose location (or its parents) sends no REQUEST_METHOD / PATH_INFO params.
+
+    Breaks: Under uwsgi_pass, nginx sends only the uwsgi_param variables: without them Django gets
+    no method or path.
+
+    Fix: Add `include uwsgi_params;` (or the uwsgi_param lines) to the location.
+
+    Example:
+        location / { uwsgi_pass web:8000; }
+    """
     for p in ctx.nginx.passes() if ctx.nginx else []:
         if p.kind != "uwsgi":
             continue
@@ -325,10 +179,19 @@ def uwsgi_params_missing(ctx):
                       "Add `include uwsgi_params;` (or the uwsgi_param lines) to this location.")
 
 
-@rule("nginx-proxy-set-header-ignored", WARNING)
+@rule("nginx-proxy-set-header-ignored", WARNING, "nginx", ('nginx',))
 def proxy_set_header_ignored(ctx):
-    """proxy_set_header applies to proxy_pass only; under uwsgi_pass it does nothing, so headers the
-    tutorial meant to send (X-Forwarded-For, X-Real-IP) never reach Django."""
+    """Finds: proxy_set_header in effect for a location that uses uwsgi_pass.
+
+    Breaks: proxy_set_header applies to proxy_pass only; under uwsgi_pass it does nothing, so
+    headers the tutorial meant to send (X-Forwarded-For, X-Real-IP) never reach Django.
+
+    Fix: Send them as uwsgi_param HTTP_X_FORWARDED_FOR $proxy_add_x_forwarded_for; etc.
+
+    Example:
+        uwsgi_pass web:8000;
+        proxy_set_header X-Real-IP $remote_addr;
+    """
     seen = set()
     for p in ctx.nginx.passes() if ctx.nginx else []:
         headers = inherited(p.chain, "proxy_set_header")
@@ -339,28 +202,46 @@ def proxy_set_header_ignored(ctx):
                       "Send them as uwsgi_param HTTP_X_FORWARDED_FOR $proxy_add_x_forwarded_for; etc.")
 
 
-@rule("nginx-forwarded-proto-not-sent", ERROR)
+@rule("nginx-forwarded-proto-not-sent", ERROR, "nginx", ('nginx', 'settings'))
 def forwarded_proto_not_sent(ctx):
-    """SECURE_PROXY_SSL_HEADER makes Django trust a header for the scheme; if nginx does not set it,
-    clients can send it themselves (any request claims HTTPS) and real HTTPS goes unnoticed."""
-    settings = ctx.settings
-    header = settings.value("SECURE_PROXY_SSL_HEADER") if settings else None
-    if not (isinstance(header, (tuple, list)) and header and isinstance(header[0], str)):
-        return
-    meta = header[0]
+    """Finds: SECURE_PROXY_SSL_HEADER in the settings while nginx never sets that header for web.
+
+    Breaks: SECURE_PROXY_SSL_HEADER makes Django trust a header for the scheme; if nginx does not
+    set it, clients can send it themselves (any request claims HTTPS) and real HTTPS goes unnoticed.
+
+    Fix: Add `uwsgi_param HTTP_X_FORWARDED_PROTO $scheme;` (or the proxy_set_header) to the
+    location.
+
+    Example:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")   # nginx sends no such param
+    """
+    header = _trusted_scheme_header(ctx)
+    for p, how in _passes_without(ctx, header) if header else []:
+        note = " (proxy_set_header is ignored here)" if p.kind == "uwsgi" and inherited(p.chain, "proxy_set_header") else ""
+        yield Hit(p.directive.file, p.directive.line, f"nginx never sets {header}{note}",
+                  "Django trusts it for the scheme: clients can fake HTTPS, real HTTPS is missed.",
+                  f"Add `{how}` to this location.")
+
+
+def _trusted_scheme_header(ctx) -> str | None:
+    """The request header (as Django's META name) SECURE_PROXY_SSL_HEADER trusts for the scheme."""
+    header = ctx.settings.value("SECURE_PROXY_SSL_HEADER") if ctx.settings else None
+    return header[0] if isinstance(header, (tuple, list)) and header and isinstance(header[0], str) else None
+
+
+def _passes_without(ctx, meta: str):
+    """(pass, the directive that would send it) for each pass to an app server that does not send
+    the header `meta` (a META name such as HTTP_X_FORWARDED_PROTO)."""
     http_name = meta.removeprefix("HTTP_").replace("_", "-").lower()
     for p in ctx.nginx.passes() if ctx.nginx else []:
         if p.kind == "uwsgi":
             sent = {d.args[0] for d in inherited(p.chain, "uwsgi_param") if d.args}
-            how = f"uwsgi_param {meta} $scheme;"
+            name, how = meta, f"uwsgi_param {meta} $scheme;"
         else:
             sent = {d.args[0].lower() for d in inherited(p.chain, "proxy_set_header") if d.args}
-            meta, how = http_name, f"proxy_set_header {http_name.title()} $scheme;"
-        if meta not in sent:
-            note = " (proxy_set_header is ignored here)" if p.kind == "uwsgi" and inherited(p.chain, "proxy_set_header") else ""
-            yield Hit(p.directive.file, p.directive.line, f"nginx never sets {header[0]}{note}",
-                      "Django trusts it for the scheme: clients can fake HTTPS, real HTTPS is missed.",
-                      f"Add `{how}` to this location.")
+            name, how = http_name, f"proxy_set_header {http_name.title()} $scheme;"
+        if name not in sent:
+            yield p, how
 
 
 def _app_servers(ctx) -> list[Server]:
@@ -368,10 +249,18 @@ def _app_servers(ctx) -> list[Server]:
     return [s for s in ctx.nginx.servers if id(s.directive) in passing] if ctx.nginx else []
 
 
-@rule("allowed-hosts-missing-server-name", ERROR)
+@rule("allowed-hosts-missing-server-name", ERROR, "nginx", ('nginx', 'settings'))
 def allowed_hosts_missing_server_name(ctx):
-    """Django answers 400 Bad Request to a Host not in ALLOWED_HOSTS, so every name nginx serves the
-    site under must be allowed."""
+    """Finds: A server_name of nginx (for the site) that ALLOWED_HOSTS does not allow.
+
+    Breaks: Django answers 400 Bad Request to a Host not in ALLOWED_HOSTS, so every name nginx
+    serves the site under must be allowed.
+
+    Fix: Add the name to DJANGO_ALLOWED_HOSTS in .env (or ALLOWED_HOSTS in the settings).
+
+    Example:
+        server_name example.com www.example.com;   # ALLOWED_HOSTS = ['example.com']
+    """
     settings = ctx.settings
     hosts = settings.value("ALLOWED_HOSTS") if settings else None
     if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts) or "*" in hosts:
@@ -400,11 +289,20 @@ def _host_allowed(name: str, hosts: list[str]) -> bool:
     return False
 
 
-@rule("https-csrf-trusted-origins-missing", ERROR)
+@rule("https-csrf-trusted-origins-missing", ERROR, "nginx", ('nginx', 'settings'))
 def https_csrf(ctx):
-    """Behind TLS ended at nginx, Django compares a form's https:// Origin with the scheme it sees;
-    unless it knows the request was HTTPS (a forwarded scheme it trusts) or the origin is in
-    CSRF_TRUSTED_ORIGINS, every POST fails with 403."""
+    """Finds: An HTTPS server whose names are not in CSRF_TRUSTED_ORIGINS while Django cannot tell
+    requests are HTTPS.
+
+    Breaks: Behind TLS ended at nginx, Django compares a form's https:// Origin with the scheme it
+    sees; unless it knows the request was HTTPS (a forwarded scheme it trusts) or the origin is in
+    CSRF_TRUSTED_ORIGINS, every POST fails with 403.
+
+    Fix: Add https://NAME to CSRF_TRUSTED_ORIGINS (or send and trust X-Forwarded-Proto).
+
+    Example:
+        listen 443 ssl;   # no SECURE_PROXY_SSL_HEADER, CSRF_TRUSTED_ORIGINS = []
+    """
     settings = ctx.settings
     if settings is None:
         return
@@ -412,7 +310,9 @@ def https_csrf(ctx):
     if not isinstance(origins, list):
         return
     header = settings.value("SECURE_PROXY_SSL_HEADER")
-    knows_https = isinstance(header, (tuple, list)) and not any(True for _ in forwarded_proto_not_sent(ctx))
+    # Django knows a request was HTTPS when it trusts a scheme header and nginx sends it everywhere.
+    meta = _trusted_scheme_header(ctx)
+    knows_https = isinstance(header, (tuple, list)) and (meta is None or not any(True for _ in _passes_without(ctx, meta)))
     if knows_https:
         return
     for server in _app_servers(ctx):
@@ -441,9 +341,18 @@ def _body_limits(ctx):
     return None
 
 
-@rule("nginx-body-limit-below-django", WARNING)
+@rule("nginx-body-limit-below-django", WARNING, "nginx", ('nginx', 'settings'))
 def body_limit_below_django(ctx):
-    """nginx rejects bodies over client_max_body_size with its own 413 page before Django sees them."""
+    """Finds: client_max_body_size below Django's DATA_UPLOAD_MAX_MEMORY_SIZE.
+
+    Breaks: nginx rejects bodies over client_max_body_size with its own 413 page before Django sees
+    them.
+
+    Fix: Make them equal: raise client_max_body_size, or lower Django's limit.
+
+    Example:
+        client_max_body_size 1m;   # Django: 2.5 MB
+    """
     limits = _body_limits(ctx)
     if limits and limits[0] and limits[0] < limits[1]:
         limit, django, (file, line), text = limits
@@ -452,9 +361,17 @@ def body_limit_below_django(ctx):
                   f"Make them equal: client_max_body_size {_mb(django)}, or lower Django's limit.")
 
 
-@rule("nginx-body-limit-above-django", WARNING)
+@rule("nginx-body-limit-above-django", WARNING, "nginx", ('nginx', 'settings'))
 def body_limit_above_django(ctx):
-    """Django rejects (400) request bodies nginx let through, after nginx buffered them."""
+    """Finds: client_max_body_size above Django's DATA_UPLOAD_MAX_MEMORY_SIZE (or 0, no limit).
+
+    Breaks: Django rejects (400) request bodies nginx let through, after nginx buffered them.
+
+    Fix: Make them equal: set DATA_UPLOAD_MAX_MEMORY_SIZE to nginx's limit in the settings.
+
+    Example:
+        client_max_body_size 100m;   # Django: 2.5 MB
+    """
     limits = _body_limits(ctx)
     if limits and (limits[0] == 0 or limits[0] > limits[1]):
         limit, django, (file, line), text = limits
@@ -514,9 +431,16 @@ def _location_missing(ctx, kind: str):
                   f"Add location {path} {{ alias {getattr(ctx.stack.paths, kind)}/; }} to this server.")
 
 
-per_kind("nginx-{kind}-location-missing", ERROR,
-         "With DEBUG off Django serves no {kind} files: nginx must, from a location for {KIND}_URL.",
-         _location_missing)
+per_kind("nginx-{kind}-location-missing", ERROR, "nginx", ("nginx", "settings"), _location_missing, """
+    Finds: No nginx location (of the site's server) that serves {KIND}_URL from files.
+
+    Breaks: With DEBUG off Django serves no {kind} files: nginx must, from a location for {KIND}_URL.
+
+    Fix: Add location {KIND}_URL {{ alias <the {kind} volume's path>/; }} to the site's server.
+
+    Example:
+        location /assets/ {{ alias /app/{kind}/; }}   # {KIND}_URL is /{kind}/
+    """)
 
 
 def _alias_mismatch(ctx, kind: str):
@@ -534,6 +458,13 @@ def _alias_mismatch(ctx, kind: str):
                   f"In location {path}: alias {expected}/; (both with a trailing slash)")
 
 
-per_kind("nginx-{kind}-alias-mismatch", ERROR,
-         "nginx must serve {KIND}_URL from the path where the {kind} volume is mounted in nginx.",
-         _alias_mismatch)
+per_kind("nginx-{kind}-alias-mismatch", ERROR, "nginx", ("nginx", "settings", "compose"), _alias_mismatch, """
+    Finds: A location for {KIND}_URL whose alias or root is not where nginx mounts the {kind} volume.
+
+    Breaks: nginx must serve {KIND}_URL from the path where the {kind} volume is mounted in nginx.
+
+    Fix: alias <where nginx mounts the {kind} volume>/; (both with a trailing slash).
+
+    Example:
+        location /{kind}/ {{ alias /var/www/{kind}/; }}   # the volume is at /app/{kind}
+    """)

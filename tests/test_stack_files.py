@@ -1,0 +1,89 @@
+"""The model's paths (StackFiles) and the render table agree: every path the model names is a file
+render writes, or a folder it writes into; every template makes a file; every rule is a real template."""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+
+import pytest
+
+from djstack import render
+from djstack.initialise import load_stack
+from djstack.model import STACK_FILES, StackOptions
+
+#: Written while the stack runs, not by init: they lie in a folder init writes.
+RUNTIME_FILES = {"upstream_conf", "nginx_error_log"}
+#: Folders: init writes files into each.
+FOLDERS = {"web", "nginx", "nginx_upstream", "ssl", "acme", "nginx_log", "mysql_init"}
+HTTPS = dict(domains=("example.com",), tls="provided")
+
+
+def rendered(project, **options) -> dict[str, render.Output]:
+    stack = load_stack(project, StackOptions(image_source="official", pip_ca_bundle="", **options))
+    return {o.path: o for o in render.render(stack)}
+
+
+@pytest.mark.parametrize("own_folder", [False, True])
+def test_every_model_path_is_rendered(example_copy, own_folder):
+    if own_folder:  # a project with a Dockerfile of its own: the stack goes to djstack/
+        (example_copy / "Dockerfile").write_text("FROM python:3.12\n")
+    outputs = rendered(example_copy, **HTTPS)
+    prefix = "djstack/" if own_folder else ""
+    for field in dataclasses.fields(STACK_FILES):
+        path = prefix + getattr(STACK_FILES, field.name)
+        if field.name in FOLDERS:
+            assert any(p.startswith(path + "/") for p in outputs), (field.name, path)
+        elif field.name in RUNTIME_FILES:
+            assert path not in outputs and any(posixpath.dirname(p) == posixpath.dirname(path) for p in outputs)
+        else:
+            assert path in outputs, (field.name, path)
+
+
+def test_the_absolute_paths_follow_the_stack_folder(example_copy):
+    (example_copy / "Dockerfile").write_text("FROM python:3.12\n")
+    stack = load_stack(example_copy, StackOptions(image_source="official"))
+    assert stack.dir == example_copy.resolve() / "djstack"
+    assert stack.env_path == stack.dir / ".env"
+    assert stack.compose_path == stack.dir / "docker-compose.yml"
+    assert stack.path(stack.files.nginx_conf) == stack.dir / "compose/nginx/nginx.conf"
+    assert stack.from_root(stack.files.uwsgi_ini) == "djstack/compose/web/uwsgi.ini"
+    assert stack.web_files == "/app/djstack/compose/web"
+    assert stack.nginx_upstream_dir == "compose/nginx/upstream"
+    assert (stack.tls_files.folder, stack.tls_files.acme) == (stack.files.ssl, stack.files.acme)
+    assert stack.overlay_file == "mysite/settings_docker.py"
+    assert stack.static_storage_file == "mysite/staticfiles_docker.py"
+
+
+def test_every_template_makes_a_file_and_every_rule_names_a_template(example_copy):
+    templates = render.templates()
+    assert set(render.RULES) <= set(templates)
+    assert not any(t.startswith(render.HELPERS) for t in templates)
+    outputs = rendered(example_copy, **HTTPS)
+    # One file per template, two for env.j2 (.env and .env.example); staticfiles_docker.py: the example
+    # has no static storage of its own.
+    assert len(outputs) == len(templates) + 1
+
+
+def test_a_template_path_is_its_file_path():
+    assert render.own_path("compose/nginx/nginx.conf.j2") == "compose/nginx/nginx.conf"
+    assert render.own_path("compose/nginx/ssl/gitignore.j2") == "compose/nginx/ssl/.gitignore"
+    assert render.own_path("compose/nginx/dockerignore.j2") == "compose/nginx/.dockerignore"
+    assert render.own_path("Dockerfile.j2") == "Dockerfile"
+
+
+def test_the_table_decides_modes_blocks_and_conditions(example_copy):
+    plain = rendered(example_copy)
+    assert plain[".env"].mode == 0o600 and plain[".env.example"].mode == 0o644
+    assert plain["compose/web/entrypoint.sh"].mode == 0o755
+    assert plain["compose/web/build-hook.sh"].keep and plain["compose/web/build-hook.sh"].mode == 0o755
+    assert plain["compose/web/apt-packages.txt"].keep and not plain["compose/web/uwsgi.ini"].keep
+    assert plain[".gitignore"].block and plain[".dockerignore"].block and not plain[".env"].block
+    assert "compose/nginx/acme/.gitignore" not in plain  # only with HTTPS
+    assert "compose/nginx/acme/.gitignore" in rendered(example_copy, **HTTPS)
+    settings = example_copy / "mysite" / "settings.py"
+    settings.write_text(settings.read_text() + '\nSTORAGES = {"staticfiles": {"BACKEND": '
+                        '"whitenoise.storage.CompressedManifestStaticFilesStorage"}}\n')
+    own_storage = rendered(example_copy)
+    assert "mysite/staticfiles_docker.py" in plain and "mysite/staticfiles_docker.py" not in own_storage
+    assert "mysite/settings_docker.py" in own_storage
