@@ -12,6 +12,7 @@ from . import docker, execute
 from .commands import compose as cc
 from .commands import docker as dc
 from .errors import DjstackError
+from .model import STACK_FILES
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -53,7 +54,7 @@ def parse_ps(text: str) -> list[ServiceState]:
 class Compose:
     """The project of the stack in `root`, once the engine and Compose v2 answer."""
 
-    def __init__(self, root, files: Sequence[str] = ("docker-compose.yml",), env: dict[str, str] | None = None):
+    def __init__(self, root, files: Sequence[str] = (STACK_FILES.compose,), env: dict[str, str] | None = None):
         self.project = cc.Project(root, tuple(files), dict(env or {}))
         self.root = root
         docker.require_engine()

@@ -134,14 +134,14 @@ def _one_at_a_time(stack: Stack):
 
 def _require_variables(stack: Stack) -> None:
     """The new code's settings may read a variable the stack's files do not pass on yet."""
-    compose_text = (stack.dir / "docker-compose.yml").read_text(encoding="utf-8")
+    compose_text = stack.compose_path.read_text(encoding="utf-8")
     new = [v for v in stack.project_env if f"{v.name}:" not in compose_text]
     if new:
         listed = ", ".join(f"{v.name} ({v.where})" for v in new)
         raise DjstackError(f"The new code's settings read variables the stack does not pass to web yet: {listed}.",
                            f"Run `djstack init {stack.project.root}` (your edits are kept), fill them in "
-                           f"{stack.dir / '.env'}, then deploy again.")
-    validate_env(stack, read_env(stack.dir / ".env"))
+                           f"{stack.env_path}, then deploy again.")
+    validate_env(stack, read_env(stack.env_path))
 
 
 def _live(stack: Stack) -> list[ServiceState]:
@@ -213,7 +213,7 @@ def _switch(stack: Stack, new: Compose, live: list[ServiceState], tag: str, time
     web = stack.services.web
     previous = stack.web_release
     before = sorted(s.container for s in live)
-    upstream = stack.dir / stack.nginx_upstream_dir / "web.conf"
+    upstream = stack.path(stack.files.upstream_conf)
     # From here until the old release is gone nginx never asks DNS for the service name, which
     # would also give it the new container while that one is still starting (or failing to).
     with ui.step("Pinning nginx to the live release"):
@@ -244,8 +244,8 @@ def _switch(stack: Stack, new: Compose, live: list[ServiceState], tag: str, time
             raise _failure(exc, fresh) from None
         raise
     # The new release serves: .env says so before anything else can go wrong.
-    set_value(stack.dir / ".env", "WEB_RELEASE", tag)
-    set_value(stack.dir / ".env", PREVIOUS_KEY, previous)
+    set_value(stack.env_path, "WEB_RELEASE", tag)
+    set_value(stack.env_path, PREVIOUS_KEY, previous)
     with ui.step("Retiring the old release (its requests in flight finish first)"):
         for container in before:
             execute.run(dc.stop_container(container, GRACE_SECONDS))

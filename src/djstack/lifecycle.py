@@ -27,7 +27,7 @@ WAIT_SECONDS = 300
 
 def validate_env(stack: Stack, recorded: dict[str, str]) -> None:
     """Refuse to start with a missing or short secret in .env: name the key and the file."""
-    env_path = stack.dir / ".env"
+    env_path = stack.env_path
     empty = [v for v in stack.project_env if not recorded.get(v.name, "").strip()]
     if empty:
         raise MissingVariables(env_path, empty)
@@ -79,7 +79,7 @@ def build_failure(stack: Stack, log: Path) -> BuildFailed:
     missing = missing_system_library(text)
     if missing:
         package, said = missing
-        apt = f"{stack.in_context}compose/web/apt-packages.txt"
+        apt = stack.from_root(stack.files.apt_packages)
         fix = (f"A dependency is compiled from source and needs the Debian package {package} ({said!r} in the "
                f"log). Add `{package}` to the [build] section of {apt} (and its shared library to [runtime]), "
                "then run `djstack up` again.")
@@ -248,7 +248,7 @@ def up(stack: Stack, recorded: dict[str, str]) -> SmokeResult:
 def _forget_interrupted_switch(stack: Stack, compose: Compose) -> None:
     """A web.conf left by an interrupted deploy may name a container that is gone: `up` converges to
     the service name (see compose/nginx/upstream/README.md)."""
-    left = stack.dir / stack.nginx_upstream_dir / "web.conf"
+    left = stack.path(stack.files.upstream_conf)
     if left.exists():
         left.unlink()
         execute.run(in_web.nginx_reload(compose.project, stack.services.nginx), check=False)

@@ -28,7 +28,7 @@ def _openssl(*args: str) -> execute.Result:
 
 
 def cert_paths(stack: Stack) -> tuple[Path, Path]:
-    folder = stack.dir / stack.tls_files.folder
+    folder = stack.path(stack.tls_files.folder)
     return folder / stack.tls_files.cert, folder / stack.tls_files.key
 
 

@@ -30,7 +30,7 @@ from . import archive
 def project_name(stack: Stack) -> str:
     """The Compose project name, as docker-compose.yml says (it may differ from the folder's name)."""
     try:
-        data = yaml.safe_load((stack.dir / "docker-compose.yml").read_text(encoding="utf-8"))
+        data = yaml.safe_load(stack.compose_path.read_text(encoding="utf-8"))
         name = data.get("name") if isinstance(data, dict) else None
     except (OSError, yaml.YAMLError):
         name = None

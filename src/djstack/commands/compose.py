@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..execute import Command
+from ..model import STACK_FILES
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class Project:
     WEB_RELEASE of the new release)."""
 
     root: Path
-    files: tuple[str, ...] = ("docker-compose.yml",)
+    files: tuple[str, ...] = (STACK_FILES.compose,)
     env: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 

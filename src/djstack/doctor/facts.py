@@ -267,6 +267,6 @@ def gather(stack: Stack, compose: Compose, containers: dict[str, Container]) -> 
     logs = {name: service_logs(compose, c) for name, c in containers.items()}
     nginx = containers.get(s.nginx)
     since = parse_time(nginx.started_at) if nginx and nginx.up else None
-    error_log = nginx_error_log(stack.dir / "compose" / "nginx" / "log" / "error.log",
+    error_log = nginx_error_log(stack.path(stack.files.nginx_error_log),
                                 since or started - NGINX_LOG_WINDOW)
     return Facts(containers, logs, error_log, probes)
