@@ -132,3 +132,8 @@ def test_a_command_is_data():
     assert one.shown == "docker ps"
     with pytest.raises(AttributeError):
         one.argv = ("rm",)  # frozen
+
+
+def test_output_is_text_with_universal_newlines_and_bad_bytes_replaced():
+    result = execute.run(sh(r"printf 'a\r\nb\rc\n\377\n'"))
+    assert result.stdout == "a\nb\nc\n\ufffd\n"

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import docker, execute
 from .commands import compose as cc
@@ -54,9 +55,8 @@ def parse_ps(text: str) -> list[ServiceState]:
 class Compose:
     """The project of the stack in `root`, once the engine and Compose v2 answer."""
 
-    def __init__(self, root, files: Sequence[str] = (STACK_FILES.compose,), env: dict[str, str] | None = None):
+    def __init__(self, root: Path, files: Sequence[str] = (STACK_FILES.compose,), env: dict[str, str] | None = None):
         self.project = cc.Project(root, tuple(files), dict(env or {}))
-        self.root = root
         docker.require_engine()
         docker.require_compose()
 

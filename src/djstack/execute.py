@@ -70,7 +70,9 @@ def _popen_args(command: Command) -> dict:
 
 
 def _decode(data: bytes | None) -> str:
-    return (data or b"").decode("utf-8", errors="replace")
+    """Output as text the way Python's text mode reads it: UTF-8 (a bad byte cannot stop a run) with
+    universal newlines."""
+    return (data or b"").decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def run(command: Command, *, check: bool = True) -> Result:
