@@ -146,3 +146,27 @@ def test_service_image_is_built_from_the_packaged_context(engine, tmp_path):
     engine.on("docker", "build", code=1, stdout="E: Unable to locate package redis-server\n")
     with pytest.raises(DjstackError, match=r"Building djstack.local/redis:7-trixie failed \(docker build exit 1\)"):
         build.build_service(step, MIRROR, log)
+
+
+def test_missing_images_are_built_in_order_from_their_root_filesystem(engine, tmp_path, monkeypatch):
+    import djstack.baseimages as baseimages
+    from djstack.imagesets import image_set
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the build's log
+    monkeypatch.setattr(baseimages, "check_mirror", lambda mirror, suite: None)
+    monkeypatch.setattr(baseimages, "suite_sources", lambda mirror, suite: SuiteSources(suite, True, None))
+    rootfs_built: list[str] = []
+    monkeypatch.setattr(baseimages, "build_rootfs",
+                        lambda mirror, sources, log, say: rootfs_built.append(sources.suite) or f"rootfs:{sources.suite}")
+    engine.on("image", "inspect", code=1)  # nothing exists yet
+    engine.on("image", "inspect", "--format", "{{.Size}}", stdout="120000000\n")
+    wanted = image_set("debian", "3.13")
+    said: list[str] = []
+    built = baseimages.ensure_images([wanted.python, "python:3.13-slim"], MIRROR + "/", say=said.append)
+    assert built == [built[0], wanted.python] and rootfs_built == [built[0].split(":")[1]]
+    assert said[0].startswith(f"Building 2 image(s) from {MIRROR}; full output in {tmp_path / 'cache'}")
+    assert said[-1].startswith(f"  {wanted.python} built (") and said[-1].endswith(", 120 MB)")
+    [build] = engine.ran_with("docker", "build")
+    assert build.argv[build.argv.index("--tag") + 1] == wanted.python
+    engine.on("image", "inspect", code=0)  # all there now: nothing to do
+    assert baseimages.ensure_images([wanted.python], MIRROR) == []
