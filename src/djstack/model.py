@@ -120,6 +120,7 @@ class StackFiles:
     web: str = "compose/web"  # web's scripts and configs; Stack.web_files inside the image
     uwsgi_ini: str = "compose/web/uwsgi.ini"
     apt_packages: str = "compose/web/apt-packages.txt"
+    requirements_stack: str = "compose/web/requirements-stack.txt"  # what the stack itself installs
     migration_plan: str = "compose/web/migration_plan.py"
     nginx: str = "compose/nginx"  # nginx's build context
     nginx_conf: str = "compose/nginx/nginx.conf"
@@ -129,8 +130,10 @@ class StackFiles:
     acme: str = "compose/nginx/acme"  # ACME http-01 challenges (certbot --webroot -w this folder)
     nginx_log: str = "compose/nginx/log"  # mounted at Paths.nginx_logs
     nginx_error_log: str = "compose/nginx/log/error.log"  # nginx writes it (doctor reads it)
+    mysql: str = "compose/mysql"  # db's files (not in the web image's build context)
     mysql_conf: str = "compose/mysql/conf/djstack.cnf"  # mounted at Paths.mysql_conf
     mysql_init: str = "compose/mysql/init"  # mounted at Paths.mysql_init
+    redis: str = "compose/redis"
     redis_conf: str = "compose/redis/redis.conf"  # mounted at Paths.redis_conf
 
 

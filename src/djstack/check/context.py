@@ -256,13 +256,13 @@ class Context:
                 module, where = value.strip(), (option.file, option.line)
         app_dir = self.project.root / self.project.app_dir
 
-        reader = settings_mod.Reader(app_dir, env, lambda path: self.web.to_container(path) if self.web else None)
+        reader, parser = settings_mod.evaluator(app_dir, env, lambda path: self.web.to_container(path) if self.web else None)
         path = reader.module_file(module) if module else None
         if module and path is None:
             self.missing_settings_module = (module, where)
         path = path or self.project.settings_file
         settings = settings_mod.Settings(reader, path, self.rel)
-        for exc in reader.errors:
+        for exc in parser.errors:
             self.error("settings", self.rel(exc.file), exc.line, exc.message)
         for file in reader.files:
             self._read.setdefault(file.resolve(), "python")
