@@ -6,7 +6,8 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from .. import docker
+from .. import execute
+from ..commands import docker as dc
 from ..errors import DjstackError
 from .log import BUILD_TIMEOUT, Log, fail
 from .plan import BuildStep
@@ -56,9 +57,9 @@ def build_service(step: BuildStep, mirror: str, log: Log) -> None:
     with tempfile.TemporaryDirectory(prefix=f"djstack-{step.directory}-") as tmp:
         context = Path(tmp)
         copy_context(step.directory, context)
-        args = build_args(step, mirror) + [str(context)]
-        log.section("$ docker " + " ".join(args))
-        proc = docker.run(args, check=False, timeout=BUILD_TIMEOUT)
+        command = dc.build(build_args(step, mirror), context, BUILD_TIMEOUT)
+        log.section("$ " + command.shown)
+        proc = execute.run(command, check=False)
         log.write(proc.stdout + proc.stderr)
         if proc.returncode != 0:
             raise fail(
