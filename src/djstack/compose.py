@@ -18,6 +18,11 @@ from .model import STACK_FILES
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+def strip_ansi(text: str) -> str:
+    """Text without terminal colour codes (Compose colours logs even with --no-color in some versions)."""
+    return _ANSI.sub("", text)
+
+
 @dataclass(frozen=True)
 class ServiceState:
     service: str
@@ -65,7 +70,7 @@ class Compose:
 
     def logs(self, service: str, tail: int = 30) -> str:
         proc = execute.run(cc.logs(self.project, service, tail), check=False)
-        return _ANSI.sub("", proc.stdout + proc.stderr).rstrip()
+        return strip_ansi(proc.stdout + proc.stderr).rstrip()
 
     def healthcheck(self, state: ServiceState) -> list[str] | None:
         """The command of a container's healthcheck as `exec` runs it; None when it has none."""

@@ -181,7 +181,7 @@ def smoke_check(stack: Stack, compose: Compose) -> SmokeResult:
             f"web's last log lines:\n{compose.logs(stack.services.web, 20)}",
             "Run `djstack doctor` for a diagnosis.",
         )
-    static_path = _a_static_file(stack, compose)
+    static_path = a_static_file(stack, compose)
     static_status = None
     if static_path:
         static_status = http_status(stack.base_url.rstrip("/") + static_path, host)
@@ -215,7 +215,7 @@ def http_status(url: str, host: str, timeout: float = 10, cookie: str | None = N
         return None
 
 
-def _a_static_file(stack: Stack, compose: Compose) -> str | None:
+def a_static_file(stack: Stack, compose: Compose) -> str | None:
     """The URL of one collected static file (a stylesheet if there is one), or None."""
     location = stack.url_path(stack.project.static_url)
     if location is None:

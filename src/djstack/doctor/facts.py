@@ -13,8 +13,8 @@ from .. import execute
 from ..commands import compose as cc
 from ..commands import docker as dc
 from ..commands import web as in_web
-from ..compose import Compose, healthcheck_command, passes_healthcheck
-from ..lifecycle import _a_static_file, http_status
+from ..compose import Compose, healthcheck_command, passes_healthcheck, strip_ansi
+from ..lifecycle import a_static_file, http_status
 from ..model import Stack
 
 LOG_TAIL = 300
@@ -100,15 +100,10 @@ def service_logs(compose: Compose, container: Container) -> list[str]:
     settled = container.up and container.restarts == 0 and not container.oom_killed
     since = container.started_at if settled and container.started_at else None
     proc = execute.run(cc.logs(compose.project, container.service, LOG_TAIL, since, timeout=60), check=False)
-    return [line for line in _strip(proc.stdout + proc.stderr).splitlines() if line.strip()]
+    return [line for line in strip_ansi(proc.stdout + proc.stderr).splitlines() if line.strip()]
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _NGINX_TIME = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) ")
-
-
-def _strip(text: str) -> str:
-    return _ANSI.sub("", text)
 
 
 def parse_time(text: str) -> float | None:
@@ -218,7 +213,7 @@ def probe_static(stack: Stack, compose: Compose, service: str, through_nginx: bo
     probe = Probe("static", count > 0, f"{count} file(s) in the static volume ({root}, seen from {service})",
                   {"files": count})
     if count and service == stack.services.web and through_nginx:
-        path = _a_static_file(stack, compose)
+        path = a_static_file(stack, compose)
         if path:
             host = stack.request_host
             status = http_status(stack.base_url.rstrip("/") + path, host)
