@@ -138,7 +138,7 @@ def up(folder):
     from .lifecycle import up as run_up
 
     stack = load_initialised(folder)
-    run_up(stack, read_env(stack.dir / ".env"))
+    run_up(stack, read_env(stack.env_path))
     ui.say(f"[bold]{stack.name}[/] is up: [bold]{stack.base_url}[/]")
 
 
