@@ -46,3 +46,20 @@ def test_the_stacks_environment_with_lists_known_in_part(tmp_path):
     assert module.values["APPS"] == AtLeast(("compressor",))
     assert module.values["EXTRA"] == AtLeast(("debug_toolbar",))
     assert module.writes["APPS"][-1].source == "load_apps() + ['compressor']"
+
+
+def test_every_branch_lists_what_any_branch_could_set(tmp_path):
+    write(tmp_path, {
+        "s.py": (
+            "from split_settings.tools import include\n"
+            "APPS = ['a']\n"
+            "if DEBUG:\n    APPS += ['debug_toolbar']\nelse:\n    APPS = ['b']\n"
+            "try:\n    APPS.append('c')\nexcept ImportError:\n    APPS.append('d')\n"
+            "include('more.py')\n"
+        ),
+        "more.py": "APPS += ['e']\n",
+    })
+    evaluator = Evaluator(tmp_path, Environment({}), every_branch=True)
+    module = evaluator.load(tmp_path / "s.py")
+    assert module.values["APPS"] == ["a", "debug_toolbar", "b", "c", "d", "e"]
+    assert evaluator.files == [tmp_path / "s.py", (tmp_path / "more.py").resolve()]

@@ -1,7 +1,8 @@
 """Django settings evaluated statically: read with `ast`, never imported (that would run the project).
 
-One evaluator for every reader of settings: `djstack check` (the settings web runs, against web's
-environment) and build-step detection (the production settings, in the stack's environment). A
+One evaluator for every reader of settings values: `djstack check` (the settings web runs, against
+web's environment), build-step detection (the production settings, in the stack's environment) and
+the apps INSTALLED_APPS may hold (detect/settings.py: GeoDjango, Channels). A
 module is evaluated statement by statement: literals, `from x import *` and named imports of project
 modules, `os.environ.get` / `os.getenv` / `os.environ[...]`, `Path(__file__).parent`, `os.path.join`,
 arithmetic, comparisons, and small helpers that read one variable (`_required("X")`). Anything else
@@ -12,7 +13,10 @@ What differs between callers is a policy, not a second evaluator:
   came from; or the few variables the stack sets, else the read's default) and which calls read one
   (os's only; or django-environ's `env.bool(...)` and decouple's `config(...)` too);
 - `partial`: whether a list known only in part is kept as `AtLeast` its known items (an unknown
-  branch then adds what it appends), or is simply UNKNOWN.
+  branch then adds what it appends), or is simply UNKNOWN;
+- `every_branch`: the question is what any branch could set (the apps INSTALLED_APPS may hold): every
+  branch of every `if` and `try` runs from the same start and names hold the union of what each gave
+  them, loop and `with` bodies run once, and django-split-settings' include() runs its files.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .pysource import module_file, parse
+from .pysource import included_files, module_file, parse
 
 
 class _Unknown:
@@ -160,19 +164,22 @@ class Evaluator:
     """Evaluates settings modules against an Environment."""
 
     def __init__(self, app_dir: Path, environment: Environment, *, file_path: Callable = lambda path: None,
-                 parse: Callable[[Path], ast.Module | None] = parse, partial: bool = False):
+                 parse: Callable[[Path], ast.Module | None] = parse, partial: bool = False,
+                 every_branch: bool = False):
         self.app_dir = app_dir
         self.environment = environment
         self.file_path = file_path  # host Path -> the value of __file__ there (a path in the container), or None
         self.parse = parse  # a file's tree; None when it cannot be read (the module is then opaque)
-        self.partial = partial
+        self.partial = partial or every_branch
+        self.every_branch = every_branch
+        self.included: list[Path] = []  # django-split-settings files run (every_branch)
         self._cache: dict[Path, Module] = {}
         self.reads: list[EnvRead] = []  # every environment lookup, for settings-env-not-set
 
     @property
     def files(self) -> list[Path]:
         """Every module read."""
-        return list(self._cache)
+        return [*self._cache, *self.included]
 
     def module_file(self, dotted: str, base: Path | None = None) -> Path | None:
         return module_file(base or self.app_dir, dotted)
@@ -211,6 +218,8 @@ class Evaluator:
             m.writes.setdefault(name, []).append(Write((), path, node.lineno, None, ast.unparse(node)))
         elif isinstance(node, ast.FunctionDef):
             m.functions[node.name] = node
+        elif self.every_branch and isinstance(node, (ast.If, ast.Try, ast.For, ast.With)):
+            self._every_branch(node, m, path, depth)
         elif isinstance(node, ast.If):
             test = self._eval(node.test, m, path)
             if known(test):
@@ -227,7 +236,42 @@ class Evaluator:
             for name in _assigned(node.body + getattr(node, "orelse", [])):
                 m.values[name] = UNKNOWN
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            if self.every_branch and self._called(node.value, m) == "include":
+                self._include(node.value, m, path, depth)
             self._mutating_call(node.value, m, path)
+
+    def _every_branch(self, node, m: Module, path: Path, depth: int) -> None:
+        """Each branch from the same start; afterwards a name holds what any branch gave it."""
+        if isinstance(node, ast.If):
+            branches = [node.body, node.orelse]
+        elif isinstance(node, ast.Try):
+            branches = [node.body + node.orelse, *[h.body for h in node.handlers]]
+        else:
+            branches = [node.body]
+        start, merged = m.branch(), {}
+        for body in branches:
+            trial = start.branch()
+            self._run(body, trial, path, depth)
+            for name, value in trial.values.items():
+                merged[name] = _union(merged[name], value) if name in merged else value
+            for name, writes in trial.writes.items():
+                if writes != start.writes.get(name):
+                    m.writes[name] = writes
+        m.values.update(merged)
+        if isinstance(node, ast.Try):
+            self._run(node.finalbody, m, path, depth)
+
+    def _include(self, call: ast.Call, m: Module, path: Path, depth: int) -> None:
+        """django-split-settings runs each included file in the including module's namespace."""
+        for file, _ in included_files(call, path):
+            tree = self.parse(file) if file not in self.included else None
+            if tree is not None:
+                self.included.append(file)
+                self._run(tree.body, m, file, depth)
+
+    def _called(self, call: ast.Call, m: Module) -> str | None:
+        dotted = self._dotted(call.func, m)
+        return dotted.rpartition(".")[2] if dotted else None
 
     def _either_branch(self, node: ast.If, m: Module, path: Path, depth: int) -> None:
         """Either branch may run: what they assign is unknown, except the items either one adds to
@@ -412,6 +456,8 @@ class Evaluator:
         if name in _PATH_TYPES or (name == "Path" and "Path" not in m.functions):
             return PurePosixPath(*[str(a) for a in args]) if UNKNOWN not in args else UNKNOWN
         if name in _BUILTINS and len(args) == 1 and args[0] is not UNKNOWN:
+            if isinstance(args[0], AtLeast) and name in ("list", "tuple"):
+                return args[0]
             return _BUILTINS[name](args[0])
         if name in m.functions:
             return self._helper(m.functions[name], args, node, path)
@@ -451,7 +497,7 @@ class Evaluator:
                 items.extend(inner)
             else:
                 partial = True
-                items.extend(_items_of(inner))
+                items.extend(items_of(inner))
         if partial:
             return AtLeast(tuple(items))
         return tuple(items) if isinstance(node, ast.Tuple) else items
@@ -518,11 +564,24 @@ def _add(left, right):
         return left + right
     if isinstance(left, (int, float)) and isinstance(right, (int, float)) and not isinstance(left, bool):
         return left + right
-    items = tuple(v for side in (left, right) for v in _items_of(side))
+    items = tuple(v for side in (left, right) for v in items_of(side))
     return AtLeast(items) if items else UNKNOWN
 
 
-def _items_of(value) -> tuple:
+def _union(a, b):
+    """What a name holds when either branch may have set it: lists merge, other values must agree."""
+    try:
+        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+            return list(dict.fromkeys([*a, *b]))
+        if isinstance(a, (list, tuple, AtLeast)) or isinstance(b, (list, tuple, AtLeast)):
+            return AtLeast(tuple(dict.fromkeys([*items_of(a), *items_of(b)])))
+    except TypeError:  # items that cannot be told apart (dicts)
+        return UNKNOWN
+    return a if a == b else UNKNOWN
+
+
+def items_of(value) -> tuple:
+    """The items known to be in a list (or AtLeast); none for anything else."""
     if isinstance(value, (list, tuple)):
         return tuple(value)
     return value.items if isinstance(value, AtLeast) else ()
