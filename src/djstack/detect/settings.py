@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import DjstackError
 from .evaluate import Environment, Evaluator, Module, items_of
-from .pysource import included_files as _included_files, module_file, parse, settings_literals
+from .pysource import included_files, module_file, parse, settings_literals
 
 # --------------------------------------------------------------------------------------------------
 # 1. The production settings module
@@ -544,7 +544,7 @@ class _Reader:
             return
         if func == "split_settings.include":
             # django-split-settings runs each file in the including module's namespace, in order.
-            for path, optional in _included_files(call, file):
+            for path, optional in included_files(call, file):
                 if path not in self.including:
                     self.including.add(path)
                     guard = (*cond, f"optional({_relative(path, self.app_dir)!r}) exists") if optional else cond
