@@ -1,5 +1,4 @@
-"""The docker CLI's engine: whether one answers, its Compose plugin, and `docker ARGS` for the few
-callers that have no named command (yet).
+"""The docker CLI's engine: whether one answers, and its Compose plugin.
 
 Everything goes through the `docker` command (and its `compose` plugin) rather than the Engine API,
 so what djstack does is what a person could type, and works with any engine the CLI can reach. The
@@ -10,16 +9,10 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
 
 from . import execute
 from .commands import docker as commands
 from .errors import EngineMissing, EngineUnreachable
-
-
-def run(args: Sequence[str], *, check: bool = True, timeout: float | None = None) -> execute.Result:
-    """Run `docker ARGS`. With check, a failure raises CommandFailed carrying docker's own message."""
-    return execute.run(commands.docker(*args, timeout=timeout), check=check)
 
 
 @functools.cache

@@ -6,7 +6,6 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from .. import execute
 from ..commands import docker as dc
 from ..errors import DjstackError
 from .log import BUILD_TIMEOUT, Log, fail
@@ -58,9 +57,7 @@ def build_service(step: BuildStep, mirror: str, log: Log) -> None:
         context = Path(tmp)
         copy_context(step.directory, context)
         command = dc.build(build_args(step, mirror), context, BUILD_TIMEOUT)
-        log.section("$ " + command.shown)
-        proc = execute.run(command, check=False)
-        log.write(proc.stdout + proc.stderr)
+        proc = log.run(command)
         if proc.returncode != 0:
             raise fail(
                 f"Building {step.name} failed (docker build exit {proc.returncode})",

@@ -231,9 +231,7 @@ def _import(tarball: Path, image: str, suite: str, mirror: str, log: Log) -> Non
     ]
     message = f"djstack: debootstrap --variant=minbase {suite} {mirror}"
     command = dc.import_rootfs(tarball, image, changes, message, BUILD_TIMEOUT)
-    log.section("$ " + command.shown)
-    proc = execute.run(command, check=False)
-    log.write(proc.stdout + proc.stderr)
+    proc = log.run(command)
     if proc.returncode != 0:
         raise fail(
             f"docker import of {image} failed",

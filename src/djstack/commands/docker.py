@@ -24,6 +24,11 @@ def image_inspect(name: str) -> Command:
     return docker("image", "inspect", name, timeout=60)
 
 
+def image_size(name: str) -> Command:
+    """The image's size in bytes, on stdout."""
+    return docker("image", "inspect", "--format", "{{.Size}}", name, timeout=60)
+
+
 def images(repository: str) -> Command:
     """Every tag of `repository`, one JSON object a line."""
     return docker("image", "ls", "--no-trunc", "--format", "{{json .}}", repository, timeout=60)
