@@ -12,7 +12,7 @@ import pytest
 
 from helpers import REPO
 
-from djstack import baseimages, docker
+from djstack import baseimages, docker, execute
 from djstack.baseimages import rootfs
 from djstack.baseimages.mirror import check_mirror
 from djstack.errors import DjstackError
@@ -283,7 +283,8 @@ def test_build_with_nothing_missing_does_nothing(monkeypatch):
     def no_docker(*args, **kwargs):
         raise AssertionError("docker must not run")
 
-    monkeypatch.setattr(docker, "run", no_docker)
+    for runner in ("run", "stream", "to_sink", "attached"):  # nothing at all may start
+        monkeypatch.setattr(execute, runner, no_docker)
     said: list[str] = []
     assert baseimages.build_base_images("http://unused.invalid/debian", say=said.append) == []
     assert said == []

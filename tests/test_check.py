@@ -550,6 +550,23 @@ def test_cli_unparseable_file_is_a_finding_not_a_traceback(example_copy):
     assert [f["id"] for f in json.loads(result.stdout)] == ["compose-unparseable"]
 
 
+def test_unparseable_env_line_is_shown_as_written(example_copy):
+    stack = init_stack(example_copy, "official")
+    next(p for p in CATALOGUE if p.name == "bad .env line").apply(stack)
+    found = [f for f in run_check(stack.project.root, strict=True) if f.id == "env-unparseable"]
+    assert [f.message for f in found] == ["not a KEY=VALUE line: 'this is not a variable'"]
+
+
+def test_every_bad_env_entry_is_reported_at_once(example_copy):
+    """Each refused value is its own finding at its line; the others still build the model."""
+    stack = init_stack(example_copy, "official")
+    Plant("two bad values", "-", ((".env", "HTTP_PORT=<<http_port>>", "HTTP_PORT=eighty"),
+                                  (".env", "", "HSTS_SECONDS=forever\n")), ".env", None).apply(stack)
+    found = {(f.file, f.line) for f in run_check(stack.project.root, strict=True) if f.id == "env-invalid-value"}
+    env = stack.project.root / ".env"
+    assert found == {(".env", line_of(env, "HTTP_PORT=eighty")), (".env", line_of(env, "HSTS_SECONDS=forever"))}
+
+
 def test_cli_not_a_project(tmp_path):
     result = invoke(tmp_path)
     assert result.exit_code == 2

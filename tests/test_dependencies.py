@@ -227,7 +227,10 @@ def render_install(deps) -> str:
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("djstack", "templates"), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    s = types.SimpleNamespace(paths=types.SimpleNamespace(venv="/opt/venv"), in_context="", python=types.SimpleNamespace(version="3.13"))
+    from djstack.model import STACK_FILES
+
+    s = types.SimpleNamespace(paths=types.SimpleNamespace(venv="/opt/venv"), in_context="", files=STACK_FILES,
+                              python=types.SimpleNamespace(version="3.13"))
     template = env.from_string('{% from "macros/dependencies.j2" import install_dependencies %}'
                                '{{ install_dependencies(deps, s) }}')
     return template.render(deps=deps, s=s)

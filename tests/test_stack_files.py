@@ -15,7 +15,7 @@ from djstack.model import STACK_FILES, StackOptions
 #: Written while the stack runs, not by init: they lie in a folder init writes.
 RUNTIME_FILES = {"upstream_conf", "nginx_error_log"}
 #: Folders: init writes files into each.
-FOLDERS = {"web", "nginx", "nginx_upstream", "ssl", "acme", "nginx_log", "mysql_init"}
+FOLDERS = {"web", "nginx", "nginx_upstream", "ssl", "acme", "nginx_log", "mysql_init", "mysql", "redis"}
 HTTPS = dict(domains=("example.com",), tls="provided")
 
 

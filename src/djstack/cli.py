@@ -138,7 +138,7 @@ def up(folder):
     from .lifecycle import up as run_up
 
     stack = load_initialised(folder)
-    run_up(stack, read_env(stack.dir / ".env"))
+    run_up(stack, read_env(stack.env_path))
     ui.say(f"[bold]{stack.name}[/] is up: [bold]{stack.base_url}[/]")
 
 
@@ -305,12 +305,13 @@ def doctor(folder, as_json):
 @handles_errors
 def logs(service, folder, follow, tail):
     """Show the logs of SERVICE (web, nginx, db, redis), or of all services."""
+    from . import execute
+    from .commands.compose import show_logs
     from .compose import Compose
     from .initialise import load_initialised
 
     stack = load_initialised(folder)
-    args = ["logs", "--tail", tail] + (["--follow"] if follow else []) + ([service] if service else [])
-    sys.exit(Compose(stack.dir).interactive(args))
+    sys.exit(execute.attached(show_logs(Compose(stack.dir).project, service, tail, follow=follow)))
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -320,14 +321,16 @@ def logs(service, folder, follow, tail):
 @handles_errors
 def manage(folder, args):
     """Run `python manage.py ARGS…` inside the running web container."""
+    from . import execute
+    from .commands.web import manage as manage_command
     from .compose import Compose, require_running
     from .initialise import load_initialised
 
     stack = load_initialised(folder)
     compose = Compose(stack.dir)
     require_running(compose, stack.services.web)
-    tty = [] if sys.stdin.isatty() else ["-T"]
-    sys.exit(compose.interactive(["exec", *tty, stack.services.web, "python", "manage.py", *args]))
+    command = manage_command(compose.project, stack.services.web, args, tty=sys.stdin.isatty())
+    sys.exit(execute.attached(command))
 
 
 @main.command()
@@ -335,16 +338,16 @@ def manage(folder, args):
 @handles_errors
 def dbshell(folder):
     """Open a MySQL shell on the application's database, as the application's user."""
+    from . import execute
+    from .commands.db import dbshell as dbshell_command
     from .compose import Compose, require_running
     from .initialise import load_initialised
 
     stack = load_initialised(folder)
     compose = Compose(stack.dir)
     require_running(compose, stack.services.db)
-    tty = [] if sys.stdin.isatty() else ["-T"]
     # The credentials are already in db's environment; none appears on a command line.
-    shell = 'MYSQL_PWD="$MYSQL_PASSWORD" exec mysql -h 127.0.0.1 -u "$MYSQL_USER" "$MYSQL_DATABASE"'
-    sys.exit(compose.interactive(["exec", *tty, stack.services.db, "sh", "-c", shell]))
+    sys.exit(execute.attached(dbshell_command(compose.project, stack.services.db, tty=sys.stdin.isatty())))
 
 
 BACKUP_TO = click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path),

@@ -28,7 +28,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import docker, releases, ui
+from . import execute, releases, ui
+from .commands import compose as cc
+from .commands import docker as dc
+from .commands import web as in_web
 from .compose import Compose, ServiceState, passes_healthcheck
 from .doctor import run_doctor
 from .envfile import read_env, set_value
@@ -82,7 +85,7 @@ def deploy(stack: Stack, *, tag: str | None = None, timeout: float = DEFAULT_TIM
         log = build_log(stack, "deploy-build")
         try:
             with ui.step(f"Building release {tag}") as progress:
-                if new.stream(["--progress", "plain", "build", stack.services.web], progress.update, log) != 0:
+                if execute.stream(cc.build(new.project, [stack.services.web]), progress.update, log) != 0:
                     failed = build_failure(stack, log)
                     raise DeployFailed(f"{failed.message}\nThe new release did not build; the live release still "
                                        "serves.", failed.fix.replace("`djstack up`", "`djstack deploy`"))
@@ -90,7 +93,7 @@ def deploy(stack: Stack, *, tag: str | None = None, timeout: float = DEFAULT_TIM
             result = _switch(stack, new, live, tag, timeout, started)
         except BaseException:
             # A release that never went live is no release: rollback must never pick it.
-            docker.run(["image", "rm", f"{stack.web_image}:{tag}"], check=False, timeout=120)
+            execute.run(dc.remove_image(f"{stack.web_image}:{tag}"), check=False)
             raise
         result.migrations = applied
         result.pruned = _prune(stack, keep, tag)
@@ -131,14 +134,14 @@ def _one_at_a_time(stack: Stack):
 
 def _require_variables(stack: Stack) -> None:
     """The new code's settings may read a variable the stack's files do not pass on yet."""
-    compose_text = (stack.dir / "docker-compose.yml").read_text(encoding="utf-8")
+    compose_text = stack.compose_path.read_text(encoding="utf-8")
     new = [v for v in stack.project_env if f"{v.name}:" not in compose_text]
     if new:
         listed = ", ".join(f"{v.name} ({v.where})" for v in new)
         raise DjstackError(f"The new code's settings read variables the stack does not pass to web yet: {listed}.",
                            f"Run `djstack init {stack.project.root}` (your edits are kept), fill them in "
-                           f"{stack.dir / '.env'}, then deploy again.")
-    validate_env(stack, read_env(stack.dir / ".env"))
+                           f"{stack.env_path}, then deploy again.")
+    validate_env(stack, read_env(stack.env_path))
 
 
 def _live(stack: Stack) -> list[ServiceState]:
@@ -148,7 +151,7 @@ def _live(stack: Stack) -> list[ServiceState]:
     states = compose.states()
     web = [s for s in states if s.service == stack.services.web]
     for leftover in (s for s in web if s.state != "running"):
-        docker.run(["rm", "--force", leftover.container], check=False, timeout=120)
+        execute.run(dc.remove_container(leftover.container, force=True), check=False)
     running = [s for s in web if s.state == "running"]
     if not running:
         raise DjstackError(f"{stack.name}'s web service is not running: there is no live release to replace.",
@@ -164,20 +167,18 @@ def _live(stack: Stack) -> list[ServiceState]:
 
 
 def _release_of(container: str) -> str:
-    return docker.run(["inspect", "--format", "{{index .Config.Labels \"org.djstack.release\"}}", container],
-                      check=False, timeout=60).stdout.strip() or "?"
+    return execute.run(dc.release_label(container), check=False).stdout.strip() or "?"
 
 
 def _image_of(container: str) -> str:
-    return docker.run(["inspect", "--format", "{{.Image}}", container], timeout=60).stdout.strip()
+    return execute.run(dc.container_image(container)).stdout.strip()
 
 
 def _migrate(stack: Stack, new: Compose, allow_breaking: bool) -> list[str]:
     """Check and apply the new release's migrations in a one-off container, the live one serving."""
     web = stack.services.web
-    one_off = ["run", "--rm", "--no-deps", "-T", web]
     with ui.step("Reading the new release's pending migrations"):
-        proc = new.run([*one_off, "python", f"{stack.web_files}/migration_plan.py"], check=False, timeout=600)
+        proc = execute.run(in_web.migration_plan(new.project, web, stack.web_files), check=False)
     if proc.returncode != 0:
         raise DeployFailed("The new release cannot read its migrations; nothing was changed and the live "
                            f"release still serves.\n{notable_log_lines(proc.stdout + proc.stderr)}",
@@ -198,7 +199,7 @@ def _migrate(stack: Stack, new: Compose, allow_breaking: bool) -> list[str]:
     if not pending:
         return []
     with ui.step(f"Applying {len(pending)} migration(s) with the new release, the live one serving"):
-        proc = new.run([*one_off, "python", "manage.py", "migrate", "--noinput"], check=False, timeout=3600)
+        proc = execute.run(in_web.migrate(new.project, web), check=False)
     if proc.returncode != 0:
         raise DeployFailed("A migration of the new release failed; no traffic moved and the live release "
                            f"still serves.\n{notable_log_lines(proc.stdout + proc.stderr)}",
@@ -212,7 +213,7 @@ def _switch(stack: Stack, new: Compose, live: list[ServiceState], tag: str, time
     web = stack.services.web
     previous = stack.web_release
     before = sorted(s.container for s in live)
-    upstream = stack.dir / stack.nginx_upstream_dir / "web.conf"
+    upstream = stack.path(stack.files.upstream_conf)
     # From here until the old release is gone nginx never asks DNS for the service name, which
     # would also give it the new container while that one is still starting (or failing to).
     with ui.step("Pinning nginx to the live release"):
@@ -220,8 +221,7 @@ def _switch(stack: Stack, new: Compose, live: list[ServiceState], tag: str, time
     fresh: list[ServiceState] = []
     try:
         with ui.step(f"Starting release {tag} beside the live one") as progress:
-            new.run(["up", "--detach", "--no-deps", "--no-recreate", "--scale", f"{web}={len(before) + 1}", web],
-                    timeout=600)
+            execute.run(cc.scale_up(new.project, web, len(before) + 1))
             fresh = [s for s in new.states() if s.service == web and s.container not in before]
             if not fresh:
                 raise DeployFailed("Compose started no new web container.", "Run `djstack doctor`.")
@@ -244,12 +244,12 @@ def _switch(stack: Stack, new: Compose, live: list[ServiceState], tag: str, time
             raise _failure(exc, fresh) from None
         raise
     # The new release serves: .env says so before anything else can go wrong.
-    set_value(stack.dir / ".env", "WEB_RELEASE", tag)
-    set_value(stack.dir / ".env", PREVIOUS_KEY, previous)
+    set_value(stack.env_path, "WEB_RELEASE", tag)
+    set_value(stack.env_path, PREVIOUS_KEY, previous)
     with ui.step("Retiring the old release (its requests in flight finish first)"):
         for container in before:
-            docker.run(["stop", "--time", str(GRACE_SECONDS), container], timeout=GRACE_SECONDS + 60)
-            docker.run(["rm", container], timeout=60)
+            execute.run(dc.stop_container(container, GRACE_SECONDS))
+            execute.run(dc.remove_container(container, force=False))
         _point_nginx(stack, new, upstream, None)
     return Switched(tag, previous, time.monotonic() - started)
 
@@ -285,9 +285,9 @@ def _point_nginx(stack: Stack, compose: Compose, upstream: Path, container: str 
         atomic_write(upstream, "# Written by `djstack deploy`: nginx sends requests to this release's "
                      f"container.\nset $web {stack.web_upstream(container)};\n", 0o644)
     # `nginx -s reload` exits 0 even when the master then rejects the config: test it first.
-    proc = compose.run(["exec", "-T", stack.services.nginx, "nginx", "-t"], check=False, timeout=60)
+    proc = execute.run(in_web.nginx_test(compose.project, stack.services.nginx), check=False)
     if proc.returncode == 0:
-        proc = compose.run(["exec", "-T", stack.services.nginx, "nginx", "-s", "reload"], check=False, timeout=60)
+        proc = execute.run(in_web.nginx_reload(compose.project, stack.services.nginx), check=False)
     if proc.returncode != 0:
         raise DeployFailed(f"nginx refused to reload: {(proc.stdout + proc.stderr).strip()[-400:]}",
                            "Run `djstack check` and `djstack doctor`.")
@@ -300,8 +300,7 @@ def _point_nginx(stack: Stack, compose: Compose, upstream: Path, container: str 
 
 def _nginx_workers(stack: Stack, compose: Compose, *, shutting_down: bool = False) -> set[str]:
     """PIDs of nginx's worker processes (with shutting_down, also those finishing after a reload)."""
-    script = 'for p in /proc/[0-9]*; do printf "%s %s\\n" "${p#/proc/}" "$(tr "\\0" " " < $p/cmdline)"; done'
-    proc = compose.run(["exec", "-T", stack.services.nginx, "sh", "-c", script], check=False, timeout=60)
+    proc = execute.run(in_web.processes(compose.project, stack.services.nginx), check=False)
     workers = set()
     for line in proc.stdout.splitlines():
         pid, _, command = line.partition(" ")
@@ -320,7 +319,7 @@ def _discard(stack: Stack, fresh: list[ServiceState], failure: DeployFailed) -> 
         first = []
     failure.diagnosis = f"\ndoctor's first finding: {first[0].title}\n  fix: {first[0].fix}" if first else ""
     for s in fresh:
-        docker.run(["rm", "--force", s.container], check=False, timeout=120)
+        execute.run(dc.remove_container(s.container, force=True), check=False)
 
 
 def _failure(failure: DeployFailed, fresh: list[ServiceState]) -> DeployFailed:
@@ -330,7 +329,7 @@ def _failure(failure: DeployFailed, fresh: list[ServiceState]) -> DeployFailed:
 
 
 def _logs(container: str) -> str:
-    proc = docker.run(["logs", "--tail", "60", container], check=False, timeout=60)
+    proc = execute.run(dc.container_logs(container, 60), check=False)
     return proc.stdout + proc.stderr
 
 
@@ -346,14 +345,14 @@ def _prune_static(stack: Stack) -> int:
         return 0  # the project's own storage: its files are its business
     manifests = []
     for release in releases.listed(stack.web_image, set()):
-        proc = docker.run(["run", "--rm", "--entrypoint", "cat", f"{stack.web_image}:{release.tag}",
-                           f"{stack.paths.static_build}/staticfiles.json"], check=False, timeout=120)
+        proc = execute.run(dc.read_from_image(f"{stack.web_image}:{release.tag}",
+                                              f"{stack.paths.static_build}/staticfiles.json"), check=False)
         if proc.returncode == 0:
             manifests.append(json.loads(proc.stdout))
     if not manifests:
         return 0
-    proc = Compose(stack.dir).exec(stack.services.web, ["python", f"{stack.web_files}/prune_static.py"],
-                                   check=False, input=json.dumps(manifests), timeout=300)
+    proc = execute.run(in_web.prune_static(Compose(stack.dir).project, stack.services.web, stack.web_files,
+                                           json.dumps(manifests)), check=False)
     try:
         return len(json.loads(proc.stdout.strip().splitlines()[-1])["deleted"])
     except (ValueError, IndexError, KeyError):
@@ -365,5 +364,5 @@ def _prune(stack: Stack, keep: int, live_tag: str) -> list[str]:
     known = releases.listed(stack.web_image, running_images(Compose(stack.dir)))
     gone = releases.to_prune(known, keep, live_tag)
     for release in gone:
-        docker.run(["image", "rm", f"{stack.web_image}:{release.tag}"], check=False, timeout=120)
+        execute.run(dc.remove_image(f"{stack.web_image}:{release.tag}"), check=False)
     return [r.tag for r in gone]

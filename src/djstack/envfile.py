@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DjstackError
+from .errors import BadEnvEntry
 from .files import atomic_write
 
 SECRET_ALPHABET = string.ascii_letters + string.digits + "-_"
@@ -25,25 +26,39 @@ def new_secret(length: int = 40) -> str:
     return first + "".join(secrets.choice(SECRET_ALPHABET) for _ in range(length - 1))
 
 
-def read_env(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines; comments and blank lines skipped; surrounding quotes removed."""
-    if not path.exists():
-        return {}
+@dataclass(frozen=True)
+class EnvFile:
+    """A `.env` as read: its values, and the line each key is set on (its last, as Compose takes)."""
+
+    path: Path
+    values: dict[str, str]
+    lines: dict[str, int]  # 1-based
+
+
+def read_env_file(path: Path) -> EnvFile:
+    """KEY=VALUE lines; comments and blank lines skipped; surrounding quotes removed. A line that is
+    not KEY=VALUE raises a BadEnvEntry (no key) with its line."""
     values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    lines: dict[str, int] = {}
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = _LINE.match(line)
         if match is None:
-            raise DjstackError(
-                f"{path}:{number}: not a KEY=VALUE line: {line.strip()[:60]!r}",
-                "Fix or remove the line (Compose reads this file too).",
-            )
+            raise BadEnvEntry(None, f"not a KEY=VALUE line: {line.strip()[:60]!r}",
+                              "Fix or remove the line (Compose reads this file too).", path=path, line=number)
         key, value = match.groups()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
         values[key] = value
-    return values
+        lines[key] = number
+    return EnvFile(path, values, lines)
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """The values of read_env_file(path); none when there is no such file."""
+    return read_env_file(path).values
 
 
 def set_value(path: Path, key: str, value: str) -> None:

@@ -31,11 +31,20 @@ INSTALL_HINT = (
 )
 
 
-class EngineMissing(DjstackError):
+class ProgramMissing(DjstackError):
+    """A program djstack runs is not installed (not on PATH); `program` names it."""
+
+    def __init__(self, program: str, message: str | None = None, fix: str | None = None):
+        self.program = program
+        super().__init__(message or f"The {program} command is not installed.",
+                         fix or f"Install {program} (it must be on PATH).")
+
+
+class EngineMissing(ProgramMissing):
     """The `docker` command (or its Compose v2 plugin) is not installed."""
 
     def __init__(self, what: str = "The docker command is not installed.", fix: str = INSTALL_HINT):
-        super().__init__(what, fix)
+        super().__init__("docker", what, fix)
 
 
 class EngineUnreachable(DjstackError):

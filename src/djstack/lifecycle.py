@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import baseimages, docker, tls, ui
+from . import baseimages, docker, execute, tls, ui
+from .commands import compose as cc
+from .commands import web as in_web
 from .compose import Compose, passes_healthcheck
 from .buildhints import missing_system_library
 from .errors import BuildFailed, DjstackError, MissingVariables
@@ -25,7 +27,7 @@ WAIT_SECONDS = 300
 
 def validate_env(stack: Stack, recorded: dict[str, str]) -> None:
     """Refuse to start with a missing or short secret in .env: name the key and the file."""
-    env_path = stack.dir / ".env"
+    env_path = stack.env_path
     empty = [v for v in stack.project_env if not recorded.get(v.name, "").strip()]
     if empty:
         raise MissingVariables(env_path, empty)
@@ -66,7 +68,7 @@ def build(stack: Stack, compose: Compose) -> None:
                "`djstack deploy` puts new code live.")
     log = build_log(stack, "build")
     with ui.step("Building images") as progress:
-        if compose.stream(["--progress", "plain", "build", *services], progress.update, log) != 0:
+        if execute.stream(cc.build(compose.project, services), progress.update, log) != 0:
             raise build_failure(stack, log)
 
 
@@ -77,7 +79,7 @@ def build_failure(stack: Stack, log: Path) -> BuildFailed:
     missing = missing_system_library(text)
     if missing:
         package, said = missing
-        apt = f"{stack.in_context}compose/web/apt-packages.txt"
+        apt = stack.from_root(stack.files.apt_packages)
         fix = (f"A dependency is compiled from source and needs the Debian package {package} ({said!r} in the "
                f"log). Add `{package}` to the [build] section of {apt} (and its shared library to [runtime]), "
                "then run `djstack up` again.")
@@ -90,7 +92,7 @@ def build_failure(stack: Stack, log: Path) -> BuildFailed:
 def start(stack: Stack, compose: Compose) -> None:
     log = build_log(stack, "up")
     with ui.step("Starting and waiting until every service passes its healthcheck") as progress:
-        if compose.stream(["up", "--detach"], progress.update, log) != 0:
+        if execute.stream(cc.up(compose.project), progress.update, log) != 0:
             raise DjstackError(_failure_report(compose, log), "Run `djstack doctor` for a diagnosis.")
         failure = wait_ready(compose, progress.update)
         if failure:
@@ -179,14 +181,14 @@ def smoke_check(stack: Stack, compose: Compose) -> SmokeResult:
             f"web's last log lines:\n{compose.logs(stack.services.web, 20)}",
             "Run `djstack doctor` for a diagnosis.",
         )
-    static_path = _a_static_file(stack, compose)
+    static_path = a_static_file(stack, compose)
     static_status = None
     if static_path:
         static_status = http_status(stack.base_url.rstrip("/") + static_path, host)
         if static_status != 200:
             raise DjstackError(f"nginx answered {static_status} for the static file {static_path}.",
                                "Run `djstack doctor` for a diagnosis.")
-    proc = compose.exec(stack.services.web, ["python", f"{stack.web_files}/probe.py"], check=False)
+    proc = execute.run(in_web.probe(compose.project, stack.services.web, stack.web_files), check=False)
     try:
         probe = json.loads(proc.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
@@ -213,13 +215,13 @@ def http_status(url: str, host: str, timeout: float = 10, cookie: str | None = N
         return None
 
 
-def _a_static_file(stack: Stack, compose: Compose) -> str | None:
+def a_static_file(stack: Stack, compose: Compose) -> str | None:
     """The URL of one collected static file (a stylesheet if there is one), or None."""
     location = stack.url_path(stack.project.static_url)
     if location is None:
         return None
     root = stack.paths.static_build
-    proc = compose.exec(stack.services.web, ["find", root, "-type", "f", "-name", "*.css"], check=False)
+    proc = execute.run(in_web.stylesheets(compose.project, stack.services.web, root), check=False)
     files = sorted(proc.stdout.split())
     if not files:
         return None
@@ -246,16 +248,15 @@ def up(stack: Stack, recorded: dict[str, str]) -> SmokeResult:
 def _forget_interrupted_switch(stack: Stack, compose: Compose) -> None:
     """A web.conf left by an interrupted deploy may name a container that is gone: `up` converges to
     the service name (see compose/nginx/upstream/README.md)."""
-    left = stack.dir / stack.nginx_upstream_dir / "web.conf"
+    left = stack.path(stack.files.upstream_conf)
     if left.exists():
         left.unlink()
-        compose.exec(stack.services.nginx, ["nginx", "-s", "reload"], check=False, timeout=60)
+        execute.run(in_web.nginx_reload(compose.project, stack.services.nginx), check=False)
         ui.say(f"Removed {left.relative_to(stack.dir)}, left by an interrupted deploy: nginx sends to "
                f"the {stack.services.web} service again.")
 
 
 def down(stack: Stack, *, volumes: bool) -> None:
     compose = Compose(stack.dir)
-    args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
     with ui.step("Stopping the stack" + (" and deleting its volumes" if volumes else "")):
-        compose.run(args, timeout=300)
+        execute.run(cc.down(compose.project, volumes=volumes))

@@ -224,8 +224,8 @@ def _judge(app, op, known, new_models, new_fields):
             f"adds {field} as NOT NULL without a database default (a Python default= only fills the rows "
             f"that exist now): the running release inserts {model} rows without it, and each of those "
             f"inserts fails until the new release is live.",
-            f"Add it with null=True (or db_default=... so the database fills it for the old code), deploy code "
-            f"that always sets it, backfill the old rows, and make it NOT NULL in a later release.",
+            "Add it with null=True (or db_default=... so the database fills it for the old code), deploy code "
+            "that always sets it, backfill the old rows, and make it NOT NULL in a later release.",
         )
         return
     if kind in ("RemoveField", "AlterField", "RenameField"):
@@ -347,9 +347,9 @@ def _judge_field(kind, model, op, old, new):
             f"AlterField {field}",
             f"changes the column type of {field} {detail}: the running release still reads and writes "
             f"values of the old type, and the ones the new type cannot hold are rejected or cut.",
-            f"Expand/contract: add a column of the new type beside the old, write both from the new code, "
-            f"copy the data, switch reads, drop the old column in a later release. Widening (a longer "
-            f"max_length, integer to bigint, more digits) is safe as it is.",
+            "Expand/contract: add a column of the new type beside the old, write both from the new code, "
+            "copy the data, switch reads, drop the old column in a later release. Widening (a longer "
+            "max_length, integer to bigint, more digits) is safe as it is.",
         )
 
 

@@ -8,13 +8,15 @@ Compose reads; the rest are fixed here, so all files agree by construction.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from .detect import DjangoProject
 from .envfile import new_secret
-from .errors import DjstackError
-from .detect.python import PythonChoice, choose_python
+from .errors import BadEnvEntry, DjstackError
+from .detect.python import PythonChoice, PythonRequest, choose_python
 from .detect import syslibs
 from .detect.buildsteps import STACK_ENVIRONMENT, build_env_prefix
 from .detect.syslibs import SystemPackage
@@ -118,6 +120,7 @@ class StackFiles:
     web: str = "compose/web"  # web's scripts and configs; Stack.web_files inside the image
     uwsgi_ini: str = "compose/web/uwsgi.ini"
     apt_packages: str = "compose/web/apt-packages.txt"
+    requirements_stack: str = "compose/web/requirements-stack.txt"  # what the stack itself installs
     migration_plan: str = "compose/web/migration_plan.py"
     nginx: str = "compose/nginx"  # nginx's build context
     nginx_conf: str = "compose/nginx/nginx.conf"
@@ -127,8 +130,10 @@ class StackFiles:
     acme: str = "compose/nginx/acme"  # ACME http-01 challenges (certbot --webroot -w this folder)
     nginx_log: str = "compose/nginx/log"  # mounted at Paths.nginx_logs
     nginx_error_log: str = "compose/nginx/log/error.log"  # nginx writes it (doctor reads it)
+    mysql: str = "compose/mysql"  # db's files (not in the web image's build context)
     mysql_conf: str = "compose/mysql/conf/djstack.cnf"  # mounted at Paths.mysql_conf
     mysql_init: str = "compose/mysql/init"  # mounted at Paths.mysql_init
+    redis: str = "compose/redis"
     redis_conf: str = "compose/redis/redis.conf"  # mounted at Paths.redis_conf
 
 
@@ -374,8 +379,8 @@ class Stack:
             "DJANGO_CSRF_TRUSTED_ORIGINS": ",".join(self.csrf_trusted_origins),
             "MYSQL_DATABASE": self.db_name,
             "MYSQL_USER": self.db_user,
-            **{f"{svc.upper()}_MEM_LIMIT": mem for svc, (mem, _) in self.limits.items()},
-            **{f"{svc.upper()}_PIDS_LIMIT": str(pids) for svc, (_, pids) in self.limits.items()},
+            **{limit_keys(svc)[0]: mem for svc, (mem, _) in self.limits.items()},
+            **{limit_keys(svc)[1]: str(pids) for svc, (_, pids) in self.limits.items()},
             **self.secrets,
             **{v.name: v.value for v in self.project_env},
         }
@@ -469,24 +474,20 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[str, str]) -> Stack:
-    """Decide every value: explicit options first, then what `.env` recorded, then defaults."""
+    """Decide every value: explicit options first, then what `.env` recorded, then defaults. Each
+    setting goes through its parser (below): the first bad one raises its BadEnvEntry."""
 
     def pick(option, key, default):
         if option is not None:
             return option
         return recorded.get(key) or default
 
-    source = pick(options.image_source, "IMAGE_SOURCE", "official")
-    if source not in IMAGE_SETS:
-        raise DjstackError(
-            f"Unknown image source {source!r} (from IMAGE_SOURCE in .env or --images).",
-            f"Use one of: {', '.join(IMAGE_SOURCES)}.",
-        )
+    source = parse_image_source(pick(options.image_source, "IMAGE_SOURCE", "official"))
     same_source = recorded.get("IMAGE_SOURCE", source) == source
     # --python, else the version .env recorded (while the source is the same), else the project's request.
     kept_python = recorded.get("PYTHON_VERSION") if same_source else None
-    python = choose_python(project.python_request, PYTHONS[source], DEFAULT_PYTHON, options.python or kept_python,
-                           images=source, override_from="--python" if options.python else ".env's PYTHON_VERSION")
+    python = parse_python(project.python_request, source, options.python or kept_python,
+                          "--python" if options.python else ".env's PYTHON_VERSION")
     default_images = image_set(source, python.version)
     # A recorded image name is kept only while the source and the Python are unchanged: switching
     # either switches names.
@@ -501,38 +502,26 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
     # `docker compose` gives the project's own containers: djstack's must not take it over.
     own_name = project.root.name if project.stack_dir == "." else f"{project.root.name}-{project.stack_dir}"
     name = compose_name(options.name or recorded.get("COMPOSE_PROJECT_NAME") or own_name)
-    domains = options.domains or tuple(d for d in recorded.get("DOMAINS", "").split(",") if d)
-    for domain in domains:
-        validate_domain(domain)
-    tls = pick(options.tls, "TLS", "provided" if domains else "off")
-    if tls not in TLS_MODES:
-        raise DjstackError(f"Unknown TLS mode {tls!r} (from TLS in .env or --tls).",
-                           f"Use one of: {', '.join(TLS_MODES)}.")
-    if tls != "off" and not domains:
-        raise DjstackError(f"TLS {tls} needs the site's domain names.",
-                           "Pass --domain NAME (repeatable), e.g. --domain example.com --domain www.example.com.")
+    domains = parse_domains(options.domains or _listed(recorded.get("DOMAINS", "")))
+    tls = parse_tls(pick(options.tls, "TLS", "provided" if domains else "off"), domains)
     # With domains the site answers to them (and any extra --host); otherwise to --host or the defaults.
     if options.hosts or options.domains:
         hosts = tuple(dict.fromkeys((*domains, *options.hosts)))
     else:
-        hosts = tuple(h for h in recorded.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h) or tuple(domains)
-    http_port = _port(pick(options.http_port, "HTTP_PORT", 80), "HTTP_PORT", "--port")
-    https_port = _port(pick(options.https_port, "HTTPS_PORT", 443), "HTTPS_PORT", "--https-port")
-    if tls != "off" and https_port == http_port:
-        raise DjstackError(f"HTTP_PORT and HTTPS_PORT are both {http_port}.", "Give --https-port a different port.")
-    hsts_text = str(pick(options.hsts_seconds, "HSTS_SECONDS", DEFAULT_HSTS_SECONDS if tls == "provided" else 0))
-    if not hsts_text.isdigit():
-        raise DjstackError(f"HSTS_SECONDS {hsts_text!r} is not a number of seconds.",
-                           "Use 0 (off) or e.g. 31536000 (a year), in .env or with --hsts-seconds.")
+        hosts = _listed(recorded.get("DJANGO_ALLOWED_HOSTS", "")) or domains
+    http_port = parse_port(pick(options.http_port, "HTTP_PORT", 80), "HTTP_PORT", "--port")
+    https_port = parse_port(pick(options.https_port, "HTTPS_PORT", 443), "HTTPS_PORT", "--https-port")
+    distinct_ports(http_port, https_port, tls)
+    hsts = parse_hsts(pick(options.hsts_seconds, "HSTS_SECONDS", DEFAULT_HSTS_SECONDS if tls == "provided" else 0))
     if tls != "provided":
-        hsts_text = "0"  # never pin a self-signed certificate, and HSTS means nothing over plain HTTP
-    for host in hosts:
-        validate_host(host)
-    limits = {svc: _limits(svc, recorded, default) for svc, default in DEFAULT_LIMITS.items()}
-    login_rate = recorded.get("ADMIN_LOGIN_RATE") or str(DEFAULT_LOGIN_RATE)
-    if not login_rate.isdigit():
-        raise DjstackError(f".env: ADMIN_LOGIN_RATE={login_rate!r} is not a number.",
-                           "Use the number of login POSTs a minute per address, or 0 for no limit.")
+        hsts = 0  # never pin a self-signed certificate, and HSTS means nothing over plain HTTP
+    hosts = parse_hosts(hosts)
+    limits = {}
+    for svc, (mem, pids) in DEFAULT_LIMITS.items():
+        mem_key, pids_key = limit_keys(svc)
+        limits[svc] = (parse_memory(recorded.get(mem_key) or mem, mem_key),
+                       parse_pids(recorded.get(pids_key) or str(pids), pids_key))
+    login_rate = parse_login_rate(recorded.get("ADMIN_LOGIN_RATE") or str(DEFAULT_LOGIN_RATE))
     project_env = tuple(
         ProjectVariable(read.name, f"{_relative(read.file, project.root)}:{read.line}", read.kind,
                         recorded.get(read.name, ""))
@@ -549,7 +538,7 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         image_source=source,
         images=images,
         python=python,
-        hosts=tuple(hosts) or DEFAULT_HOSTS,
+        hosts=hosts or DEFAULT_HOSTS,
         http_bind=pick(options.http_bind, "HTTP_BIND", "0.0.0.0"),
         http_port=http_port,
         secrets=stack_secrets,
@@ -558,12 +547,12 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         pip_index_url=pick(options.pip_index_url, "PIP_INDEX_URL", ""),
         pip_ca_bundle=pick(options.pip_ca_bundle, "PIP_CA_BUNDLE", str(HOST_CA_BUNDLE) if HOST_CA_BUNDLE.is_file() else ""),
         debian_mirror=pick(options.debian_mirror, "DEBIAN_MIRROR", ""),
-        domains=tuple(domains),
+        domains=domains,
         tls=tls,
         https_port=https_port,
-        hsts_seconds=int(hsts_text),
+        hsts_seconds=hsts,
         limits=limits,
-        login_rate=int(login_rate),
+        login_rate=login_rate,
         project_env=project_env,
         web_release=recorded.get("WEB_RELEASE") or "latest",
         previous_release=recorded.get(PREVIOUS_KEY, ""),
@@ -577,34 +566,100 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _port(value, key: str, option: str) -> int:
-    text = str(value)
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise DjstackError(f"{key} {text!r} is not a port number (from .env or {option}).",
-                           "Use a number from 1 to 65535.")
-    return int(text)
+# --- the recorded settings: one parser each --------------------------------------------------------
+# Each takes the setting's text (from .env or a CLI option) and returns its value, or raises a
+# BadEnvEntry naming the .env key that records it. build_stack assembles a Stack from them;
+# bad_env_entries runs them on a .env's values and collects every bad entry.
 
 
-_MEMORY = re.compile(r"^[1-9][0-9]*[kmg]?$")
+def _listed(text: str) -> tuple[str, ...]:
+    """A comma-separated .env value (DOMAINS, DJANGO_ALLOWED_HOSTS) as its items."""
+    return tuple(item for item in text.split(",") if item)
 
 
-def _limits(service: str, recorded: dict[str, str], default: tuple[str, int]) -> tuple[str, int]:
-    mem_key, pids_key = f"{service.upper()}_MEM_LIMIT", f"{service.upper()}_PIDS_LIMIT"
-    mem = recorded.get(mem_key) or default[0]
-    pids = recorded.get(pids_key) or str(default[1])
-    if not _MEMORY.match(mem.lower()):
-        raise DjstackError(f".env: {mem_key}={mem!r} is not a memory size.", "Use e.g. 512m or 1g.")
-    if not pids.isdigit() or int(pids) < 16:
-        raise DjstackError(f".env: {pids_key}={pids!r} is not a process count.", "Use a number of at least 16, e.g. 256.")
-    return mem.lower(), int(pids)
+def limit_keys(service: str) -> tuple[str, str]:
+    """The .env keys of a service's memory and process limits."""
+    return f"{service.upper()}_MEM_LIMIT", f"{service.upper()}_PIDS_LIMIT"
+
+
+def parse_image_source(text: str) -> str:
+    if text not in IMAGE_SETS:
+        raise BadEnvEntry("IMAGE_SOURCE", f"Unknown image source {text!r} (from IMAGE_SOURCE in .env or --images).",
+                          f"Use one of: {', '.join(IMAGE_SOURCES)}.")
+    return text
+
+
+def parse_python(request: PythonRequest | None, source: str, version: str | None, given_by: str) -> PythonChoice:
+    """The web image's Python: `version` (from `given_by`) when the source's images offer it, else
+    the project's request (see choose_python)."""
+    try:
+        return choose_python(request, PYTHONS[source], DEFAULT_PYTHON, version, images=source, override_from=given_by)
+    except DjstackError as exc:
+        raise BadEnvEntry("PYTHON_VERSION", exc.message, exc.fix) from None
 
 
 def compose_name(text: str) -> str:
     """A valid Compose project name: lowercase letters, digits, '-' and '_', starting alphanumeric."""
     name = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
     if not name:
-        raise DjstackError(f"Cannot make a Compose project name from {text!r}.", "Pass --name NAME.")
+        raise BadEnvEntry("COMPOSE_PROJECT_NAME", f"Cannot make a Compose project name from {text!r}.",
+                          "Pass --name NAME.")
     return name
+
+
+def parse_tls(text: str, domains: tuple[str, ...]) -> str:
+    if text not in TLS_MODES:
+        raise BadEnvEntry("TLS", f"Unknown TLS mode {text!r} (from TLS in .env or --tls).",
+                          f"Use one of: {', '.join(TLS_MODES)}.")
+    if text != "off" and not domains:
+        raise BadEnvEntry("TLS", f"TLS {text} needs the site's domain names.",
+                          "Pass --domain NAME (repeatable), e.g. --domain example.com --domain www.example.com.")
+    return text
+
+
+def parse_port(value, key: str, option: str) -> int:
+    text = str(value)
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise BadEnvEntry(key, f"{key} {text!r} is not a port number (from .env or {option}).",
+                          "Use a number from 1 to 65535.")
+    return int(text)
+
+
+def distinct_ports(http_port: int, https_port: int, tls: str) -> None:
+    """With HTTPS on, nginx cannot publish both on one port."""
+    if tls != "off" and https_port == http_port:
+        raise BadEnvEntry("HTTPS_PORT", f"HTTP_PORT and HTTPS_PORT are both {http_port}.",
+                          "Give --https-port a different port.")
+
+
+def parse_hsts(value) -> int:
+    text = str(value)
+    if not text.isdigit():
+        raise BadEnvEntry("HSTS_SECONDS", f"HSTS_SECONDS {text!r} is not a number of seconds.",
+                          "Use 0 (off) or e.g. 31536000 (a year), in .env or with --hsts-seconds.")
+    return int(text)
+
+
+def parse_login_rate(text: str) -> int:
+    if not text.isdigit():
+        raise BadEnvEntry("ADMIN_LOGIN_RATE", f".env: ADMIN_LOGIN_RATE={text!r} is not a number.",
+                          "Use the number of login POSTs a minute per address, or 0 for no limit.")
+    return int(text)
+
+
+_MEMORY = re.compile(r"^[1-9][0-9]*[kmg]?$")
+
+
+def parse_memory(text: str, key: str) -> str:
+    if not _MEMORY.match(text.lower()):
+        raise BadEnvEntry(key, f".env: {key}={text!r} is not a memory size.", "Use e.g. 512m or 1g.")
+    return text.lower()
+
+
+def parse_pids(text: str, key: str) -> int:
+    if not text.isdigit() or int(text) < 16:
+        raise BadEnvEntry(key, f".env: {key}={text!r} is not a process count.", "Use a number of at least 16, e.g. 256.")
+    return int(text)
 
 
 _HOST = re.compile(r"^(\*|\.?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)$")
@@ -613,25 +668,86 @@ _HOST = re.compile(r"^(\*|\.?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
-def validate_domain(domain: str) -> None:
-    """A certificate's DNS name: dot-separated labels, at least two, no wildcard, no IP address."""
-    labels = domain.lower().split(".")
-    if (
-        len(domain) > 253
-        or len(labels) < 2
-        or not all(_LABEL.match(label) for label in labels)
-        or labels[-1].isdigit()
-    ):
-        raise DjstackError(
-            f"--domain {domain!r} is not a valid domain name.",
-            "Use a full DNS name such as example.com or www.example.com: letters, digits and '-' in "
-            "dot-separated labels, no spaces, no empty label ('..'), no wildcard, no IP address.",
-        )
+def parse_domains(domains: tuple[str, ...]) -> tuple[str, ...]:
+    """Certificates' DNS names: dot-separated labels, at least two, no wildcard, no IP address."""
+    for domain in domains:
+        labels = domain.lower().split(".")
+        if (
+            len(domain) > 253
+            or len(labels) < 2
+            or not all(_LABEL.match(label) for label in labels)
+            or labels[-1].isdigit()
+        ):
+            raise BadEnvEntry(
+                "DOMAINS",
+                f"--domain {domain!r} is not a valid domain name.",
+                "Use a full DNS name such as example.com or www.example.com: letters, digits and '-' in "
+                "dot-separated labels, no spaces, no empty label ('..'), no wildcard, no IP address.",
+            )
+    return tuple(domains)
 
 
-def validate_host(host: str) -> None:
-    if not _HOST.match(host) or ".." in host:
-        raise DjstackError(
-            f"{host!r} is not a valid host name for ALLOWED_HOSTS.",
+def parse_hosts(hosts: tuple[str, ...]) -> tuple[str, ...]:
+    """ALLOWED_HOSTS entries: domains, leading-dot wildcards, IP addresses, or '*'."""
+    bad = next((host for host in hosts if not _HOST.match(host) or ".." in host), None)
+    if bad is not None:
+        raise BadEnvEntry(
+            "DJANGO_ALLOWED_HOSTS",
+            f"{bad!r} is not a valid host name for ALLOWED_HOSTS.",
             "Use a domain (example.com), a leading-dot wildcard (.example.com) or an IP address.",
         )
+    return tuple(hosts)
+
+
+#: The parser of each .env key whose text alone decides whether it is valid.
+PARSERS: dict[str, Callable[[str], object]] = {
+    "IMAGE_SOURCE": parse_image_source,
+    "COMPOSE_PROJECT_NAME": compose_name,
+    "DOMAINS": lambda text: parse_domains(_listed(text)),
+    "DJANGO_ALLOWED_HOSTS": lambda text: parse_hosts(_listed(text)),
+    "HTTP_PORT": lambda text: parse_port(text, "HTTP_PORT", "--port"),
+    "HTTPS_PORT": lambda text: parse_port(text, "HTTPS_PORT", "--https-port"),
+    "HSTS_SECONDS": parse_hsts,
+    "ADMIN_LOGIN_RATE": parse_login_rate,
+    **{mem: partial(parse_memory, key=mem) for mem, _ in map(limit_keys, DEFAULT_LIMITS)},
+    **{pids: partial(parse_pids, key=pids) for _, pids in map(limit_keys, DEFAULT_LIMITS)},
+}
+
+
+def bad_env_entries(values: Mapping[str, str], path: Path | str | None = None,
+                    lines: Mapping[str, int] | None = None) -> list[BadEnvEntry]:
+    """Every entry of a `.env` (its `values`, read from `path` with each key's line in `lines`) that
+    build_stack would refuse, all at once, each naming its key and line. An empty value is never bad
+    (it means the default). build_stack(project, StackOptions(), values without these keys) accepts
+    what is left: a setting that depends on another is judged with the other's valid value."""
+    lines = lines or {}
+    bad: list[BadEnvEntry] = []
+    good: dict[str, object] = {}
+
+    def refuse(key: str, exc: BadEnvEntry) -> None:
+        bad.append(BadEnvEntry(key, exc.problem, exc.fix, path=path, line=lines.get(key)))
+
+    def judge(key: str, parse: Callable[[str], object]) -> None:
+        try:
+            good[key] = parse(values[key])
+        except BadEnvEntry as exc:
+            refuse(key, exc)
+
+    for key, parse in PARSERS.items():
+        if values.get(key):
+            judge(key, parse)
+    source = good.get("IMAGE_SOURCE", "official")
+    domains = good.get("DOMAINS", ())
+    if values.get("PYTHON_VERSION"):
+        judge("PYTHON_VERSION", lambda text: parse_python(None, source, text, ".env's PYTHON_VERSION"))
+    if values.get("TLS"):
+        judge("TLS", lambda text: parse_tls(text, domains))
+    try:
+        distinct_ports(good.get("HTTP_PORT", 80), good.get("HTTPS_PORT", 443),
+                       good.get("TLS") or ("provided" if domains else "off"))
+    except BadEnvEntry as exc:
+        # Each port recorded makes the clash: left out alone, the other would still meet its default.
+        for key in ("HTTP_PORT", "HTTPS_PORT"):
+            if key in good:
+                refuse(key, exc)
+    return bad

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import docker
-from .errors import DjstackError
+from . import execute
+from .commands import docker as dc
+from .commands import host
+from .errors import CommandTimedOut, DjstackError, ProgramMissing
 
 #: Docker's tag grammar: a word character first, then up to 127 word characters, dots and dashes.
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -56,16 +57,16 @@ def _clean_commit(root: Path) -> str | None:
     """HEAD's short hash when `root` is in a git checkout with nothing uncommitted; else None.
 
     git is asked directly (no engine involved); a host without git simply gets time tags."""
-    def git(*args: str) -> subprocess.CompletedProcess | None:
+    def git(command: execute.Command) -> execute.Result | None:
         try:
-            return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
+            return execute.run(command, check=False)
+        except (OSError, ProgramMissing, CommandTimedOut):
             return None
 
-    head = git("rev-parse", "--short=12", "HEAD")
+    head = git(host.git_head(root))
     if head is None or head.returncode != 0:
         return None
-    status = git("status", "--porcelain")  # untracked files too: a new migration is a change
+    status = git(host.git_changes(root))
     if status is None or status.returncode != 0 or status.stdout.strip():
         return None
     return head.stdout.strip()
@@ -73,7 +74,7 @@ def _clean_commit(root: Path) -> str | None:
 
 def listed(repository: str, running_images: set[str]) -> list[Release]:
     """The releases whose images the engine holds, newest first."""
-    proc = docker.run(["image", "ls", "--no-trunc", "--format", "{{json .}}", repository], timeout=60)
+    proc = execute.run(dc.images(repository))
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     releases = [Release(row["Tag"], row["ID"], row.get("CreatedAt", ""), row["ID"] in running_images)
                 for row in rows if row.get("Tag") not in (None, "", "<none>")]

@@ -9,26 +9,26 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
-from .errors import DjstackError
+from . import execute
+from .commands import host
+from .errors import DjstackError, ProgramMissing, TlsProblem
 from .model import Stack
 
 SELF_SIGNED_DAYS = 825
 
 
-def _openssl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    exe = shutil.which("openssl")
-    if exe is None:
-        raise DjstackError("The `openssl` command is not installed; djstack uses it for certificates.",
-                           "Install it (Debian/Ubuntu: apt-get install openssl).")
-    return subprocess.run([exe, *args], input=stdin, capture_output=True, text=True, timeout=60)
+def _openssl(*args: str) -> execute.Result:
+    try:
+        return execute.run(host.openssl(*args), check=False)
+    except ProgramMissing as exc:
+        raise TlsProblem("openssl", "The `openssl` command is not installed; djstack uses it for certificates.",
+                         "Install it (Debian/Ubuntu: apt-get install openssl).") from exc
 
 
 def cert_paths(stack: Stack) -> tuple[Path, Path]:
-    folder = stack.dir / stack.tls_files.folder
+    folder = stack.path(stack.tls_files.folder)
     return folder / stack.tls_files.cert, folder / stack.tls_files.key
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -84,9 +83,10 @@ class LiveStack:
         return proc
 
     def services_all(self) -> list[dict]:
-        """Every container of the stack, as `docker compose ps` describes it."""
-        text = self.compose("ps", "--all", "--format", "json").stdout.strip()
-        return json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines()]
+        """Every container of the stack, as `docker compose ps` describes it (read as djstack reads it)."""
+        from djstack.compose import ps_rows
+
+        return ps_rows(self.compose("ps", "--all", "--format", "json").stdout)
 
     def services(self) -> dict[str, dict]:
         return {row["Service"]: row for row in self.services_all()}

@@ -148,7 +148,13 @@ def _fsync_dir(folder: Path) -> None:
 
 
 class ArchiveInvalid(DjstackError):
-    """The archive cannot be trusted: unreadable, incomplete, or not matching its manifest."""
+    """The archive at `path` cannot be trusted: unreadable, incomplete, or not matching its manifest;
+    `problem` says which (the message is it after the path)."""
+
+    def __init__(self, path: Path, problem: str, fix: str):
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}", fix)
 
 
 @dataclass(frozen=True)
@@ -168,7 +174,7 @@ def verify(path: Path, extract_to: Path | None = None,
     Raises ArchiveInvalid naming the problem. Extracted files are only to be used when this returns.
     """
     if not path.is_file():
-        raise ArchiveInvalid(f"{path}: no such archive.", "Give the path of a .tar.gz made by `djstack backup`.")
+        raise ArchiveInvalid(path, "no such archive.", "Give the path of a .tar.gz made by `djstack backup`.")
     manifest = None
     seen: dict[str, tuple[int, str]] = {}
     try:
@@ -179,10 +185,10 @@ def verify(path: Path, extract_to: Path | None = None,
                     manifest = _read_manifest(path, tar.extractfile(member).read())
                     continue
                 if manifest is None:
-                    raise ArchiveInvalid(f"{path}: the archive does not start with {MANIFEST}.",
+                    raise ArchiveInvalid(path, f"the archive does not start with {MANIFEST}.",
                                          "This is not an archive made by `djstack backup`.")
                 if member.name not in manifest["files"] or member.name in seen or not member.isfile():
-                    raise ArchiveInvalid(f"{path}: unexpected member {member.name!r} (not in the manifest).",
+                    raise ArchiveInvalid(path, f"unexpected member {member.name!r} (not in the manifest).",
                                          "The archive was altered after `djstack backup` wrote it; do not use it.")
                 seen[member.name] = _hash_member(tar.extractfile(member), extract_to, member.name, on_bytes)
             while raw.read(CHUNK):  # to the end, so the gzip trailer's checks run
@@ -190,18 +196,18 @@ def verify(path: Path, extract_to: Path | None = None,
     except ArchiveInvalid:
         raise
     except (EOFError, tarfile.ReadError, zlib.error, OSError) as exc:
-        raise ArchiveInvalid(f"{path}: the archive is {_damage(exc)} ({exc}).",
+        raise ArchiveInvalid(path, f"the archive is {_damage(exc)} ({exc}).",
                              "Use another archive (`djstack backups` shows which ones verify).") from exc
     if manifest is None:
-        raise ArchiveInvalid(f"{path}: the archive has no {MANIFEST}.", "This is not an archive made by `djstack backup`.")
+        raise ArchiveInvalid(path, f"the archive has no {MANIFEST}.", "This is not an archive made by `djstack backup`.")
     for name, expected in manifest["files"].items():
         if name not in seen:
-            raise ArchiveInvalid(f"{path}: {name} is listed in the manifest but missing from the archive.",
+            raise ArchiveInvalid(path, f"{name} is listed in the manifest but missing from the archive.",
                                  "Use another archive (`djstack backups` shows which ones verify).")
         size, digest = seen[name]
         if size != expected["size"] or digest != expected["sha256"]:
             raise ArchiveInvalid(
-                f"{path}: {name} does not match the manifest's checksum (sha256 {digest[:12]}…, expected "
+                path, f"{name} does not match the manifest's checksum (sha256 {digest[:12]}…, expected "
                 f"{expected['sha256'][:12]}…; {size} bytes, expected {expected['size']}): it was changed or damaged.",
                 "Use another archive (`djstack backups` shows which ones verify).")
     return Verified(path, manifest)
@@ -224,7 +230,7 @@ def _read_manifest(path: Path, body: bytes) -> dict:
     except (ValueError, KeyError, TypeError, AttributeError):
         ok = False
     if not ok:
-        raise ArchiveInvalid(f"{path}: its {MANIFEST} is unreadable or incomplete.",
+        raise ArchiveInvalid(path, f"its {MANIFEST} is unreadable or incomplete.",
                              "This is not an archive made by this version of `djstack backup`.")
     return manifest
 

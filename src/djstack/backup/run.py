@@ -7,8 +7,6 @@ host command line), tar in web for the media volume. The host only moves bytes a
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,24 +17,20 @@ from pathlib import Path
 
 import yaml
 
-from .. import __version__, ui
+from .. import __version__, execute, ui
+from ..commands import compose as cc
+from ..commands import db as commands
 from ..compose import Compose, require_running
-from ..errors import DjstackError
+from ..errors import CommandFailed, DjstackError
 from ..lifecycle import wait_ready
 from ..model import Stack
 from . import archive
-
-#: Inside db: connect as root over the socket with the container's own root password.
-_AS_ROOT = 'export MYSQL_PWD="$MYSQL_ROOT_PASSWORD"; '
-_DUMP = (_AS_ROOT + 'exec mysqldump -uroot --single-transaction --routines --triggers --events --hex-blob '
-         '--default-character-set=utf8mb4 "$MYSQL_DATABASE"')
-_DUMP_END = b"-- Dump completed"
 
 
 def project_name(stack: Stack) -> str:
     """The Compose project name, as docker-compose.yml says (it may differ from the folder's name)."""
     try:
-        data = yaml.safe_load((stack.dir / "docker-compose.yml").read_text(encoding="utf-8"))
+        data = yaml.safe_load(stack.compose_path.read_text(encoding="utf-8"))
         name = data.get("name") if isinstance(data, dict) else None
     except (OSError, yaml.YAMLError):
         name = None
@@ -83,15 +77,15 @@ def _backup(stack: Stack, folder: Path, *, keep: int | None, pre_restore: bool) 
     with tempfile.TemporaryDirectory(dir=folder, prefix=".backup-") as tmp:
         dump, media = Path(tmp) / archive.DUMP, Path(tmp) / archive.MEDIA
         with _status("Dumping the database"):
-            _exec_to_file(compose, stack.services.db, ["sh", "-c", _DUMP], dump, "mysqldump")
-        if not _ends_with(dump, _DUMP_END):
+            _exec_to_file(commands.dump(compose.project, stack.services.db), stack.services.db, dump, "mysqldump")
+        if not _ends_with(dump, commands.DUMP_END):
             raise DjstackError("mysqldump stopped before the end of the dump (no 'Dump completed' line).",
                                f"See `djstack logs {stack.services.db}`; nothing was written to {folder}.")
-        version = compose.exec(stack.services.db, ["sh", "-c", _AS_ROOT + "exec mysql -uroot -N -B -e 'SELECT VERSION()'"])
+        version = execute.run(commands.server_version(compose.project, stack.services.db))
         media_total = _media_size(compose, stack)
         with _progress("Copying the media files", media_total) as advance:
-            _exec_to_file(compose, stack.services.web, ["tar", "-C", stack.paths.media, "-c", "."], media, "tar",
-                          on_bytes=advance)
+            _exec_to_file(commands.media_tar(compose.project, stack.services.web, stack.paths.media),
+                          stack.services.web, media, "tar", on_bytes=advance)
         files = {archive.DUMP: dump, archive.MEDIA: media}
         media_files = archive.tar_file_count(media)
         manifest = archive.make_manifest(
@@ -120,9 +114,9 @@ def list_backups(stack: Stack, folder: Path) -> list[Listed]:
         try:
             verified = archive.verify(path)
             created, problem = verified.manifest["created"], None
-        except DjstackError as exc:
+        except archive.ArchiveInvalid as exc:
             created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(path.stat().st_mtime)) + " (file time)"
-            problem = exc.message.removeprefix(f"{path}: ")
+            problem = exc.problem
         rows.append(Listed(path, created, path.stat().st_size, problem))
     return rows
 
@@ -171,7 +165,7 @@ def restore(stack: Stack, path: Path, *, yes: bool, allow_other_project: bool,
         # web is stopped while its database and files are swapped: no request sees half a restore, and
         # its start afterwards applies any migration the restored database lacks.
         with _status("Stopping web"):
-            compose.run(["stop", stack.services.web], timeout=120)
+            execute.run(cc.stop(compose.project, stack.services.web))
         try:
             with _status("Loading the database"):
                 _load_database(compose, stack, dump)
@@ -183,7 +177,7 @@ def restore(stack: Stack, path: Path, *, yes: bool, allow_other_project: bool,
                                ) from exc
         finally:
             with _status("Starting web and waiting until every service passes its healthcheck"):
-                started = compose.run(["up", "--detach", "--no-build", "--no-recreate"], check=False, timeout=300)
+                started = execute.run(cc.start_missing(compose.project), check=False)
                 failure = wait_ready(compose, lambda _: None) if started.returncode == 0 else None
         if started.returncode != 0 or failure:
             said = failure[0] if failure else (started.stdout + started.stderr).strip()[-2000:]
@@ -201,75 +195,45 @@ def _confirm(question: str) -> bool:
 
 
 def _load_database(compose: Compose, stack: Stack, dump: Path) -> None:
-    script = (_AS_ROOT + 'mysql -uroot -e "DROP DATABASE IF EXISTS \\`$MYSQL_DATABASE\\`; '
-              'CREATE DATABASE \\`$MYSQL_DATABASE\\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" '
-              '&& exec mysql -uroot --default-character-set=utf8mb4 "$MYSQL_DATABASE"')
-    _exec_from_file(compose, ["exec", "-T", stack.services.db, "sh", "-c", script], dump, "loading the dump")
+    _run_fed(commands.load(compose.project, stack.services.db, dump), "loading the dump")
 
 
 def _replace_media(compose: Compose, stack: Stack, media: Path) -> int:
     """Unpack into a staging folder inside the volume, then swap it in; owner = the app user."""
-    stage = ".djstack-restore"
-    script = "; ".join([
-        "set -e",
-        f"cd {shlex.quote(stack.paths.media)}",
-        f"rm -rf {stage}",
-        f"mkdir {stage}",
-        f"tar -C {stage} -x -f -",
-        f"find . -mindepth 1 -maxdepth 1 ! -name {stage} -exec rm -rf {{}} +",
-        f"find {stage} -mindepth 1 -maxdepth 1 -exec mv {{}} . \\;",
-        f"rmdir {stage}",
-        f"chown -R {stack.user.name}:{stack.user.name} .",
-        "find . -type f | wc -l",
-    ])
     # web is stopped: a one-off container of the same service mounts the same media volume.
-    out = _exec_from_file(compose, ["run", "--rm", "--no-deps", "-T", "--user", "root", "--entrypoint", "sh",
-                                    stack.services.web, "-c", script], media, "unpacking the media")
+    out = _run_fed(commands.replace_media(compose.project, stack.services.web, stack.paths.media,
+                                                 stack.user.name, media), "unpacking the media")
     return int(out.split()[-1]) if out.split() else 0
 
 
 def _count_rows(compose: Compose, stack: Stack) -> tuple[int, int]:
-    listing = compose.exec(stack.services.db, ["sh", "-c", _AS_ROOT + 'exec mysql -uroot -N -B -e "SELECT '
-                           "TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA='$MYSQL_DATABASE' "
-                           "AND TABLE_TYPE='BASE TABLE'\""])
+    listing = execute.run(commands.tables(compose.project, stack.services.db))
     tables = listing.stdout.split()
     if not tables:
         return 0, 0
-    union = " UNION ALL ".join(f"SELECT COUNT(*) FROM `{t}`" for t in tables)
-    counted = compose.run(["exec", "-T", stack.services.db, "sh", "-c",
-                           _AS_ROOT + 'exec mysql -uroot -N -B "$MYSQL_DATABASE"'], input=union + ";\n", timeout=600)
+    counted = execute.run(commands.count_rows(compose.project, stack.services.db, tables))
     return len(tables), sum(int(n) for n in counted.stdout.split())
 
 
-def _exec_to_file(compose: Compose, service: str, command: list[str], target: Path, what: str,
-                  on_bytes=None) -> None:
+def _exec_to_file(command: execute.Command, service: str, target: Path, what: str, on_bytes=None) -> None:
     """Run a command in `service` with its output going to `target` (binary, streamed)."""
-    with target.open("wb") as sink:
-        proc = subprocess.Popen(compose.argv(["exec", "-T", service, *command]), cwd=compose.root,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert proc.stdout is not None
-        while chunk := proc.stdout.read(archive.CHUNK):
-            sink.write(chunk)
-            if on_bytes:
-                on_bytes(len(chunk))
-        stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        code = proc.wait()
-    if code != 0:
-        raise DjstackError(f"{what} in {service} failed (exit {code}):\n{stderr.strip()[-2000:]}",
-                           f"See `djstack logs {service}`. No archive was written.")
+    try:
+        with target.open("wb") as sink:
+            execute.to_sink(command, sink, on_bytes)
+    except CommandFailed as exc:
+        raise DjstackError(f"{what} in {service} failed (exit {exc.returncode}):\n{exc.stderr.strip()[-2000:]}",
+                           f"See `djstack logs {service}`. No archive was written.") from exc
 
 
-def _exec_from_file(compose: Compose, args: list[str], source: Path, what: str) -> str:
-    with source.open("rb") as feed:
-        proc = subprocess.run(compose.argv(args), cwd=compose.root, stdin=feed, capture_output=True)
+def _run_fed(command: execute.Command, what: str) -> str:
+    proc = execute.run(command, check=False)
     if proc.returncode != 0:
-        raise DjstackError(f"{what} failed (exit {proc.returncode}):\n"
-                           f"{proc.stderr.decode(errors='replace').strip()[-2000:]}")
-    return proc.stdout.decode(errors="replace")
+        raise DjstackError(f"{what} failed (exit {proc.returncode}):\n{proc.stderr.strip()[-2000:]}")
+    return proc.stdout
 
 
 def _media_size(compose: Compose, stack: Stack) -> int | None:
-    proc = compose.exec(stack.services.web, ["du", "-sb", stack.paths.media], check=False)
+    proc = execute.run(commands.media_size(compose.project, stack.services.web, stack.paths.media), check=False)
     try:
         return int(proc.stdout.split()[0])
     except (IndexError, ValueError):

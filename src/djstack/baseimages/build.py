@@ -6,7 +6,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from .. import docker
+from ..commands import docker as dc
 from ..errors import DjstackError
 from .log import BUILD_TIMEOUT, Log, fail
 from .plan import BuildStep
@@ -56,10 +56,8 @@ def build_service(step: BuildStep, mirror: str, log: Log) -> None:
     with tempfile.TemporaryDirectory(prefix=f"djstack-{step.directory}-") as tmp:
         context = Path(tmp)
         copy_context(step.directory, context)
-        args = build_args(step, mirror) + [str(context)]
-        log.section("$ docker " + " ".join(args))
-        proc = docker.run(args, check=False, timeout=BUILD_TIMEOUT)
-        log.write(proc.stdout + proc.stderr)
+        command = dc.build(build_args(step, mirror), context, BUILD_TIMEOUT)
+        proc = log.run(command)
         if proc.returncode != 0:
             raise fail(
                 f"Building {step.name} failed (docker build exit {proc.returncode})",

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .. import docker
-from ..errors import DjstackError
+from .. import execute
+from ..commands import docker as dc
+from ..errors import BuildFailed, DjstackError
 
 BUILD_TIMEOUT = 1800  # seconds; a cold mariadb build is about a minute on our CI hosts
 _TAIL_LINES = 25
@@ -27,6 +28,13 @@ class Log:
 
     def section(self, title: str) -> None:
         self.write(f"\n===== {datetime.now():%Y-%m-%d %H:%M:%S} {title}\n")
+
+    def run(self, command: execute.Command) -> execute.Result:
+        """Run a build step with its command line and whole output in the log; the caller judges it."""
+        self.section("$ " + command.shown)
+        proc = execute.run(command, check=False)
+        self.write(proc.stdout + proc.stderr)
+        return proc
 
 
 def new_log() -> Log:
@@ -50,12 +58,12 @@ def tail(text: str, lines: int = _TAIL_LINES) -> str:
     return "\n".join("    " + line for line in kept)
 
 
-def fail(what: str, output: str, log: Log, fix: str) -> DjstackError:
-    return DjstackError(f"{what}. Last lines of its output:\n{tail(output)}\nFull output: {log.path}", fix)
+def fail(what: str, output: str, log: Log, fix: str, image: str = "") -> BuildFailed:
+    return BuildFailed(f"{what}. Last lines of its output:\n{tail(output)}\nFull output: {log.path}", fix, image)
 
 
 def image_size(name: str) -> str:
-    proc = docker.run(["image", "inspect", "--format", "{{.Size}}", name], check=False, timeout=60)
+    proc = execute.run(dc.image_size(name), check=False)
     try:
         return f"{int(proc.stdout.strip()) / 1e6:.0f} MB"
     except ValueError:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from .. import docker
+from .. import execute
+from ..commands import docker as dc
+from ..commands import host
 from ..errors import DjstackError
 from ..imagesets import DEBIAN_SUITE, rootfs_image
 from .log import BUILD_TIMEOUT, Log, fail, image_size
@@ -170,7 +171,7 @@ def _mounts_under(path: Path) -> list[str]:
 def _remove_tree(path: Path) -> None:
     """Remove a debootstrap tree, after unmounting anything a failed run left mounted in it."""
     for point in _mounts_under(path):
-        subprocess.run(["umount", "-l", point], capture_output=True)
+        execute.run(host.unmount(point), check=False)
     if _mounts_under(path):
         return  # never recurse into a live /proc or /dev: leave the directory for a human
     shutil.rmtree(path, ignore_errors=True)
@@ -183,22 +184,20 @@ def build_rootfs(mirror: str, sources: SuiteSources, log: Log, say: Callable[[st
     debootstrap = check_debootstrap()
     workdir = Path(tempfile.mkdtemp(prefix=f"djstack-rootfs-{suite}-", dir=_scratch_parent()))
     rootfs = workdir / "rootfs"
-    env = dict(os.environ, LC_ALL="C")
-    env["PATH"] = env.get("PATH", "") + ":/usr/local/sbin:/usr/sbin:/sbin"
+    env = {"LC_ALL": "C", "PATH": os.environ.get("PATH", "") + ":/usr/local/sbin:/usr/sbin:/sbin"}
     try:
         started = time.monotonic()
         say(f"debootstrap {suite} (minbase) from {mirror} ...")
-        cmd = debootstrap_command(debootstrap, suite, rootfs, mirror)
-        log.section("$ " + " ".join(cmd))
-        with log.path.open("a", encoding="utf-8") as out:
-            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-        if proc.returncode != 0:
+        command = host.debootstrap(debootstrap_command(debootstrap, suite, rootfs, mirror), env)
+        log.section("$ " + command.shown)
+        code = execute.stream(command, lambda line: None, log.path, append=True)
+        if code != 0:
             detail = rootfs / "debootstrap" / "debootstrap.log"
             if detail.exists():  # the real error is often only there
                 log.section(f"{detail}")
                 log.write(detail.read_text(errors="replace"))
             raise fail(
-                f"debootstrap failed (exit {proc.returncode})",
+                f"debootstrap failed (exit {code})",
                 log.path.read_text(errors="replace"),
                 log,
                 f"Check that {mirror} serves Debian {suite} for this architecture, or pass another mirror.",
@@ -209,11 +208,10 @@ def build_rootfs(mirror: str, sources: SuiteSources, log: Log, say: Callable[[st
         started = time.monotonic()
         say(f"importing {image} ...")
         tarball = workdir / "rootfs.tar"
-        # `tar --numeric-owner`: owners by number, so the image does not depend on the host's
-        # /etc/passwd. Written to a file and imported from it (the CLI streams it to the engine).
-        cmd = ["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(tarball), "."]
-        log.section("$ " + " ".join(cmd))
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        # Written to a file and imported from it (the CLI streams it to the engine).
+        command = host.pack_tree(rootfs, tarball)
+        log.section("$ " + command.shown)
+        proc = execute.run(command, check=False)
         log.write(proc.stdout + proc.stderr)
         if proc.returncode != 0:
             raise fail("tar of the root filesystem failed", proc.stderr, log, "Check free disk space.")
@@ -231,14 +229,9 @@ def _import(tarball: Path, image: str, suite: str, mirror: str, log: Log) -> Non
         f"LABEL org.djstack.debian.suite={suite} org.djstack.debian.mirror={mirror}",
         'CMD ["bash"]',
     ]
-    args = ["import"]
-    for change in changes:
-        args += ["--change", change]
     message = f"djstack: debootstrap --variant=minbase {suite} {mirror}"
-    args += ["--message", message, str(tarball), image]
-    log.section("$ docker " + " ".join(args))
-    proc = docker.run(args, check=False, timeout=BUILD_TIMEOUT)
-    log.write(proc.stdout + proc.stderr)
+    command = dc.import_rootfs(tarball, image, changes, message, BUILD_TIMEOUT)
+    proc = log.run(command)
     if proc.returncode != 0:
         raise fail(
             f"docker import of {image} failed",

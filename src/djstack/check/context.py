@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 
-from ..envfile import read_env
-from ..errors import DjstackError
-from ..model import STACK_FILES, Stack, StackOptions, build_stack
+from ..errors import NoStack
+from ..model import STACK_FILES, Stack, StackOptions, bad_env_entries, build_stack
 from .lenient import detect_leniently
 from .models import mysql, paste, redis, settings as settings_mod, uwsgi as uwsgi_mod
 from .models.compose import COMPOSE_NAMES, ComposeFile, Mount, Service, Unparseable
@@ -60,10 +59,8 @@ class Context:
         env_path = stack_root / STACK_FILES.env
         missing = [n for n, ok in ((STACK_FILES.compose, compose_path), (STACK_FILES.env, env_path.is_file())) if not ok]
         if missing:
-            raise DjstackError(
-                f"{project.root} has no djstack stack yet ({', '.join(missing)} missing).",
-                f"Run `djstack init {project.root}` first.",
-            )
+            raise NoStack(project.root, f"{project.root} has no djstack stack yet ({', '.join(missing)} missing).",
+                          f"Run `djstack init {project.root}` first.")
         self.project = project
         self.base = compose_path.parent
         self.compose_path = compose_path
@@ -72,7 +69,6 @@ class Context:
         self.compose_env = self.env if beside == env_path else DotEnv.read(beside, self.rel(beside))
         self.env_paths = [env_path] + ([beside] if beside != env_path else [])
         self._errors: dict[str, list[ParseError]] = defaultdict(list)
-        self.invalid_env: list[tuple[str, str]] = []
         self.missing_settings_module: tuple[str, tuple] | None = None
         self._read: dict[Path, str] = {}  # every file a reader has read -> its kind (see paste.py)
         for env in self.env_files:
@@ -81,21 +77,12 @@ class Context:
         self.stack = self._model()
 
     def _model(self) -> Stack:
-        """The model, as `load_stack` builds it; a `.env` value it rejects is left out (and reported)."""
-        try:
-            return build_stack(self.project, StackOptions(), read_env(self.env_paths[0]))
-        except (DjstackError, UnicodeDecodeError):
-            pass
-        recorded = {}
-        for key, value in self.env.values.items():
-            # TLS is judged with the DOMAINS it needs (TLS=provided alone is rightly refused).
-            needs = {"DOMAINS": self.env.values.get("DOMAINS", "")} if key == "TLS" else {}
-            try:
-                build_stack(self.project, StackOptions(), {key: value, **needs})
-                recorded[key] = value
-            except DjstackError as exc:
-                self.invalid_env.append((key, exc.message))
-        return build_stack(self.project, StackOptions(), recorded)
+        """The model, as `load_stack` builds it from `.env`; the entries it would refuse are left out
+        (and reported by env-invalid-value), all found at once."""
+        bad = bad_env_entries(self.env.values)
+        self.invalid_env: list[tuple[str, str]] = [(entry.key, entry.message) for entry in bad]  # (key, why)
+        refused = {entry.key for entry in bad}
+        return build_stack(self.project, StackOptions(), {k: v for k, v in self.env.values.items() if k not in refused})
 
     # --- helpers ----------------------------------------------------------------------------------
 
@@ -256,13 +243,13 @@ class Context:
                 module, where = value.strip(), (option.file, option.line)
         app_dir = self.project.root / self.project.app_dir
 
-        reader = settings_mod.Reader(app_dir, env, lambda path: self.web.to_container(path) if self.web else None)
+        reader, parser = settings_mod.evaluator(app_dir, env, lambda path: self.web.to_container(path) if self.web else None)
         path = reader.module_file(module) if module else None
         if module and path is None:
             self.missing_settings_module = (module, where)
         path = path or self.project.settings_file
         settings = settings_mod.Settings(reader, path, self.rel)
-        for exc in reader.errors:
+        for exc in parser.errors:
             self.error("settings", self.rel(exc.file), exc.line, exc.message)
         for file in reader.files:
             self._read.setdefault(file.resolve(), "python")

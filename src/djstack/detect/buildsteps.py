@@ -6,17 +6,17 @@ django-sass-processor serves no CSS unless `manage.py compilescss` ran before co
 a JavaScript build serves no bundle unless the build ran. This module finds those steps by reading
 the project (never importing it); the Dockerfile runs them (templates/macros/assets.j2).
 
-The settings are evaluated a little further than `pysource.settings_literals` does, because the
-values that matter here are rarely literals: `INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS`,
-`INSTALLED_APPS += ["compressor"]`, `COMPRESS_OFFLINE = env.bool("COMPRESS_OFFLINE", default=True)`.
-A value read from the environment is taken as its default: djstack's `.env` sets none of these
-variables, so the default is what the settings will hold in the stack (the few variables the stack
-does set are in STACK_ENVIRONMENT).
+The settings are evaluated by the settings evaluator (detect/evaluate.py), further than
+`pysource.settings_literals` does, because the values that matter here are rarely literals:
+`INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS`, `INSTALLED_APPS += ["compressor"]`,
+`COMPRESS_OFFLINE = env.bool("COMPRESS_OFFLINE", default=True)`. A value read from the environment
+is taken as its default: djstack's `.env` sets none of these variables, so the default is what the
+settings will hold in the stack (the few variables the stack does set are in STACK_ENVIRONMENT). A
+list an unknown branch adds to is known in part (AtLeast its items).
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import shlex
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import DjstackError
-from .pysource import parse, resolve_import
+from .evaluate import LIBRARY_READERS, OS_READERS, AtLeast, Environment, Evaluator, known
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def _installed(settings: dict, app: str, distribution: str, deps: set[str], root
     apps = settings.get("INSTALLED_APPS")
     if apps is not None and apps.known and isinstance(apps.value, (list, tuple)):
         return f"{app!r} in INSTALLED_APPS, {apps.where(root)}" if _has_app(apps.value, app) else None
-    if apps is not None and isinstance(apps.value, _AtLeast) and _has_app(apps.value.items, app):
+    if apps is not None and isinstance(apps.value, AtLeast) and _has_app(apps.value.items, app):
         return f"{app!r} in INSTALLED_APPS, {apps.where(root)}"
     if distribution in deps:
         return f"{distribution} in the dependencies; INSTALLED_APPS not readable"
@@ -204,24 +204,10 @@ def _normalise_name(requirement: str) -> str:
 
 # --- settings evaluation ------------------------------------------------------------------------
 
-class _Unknown:
-    def __repr__(self) -> str:
-        return "<unknown>"
-
-
-UNKNOWN = _Unknown()
-
-
-@dataclass(frozen=True)
-class _AtLeast:
-    """A list known only in part: it holds at least these items (`UNKNOWN + ["compressor"]`)."""
-
-    items: tuple
-
 
 @dataclass(frozen=True)
 class _Known:
-    """A setting's value (possibly UNKNOWN or _AtLeast) and where it was last assigned."""
+    """A setting's value (possibly UNKNOWN or AtLeast) and where it was last assigned."""
 
     value: object
     file: Path
@@ -230,7 +216,7 @@ class _Known:
 
     @property
     def known(self) -> bool:
-        return self.value is not UNKNOWN and not isinstance(self.value, _AtLeast)
+        return known(self.value)
 
     def where(self, root: Path) -> str:
         try:
@@ -241,211 +227,15 @@ class _Known:
 
 
 def _evaluate(settings_file: Path, app_dir: Path) -> dict[str, _Known]:
-    namespace: dict[str, _Known] = {}
-    _run_module(settings_file, app_dir, namespace, frozenset())
-    return namespace
-
-
-def _run_module(path: Path, app_dir: Path, ns: dict, seen: frozenset) -> None:
-    _run_body(parse(path).body, path, app_dir, ns, seen | {path})
-
-
-def _run_body(body: list, path: Path, app_dir: Path, ns: dict, seen: frozenset) -> None:
-    for node in body:
-        if isinstance(node, ast.ImportFrom):
-            target = resolve_import(node, path, app_dir)
-            if target is None or target in seen:
-                continue
-            if any(a.name == "*" for a in node.names):
-                _run_module(target, app_dir, ns, seen)
-            else:
-                imported: dict = {}
-                _run_module(target, app_dir, imported, seen)
-                for alias in node.names:
-                    if alias.name in imported:
-                        ns[alias.asname or alias.name] = imported[alias.name]
-        elif isinstance(node, ast.Assign):
-            value = _eval(node.value, ns)
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    ns[target.id] = _Known(value, path, node.lineno, ast.unparse(node.value))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-            ns[node.target.id] = _Known(_eval(node.value, ns), path, node.lineno, ast.unparse(node.value))
-        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and isinstance(node.op, ast.Add):
-            old = ns.get(node.target.id)
-            value = _add(old.value if old else UNKNOWN, _eval(node.value, ns))
-            ns[node.target.id] = _Known(value, path, node.lineno, ast.unparse(node))
-        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-            _mutate(node.value, ns, path)
-        elif isinstance(node, ast.If):
-            test = _eval(node.test, ns)
-            if test is UNKNOWN or isinstance(test, _AtLeast):
-                # Either branch may run: what they assign is unknown, except items either one adds.
-                for branch in (node.body, node.orelse):
-                    trial = dict(ns)
-                    _run_body(branch, path, app_dir, trial, seen)
-                    for name, entry in trial.items():
-                        if ns.get(name) is not entry:
-                            ns[name] = _Known(_partial(entry.value), entry.file, entry.line, entry.source)
-            else:
-                _run_body(node.body if test else node.orelse, path, app_dir, ns, seen)
-        elif isinstance(node, ast.Try):
-            # `try: from .local import *  except ImportError: pass`: the common case is that it works.
-            _run_body(node.body, path, app_dir, ns, seen)
-
-
-def _mutate(call: ast.Call, ns: dict, path: Path) -> None:
-    """INSTALLED_APPS.append("x") / .extend([...]) / .insert(0, "x")."""
-    func = call.func
-    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in ns):
-        return
-    old = ns[func.value.id]
-    args = [_eval(a, ns) for a in call.args]
-    if func.attr == "append" and len(args) == 1:
-        added = [args[0]]
-    elif func.attr == "extend" and len(args) == 1:
-        added = args[0]
-    elif func.attr == "insert" and len(args) == 2:
-        added = [args[1]]
-    else:
-        return
-    ns[func.value.id] = _Known(_add(old.value, added), path, call.lineno, ast.unparse(call))
-
-
-def _partial(value: object) -> object:
-    if isinstance(value, (list, tuple)):
-        return _AtLeast(tuple(value))
-    return value if isinstance(value, _AtLeast) else UNKNOWN
-
-
-def _add(left: object, right: object) -> object:
-    if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
-        return [*left, *right]
-    if isinstance(left, str) and isinstance(right, str):
-        return left + right
-    if isinstance(left, (int, float)) and isinstance(right, (int, float)) and not isinstance(left, bool):
-        return left + right
-    items = tuple(v for side in (left, right) for v in _items_of(side))
-    return _AtLeast(items) if items else UNKNOWN
-
-
-def _items_of(value: object) -> tuple:
-    if isinstance(value, (list, tuple)):
-        return tuple(value)
-    return value.items if isinstance(value, _AtLeast) else ()
-
-
-_TRUE_STRINGS = {"true", "on", "ok", "y", "yes", "1"}  # django-environ's and decouple's true strings
-
-
-def _eval(node: ast.AST, ns: dict) -> object:
-    """The value of an expression, as far as it can be known without running anything."""
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-        items: list = []
-        partial = False
-        for element in node.elts:
-            if isinstance(element, ast.Starred):
-                inner = _eval(element.value, ns)
-                if isinstance(inner, (list, tuple)):
-                    items.extend(inner)
-                else:
-                    partial = True
-                    items.extend(_items_of(inner))
-            else:
-                items.append(_eval(element, ns))
-        if partial:
-            return _AtLeast(tuple(items))
-        return tuple(items) if isinstance(node, ast.Tuple) else items
-    if isinstance(node, ast.Name):
-        entry = ns.get(node.id)
-        return entry.value if entry else UNKNOWN
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _add(_eval(node.left, ns), _eval(node.right, ns))
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        value = _eval(node.operand, ns)
-        return UNKNOWN if value is UNKNOWN or isinstance(value, _AtLeast) else not value
-    if isinstance(node, ast.BoolOp):
-        values = [_eval(v, ns) for v in node.values]
-        if any(v is UNKNOWN or isinstance(v, _AtLeast) for v in values):
-            return UNKNOWN
-        return all(values) if isinstance(node.op, ast.And) else any(values)
-    if isinstance(node, ast.Compare) and len(node.ops) == 1:
-        left, right = _eval(node.left, ns), _eval(node.comparators[0], ns)
-        if any(v is UNKNOWN or isinstance(v, _AtLeast) for v in (left, right)):
-            return UNKNOWN
-        op = node.ops[0]
-        try:
-            if isinstance(op, ast.Eq):
-                return left == right
-            if isinstance(op, ast.NotEq):
-                return left != right
-            if isinstance(op, ast.In):
-                return left in right
-            if isinstance(op, ast.NotIn):
-                return left not in right
-        except TypeError:
-            return UNKNOWN
-        return UNKNOWN
-    if isinstance(node, ast.Call):
-        return _environment_read(node, ns)
-    return UNKNOWN
-
-
-def _environment_read(call: ast.Call, ns: dict) -> object:
-    """The value of `env.bool("X", default=True)`, `env("X", default=…)`, `config("X", default=…,
-    cast=bool)`, `os.environ.get("X", "1")`, `os.getenv("X", …)` and `….lower()` of one, in the
-    stack: the stack's own value for the few variables it sets, else the default."""
-    func = call.func
-    if isinstance(func, ast.Attribute) and func.attr == "lower" and not call.args:
-        inner = _eval(func.value, ns)
-        return inner.lower() if isinstance(inner, str) else UNKNOWN
-    name = _dotted(func)
-    if name is None:
-        return UNKNOWN
-    base, _, method = name.rpartition(".")
-    if name in ("os.environ.get", "os.getenv", "environ.get", "getenv"):
-        cast = None
-    elif base in ("env", "environ.Env", "self.env") and method in ("bool", "str", "int", "list", "float"):
-        cast = {"bool": bool, "int": int, "float": float, "str": str, "list": list}[method]
-    elif name in ("env", "config", "decouple.config"):
-        cast = _keyword(call, "cast")
-        cast = bool if isinstance(cast, ast.Name) and cast.id == "bool" else None
-    else:
-        return UNKNOWN
-    if not call.args or not isinstance(call.args[0], ast.Constant) or not isinstance(call.args[0].value, str):
-        return UNKNOWN
-    variable = call.args[0].value
-    if variable in STACK_ENVIRONMENT:
-        raw: object = STACK_ENVIRONMENT[variable]
-    else:
-        default_node = _keyword(call, "default")
-        if default_node is None and len(call.args) > 1:
-            default_node = call.args[1]
-        if default_node is None:
-            return UNKNOWN  # required: issue 10's point 4 (required variables) deals with it
-        raw = _eval(default_node, ns)
-        if raw is UNKNOWN:
-            return UNKNOWN
-    if cast is bool and isinstance(raw, str):
-        return raw.strip().lower() in _TRUE_STRINGS
-    if cast is bool:
-        return bool(raw)
-    return raw
-
-
-def _keyword(call: ast.Call, name: str) -> ast.AST | None:
-    return next((k.value for k in call.keywords if k.arg == name), None)
-
-
-def _dotted(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        inner = _dotted(node.value)
-        return f"{inner}.{node.attr}" if inner else None
-    return None
+    """The settings' values in the stack: the variables it sets, else each read's default; a list
+    an unknown branch or value adds to is known in part (AtLeast)."""
+    environment = Environment(STACK_ENVIRONMENT, {**OS_READERS, **LIBRARY_READERS}, none_is_unknown=False)
+    module = Evaluator(app_dir, environment, partial=True).load(settings_file)
+    found = {}
+    for name, value in module.values.items():
+        last = module.writes.get(name, [])[-1:]
+        found[name] = _Known(value, last[0].file, last[0].line, last[0].source) if last else _Known(value, settings_file, 0)
+    return found
 
 
 # --- JavaScript build ---------------------------------------------------------------------------

@@ -73,3 +73,27 @@ def settings_literals(settings_file: Path, app_dir: Path, _seen: frozenset = fro
             except ValueError:
                 values.pop(node.targets[0].id, None)  # computed: unknown, not the earlier literal
     return values
+
+
+def included_files(call: ast.Call, file: Path) -> list[tuple[Path, bool]]:
+    """The files django-split-settings' include("a.py", "components/*.py", optional("b.py")) runs,
+    in its order (a glob's matches sorted, as it does), each with whether it is optional()."""
+    found: list[tuple[Path, bool]] = []
+    for arg in call.args:
+        optional = isinstance(arg, ast.Call) and _called(arg) == "optional" and len(arg.args) == 1
+        pattern = arg.args[0] if optional else arg
+        if not (isinstance(pattern, ast.Constant) and isinstance(pattern.value, str)):
+            continue  # computed at run time (e.g. "environments/%s.py" % ENV): cannot be known here
+        if any(c in pattern.value for c in "*?["):
+            matches = sorted(file.parent.glob(pattern.value))
+        else:
+            matches = [file.parent / pattern.value]
+        found += [(m.resolve(), optional) for m in matches if m.is_file()]
+    return found
+
+
+def _called(call: ast.Call) -> str | None:
+    """The last name of what a call calls: `include` for `split_settings.tools.include(...)`."""
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DjstackError
-from .pysource import module_file, parse, settings_literals
+from .evaluate import Environment, Evaluator, Module, items_of
+from .pysource import included_files, module_file, parse, settings_literals
 
 # --------------------------------------------------------------------------------------------------
 # 1. The production settings module
@@ -543,7 +544,7 @@ class _Reader:
             return
         if func == "split_settings.include":
             # django-split-settings runs each file in the including module's namespace, in order.
-            for path, optional in _included_files(call, file):
+            for path, optional in included_files(call, file):
                 if path not in self.including:
                     self.including.add(path)
                     guard = (*cond, f"optional({_relative(path, self.app_dir)!r}) exists") if optional else cond
@@ -724,126 +725,30 @@ def installed_apps(settings_file: Path, app_dir: Path) -> list[str]:
     """Every app name INSTALLED_APPS can hold, across the import chain: literal lists and tuples,
     names of other lists (DJANGO_APPS + THIRD_PARTY_APPS), `*spread`, `+=`, append/insert/extend.
     Both branches of an if count (an app installed only `if DEBUG:` is still listed)."""
-    apps = _AppLists(app_dir.resolve())
-    return _unique(apps.run(settings_file.resolve()).get("INSTALLED_APPS", []))
+    return _apps(_app_lists(settings_file, app_dir)[1])
 
 
 def uses_gis(settings_file: Path, app_dir: Path) -> bool:
     """GeoDjango: django.contrib.gis installed, or a GIS database backend named anywhere in the
     settings' chain (an ENGINE "django.contrib.gis.db.backends.…", a postgis:// URL default)."""
-    apps = _AppLists(app_dir.resolve())
-    names = apps.run(settings_file.resolve()).get("INSTALLED_APPS", [])
-    if any(app == "django.contrib.gis" or app.startswith("django.contrib.gis.") for app in names):
+    evaluator, module = _app_lists(settings_file, app_dir)
+    if any(app == "django.contrib.gis" or app.startswith("django.contrib.gis.") for app in _apps(module)):
         return True
-    for file in apps.files:
+    for file in evaluator.files:
         for node in ast.walk(parse(file)):
             if _is_str(node) and (node.value.startswith("django.contrib.gis.db.") or _GIS_URL.match(node.value)):
                 return True
     return False
 
 
-class _AppLists:
-    """Module-level lists of strings, evaluated as far as literals and names allow."""
+def _app_lists(settings_file: Path, app_dir: Path) -> tuple[Evaluator, Module]:
+    """The settings evaluated for what any branch could put in a list (every_branch)."""
+    evaluator = Evaluator(app_dir.resolve(), Environment({}), every_branch=True)
+    return evaluator, evaluator.load(settings_file.resolve())
 
-    def __init__(self, app_dir: Path):
-        self.app_dir = app_dir
-        self.modules: dict[Path, dict[str, list[str]]] = {}
-        self.included: list[Path] = []  # django-split-settings components
 
-    @property
-    def files(self) -> list[Path]:
-        return [*self.modules, *self.included]
-
-    def run(self, file: Path) -> dict[str, list[str]]:
-        if file in self.modules:
-            return self.modules[file]
-        env: dict[str, list[str]] = {}
-        self.modules[file] = env
-        self._block(parse(file).body, file, env)
-        return env
-
-    def _block(self, body, file: Path, env: dict) -> None:
-        for stmt in body:
-            if isinstance(stmt, ast.ImportFrom):
-                self._import(stmt, file, env)
-            elif isinstance(stmt, ast.Assign):
-                value = self._value(stmt.value, env)
-                for target in stmt.targets:
-                    if isinstance(target, ast.Name):
-                        env[target.id] = value
-            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
-                env[stmt.target.id] = self._value(stmt.value, env)
-            elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name) and isinstance(stmt.op, ast.Add):
-                env[stmt.target.id] = env.get(stmt.target.id, []) + self._value(stmt.value, env)
-            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-                if _call_name(stmt.value) == "include":  # django-split-settings
-                    for path, _ in _included_files(stmt.value, file):
-                        if path not in self.included:
-                            self.included.append(path)
-                            self._block(parse(path).body, path, env)
-                self._method(stmt.value, env)
-            elif isinstance(stmt, (ast.If, ast.Try, getattr(ast, "TryStar", ast.Try))):
-                # Each branch from the same start; afterwards a name holds what any branch gave it.
-                branches = [stmt.body, stmt.orelse] if isinstance(stmt, ast.If) else [
-                    stmt.body + stmt.orelse, *[h.body for h in stmt.handlers]]
-                merged: dict[str, list[str]] = {}
-                for branch in branches:
-                    copy = {k: list(v) for k, v in env.items()}
-                    self._block(branch, file, copy)
-                    for name, value in copy.items():
-                        merged[name] = _unique(merged.get(name, []) + value)
-                env.clear()
-                env.update(merged)
-                if isinstance(stmt, ast.Try):
-                    self._block(stmt.finalbody, file, env)
-            elif isinstance(stmt, (ast.With, ast.For)):
-                self._block(stmt.body, file, env)
-
-    def _method(self, call: ast.Call, env: dict) -> None:
-        func = call.func
-        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
-            return
-        name = func.value.id
-        if func.attr == "append" and call.args:
-            env[name] = env.get(name, []) + self._value(ast.List(elts=[call.args[0]]), env)
-        elif func.attr == "insert" and len(call.args) == 2:
-            env[name] = self._value(ast.List(elts=[call.args[1]]), env) + env.get(name, [])
-        elif func.attr == "extend" and call.args:
-            env[name] = env.get(name, []) + self._value(call.args[0], env)
-
-    def _value(self, node: ast.expr, env: dict) -> list[str]:
-        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-            out: list[str] = []
-            for element in node.elts:
-                if _is_str(element):
-                    out.append(element.value)
-                elif isinstance(element, ast.Starred):
-                    out += self._value(element.value, env)
-            return out
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            return self._value(node.left, env) + self._value(node.right, env)
-        if isinstance(node, ast.Name):
-            return list(env.get(node.id, []))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("list", "tuple"):
-            return self._value(node.args[0], env) if node.args else []
-        return []
-
-    def _import(self, stmt: ast.ImportFrom, file: Path, env: dict) -> None:
-        if stmt.level:
-            base = file.parent
-            for _ in range(stmt.level - 1):
-                base = base.parent
-        else:
-            base = self.app_dir
-        target = module_file(base, stmt.module) if stmt.module else None
-        if target is None:
-            return
-        other = self.run(target)
-        for alias in stmt.names:
-            if alias.name == "*":
-                env.update({k: list(v) for k, v in other.items() if not k.startswith("_")})
-            elif alias.name in other:
-                env[alias.asname or alias.name] = list(other[alias.name])
+def _apps(module: Module) -> list[str]:
+    return _unique([a for a in items_of(module.values.get("INSTALLED_APPS", [])) if isinstance(a, str)])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -950,23 +855,6 @@ def _is_startproject_asgi(path: Path) -> bool:
 # --------------------------------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------------------------------
-
-
-def _included_files(call: ast.Call, file: Path) -> list[tuple[Path, bool]]:
-    """The files django-split-settings' include("a.py", "components/*.py", optional("b.py")) runs,
-    in its order (a glob's matches sorted, as it does), each with whether it is optional()."""
-    found: list[tuple[Path, bool]] = []
-    for arg in call.args:
-        optional = isinstance(arg, ast.Call) and _call_name(arg) == "optional" and len(arg.args) == 1
-        pattern = arg.args[0] if optional else arg
-        if not _is_str(pattern):
-            continue  # computed at run time (e.g. "environments/%s.py" % ENV): cannot be known here
-        if any(c in pattern.value for c in "*?["):
-            matches = sorted(file.parent.glob(pattern.value))
-        else:
-            matches = [file.parent / pattern.value]
-        found += [(m.resolve(), optional) for m in matches if m.is_file()]
-    return found
 
 
 def _is_str(node) -> bool:

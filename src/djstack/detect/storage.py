@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .pysource import parse, resolve_import
-from .settings import _included_files
+from .pysource import included_files
 
 #: The settings before STORAGES (Django < 5.1). DEFAULT_FILE_STORAGE counts too: Django refuses it
 #: beside a STORAGES the overlay would set, and the project's uploads would lose their storage.
@@ -121,7 +121,7 @@ class _Reader:
                 return OwnStorage(path, call.lineno, "STORAGES", _backend(call.args[1]) if len(call.args) > 1 else None)
             return None
         if isinstance(func, ast.Name) and func.id == "include":  # django-split-settings
-            for included, _optional in _included_files(call, path):
+            for included, _optional in included_files(call, path):
                 found = self.file(included)
                 if found is not None:
                     return found

@@ -22,9 +22,11 @@ __all__ = ["ERROR", "WARNING", "Finding", "Report", "SIGNATURES", "Signature", "
 def run_doctor(folder: Path) -> Report:
     """Diagnose the stack in `folder`. Raises DjstackError only for bad input (no stack there)."""
     stack = load_initialised(folder)
+    # No engine answering is a diagnosis; a missing docker or Compose v2 (EngineMissing) goes to the
+    # CLI with its install hint.
     try:
         compose = Compose(stack.dir)
-    except EngineUnreachable as exc:  # docker or Compose v2 missing (EngineMissing): no diagnosis can run
+    except EngineUnreachable as exc:
         return engine_unreachable(exc.message)
     containers = inspect_containers(compose)
     if not any(c.up for c in containers.values()):

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..check import run_check
 from ..errors import DjstackError
 from ..lifecycle import notable_log_lines
-from ..model import Stack
+from ..model import STACK_FILES, Stack
 from .facts import Container, Facts
 from .finding import (APP, BACKING, CONFIG, CREDENTIALS, ENGINE, ERROR, FILES, FRONT, MEMORY,
                       SITE, UPSTREAM, WARNING, Finding, rank)
@@ -92,8 +92,8 @@ def container_findings(key: str, name: str, c: Container | None, logs: dict[str,
         limit = f"{c.memory_limit // 2**20} MiB" if c.memory_limit else "none (the host ran out)"
         found.append(Finding(
             "oom-killed", ERROR, f"{name} was killed for lack of memory (OOM)",
-            f"Give {name} more memory (its mem_limit in docker-compose.yml, or the host's), or make it "
-            "use less (fewer `processes` in compose/web/uwsgi.ini for web); then "
+            f"Give {name} more memory (its mem_limit in {STACK_FILES.compose}, or the host's), or make it "
+            f"use less (fewer `processes` in {STACK_FILES.uwsgi_ini} for web); then "
             f"`docker compose up -d --force-recreate {name}`.", MEMORY, name,
             [f"{state}, OOMKilled true, memory limit {limit}"]))
     if c.state in ("exited", "dead", "created"):
@@ -143,7 +143,7 @@ def probe_findings(stack: Stack, name: str, detail: str, data: dict, values: dic
                         SITE, nginx, evidence)]
     if name == "nginx→web":
         return [Finding("nginx-cannot-reach-web", ERROR, f"nginx cannot open a connection to {web}:{stack.ports.uwsgi}",
-                        f"uWSGI must listen on :{stack.ports.uwsgi} (compose/web/uwsgi.ini) and web must be on the "
+                        f"uWSGI must listen on :{stack.ports.uwsgi} ({stack.files.uwsgi_ini}) and web must be on the "
                         f"{stack.networks.front} network with nginx.", UPSTREAM - 2, nginx, evidence)]
     if name == "migrations":
         return [finding_for("migrations-unapplied", values, evidence, web)]
@@ -156,7 +156,7 @@ def probe_findings(stack: Stack, name: str, detail: str, data: dict, values: dic
                             f"`docker compose up -d --force-recreate {web}`; if the image has none, check "
                             "STATIC_ROOT and collectstatic in the Dockerfile.", FILES, web, evidence)]
         return [Finding("static-not-served", ERROR, "nginx does not serve a collected static file",
-                        f"Check the static location (alias {stack.paths.static}/) in compose/nginx/nginx.conf "
+                        f"Check the static location (alias {stack.paths.static}/) in {stack.files.nginx_conf} "
                         "and the volume's permissions.", FILES + 1, nginx, evidence)]
     if name == "media":
         return [Finding("media-not-writable", ERROR, "Uploads fail: the media volume is not writable by web",

@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import docker
-from ..compose import Compose, healthcheck_command, passes_healthcheck
-from ..lifecycle import _a_static_file, http_status
+from .. import execute
+from ..commands import compose as cc
+from ..commands import docker as dc
+from ..commands import web as in_web
+from ..compose import Compose, healthcheck_command, passes_healthcheck, strip_ansi
+from ..lifecycle import a_static_file, http_status
 from ..model import Stack
 
 LOG_TAIL = 300
@@ -57,10 +60,10 @@ class Facts:
 
 
 def inspect_containers(compose: Compose) -> dict[str, Container]:
-    ids = compose.run(["ps", "--all", "--quiet"]).stdout.split()
+    ids = execute.run(cc.container_ids(compose.project)).stdout.split()
     if not ids:
         return {}
-    rows = json.loads(docker.run(["inspect", *ids], timeout=60).stdout)
+    rows = json.loads(execute.run(dc.inspect(*ids)).stdout)
     found = {}
     for row in rows:
         state = row.get("State") or {}
@@ -95,18 +98,12 @@ def service_logs(compose: Compose, container: Container) -> list[str]:
     """A healthy container's lines since it started (older lines are about problems already gone);
     all recent lines of one that crashed, restarted or stopped (its errors are from before)."""
     settled = container.up and container.restarts == 0 and not container.oom_killed
-    since = ["--since", container.started_at] if settled and container.started_at else []
-    proc = compose.run(["logs", "--no-color", "--no-log-prefix", "--tail", str(LOG_TAIL), *since,
-                        container.service], check=False, timeout=60)
-    return [line for line in _strip(proc.stdout + proc.stderr).splitlines() if line.strip()]
+    since = container.started_at if settled and container.started_at else None
+    proc = execute.run(cc.logs(compose.project, container.service, LOG_TAIL, since, timeout=60), check=False)
+    return [line for line in strip_ansi(proc.stdout + proc.stderr).splitlines() if line.strip()]
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _NGINX_TIME = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) ")
-
-
-def _strip(text: str) -> str:
-    return _ANSI.sub("", text)
 
 
 def parse_time(text: str) -> float | None:
@@ -142,8 +139,8 @@ class Unavailable(Exception):
     """The container went away (restarting, stopped) under a probe: the probe says nothing."""
 
 
-def _exec(compose: Compose, service: str, command: list[str], timeout: float = 90):
-    proc = compose.exec(service, command, check=False, timeout=timeout)
+def _exec(command: execute.Command) -> execute.Result:
+    proc = execute.run(command, check=False)
     if proc.returncode != 0 and "Error response from daemon" in proc.stderr:
         raise Unavailable(_last(proc.stderr))
     return proc
@@ -159,43 +156,15 @@ def probe_site(stack: Stack) -> Probe:
 
 def probe_nginx_to_web(stack: Stack, compose: Compose) -> Probe:
     target = f"{stack.services.web}:{stack.ports.uwsgi}"
-    proc = _exec(compose, stack.services.nginx,
-                 ["bash", "-c", f"exec 3<>/dev/tcp/{stack.services.web}/{stack.ports.uwsgi}"], 30)
+    proc = _exec(in_web.tcp_open(compose.project, stack.services.nginx, stack.services.web, stack.ports.uwsgi))
     reason = (proc.stderr.strip().splitlines() or ["connection failed"])[-1]
     return Probe("nginx→web", proc.returncode == 0,
                  f"TCP {target} from nginx: " + ("open" if proc.returncode == 0 else reason))
 
 
-#: Run inside web by one Python (Django starts once, not three times): compose/web/probe.py (the
-#: database and the cache), then `showmigrations --plan` and `makemigrations --check --dry-run`.
-#: Prints one JSON object: the probe's output, and each command's exit code and output.
-DJANGO_PROBES = """
-import contextlib, io, json, os, runpy, sys
-sys.path.insert(0, os.getcwd())
-result = {}
-def capture(run):
-    out, code = io.StringIO(), 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            run()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except Exception as exc:
-        code = 2
-        out.write(f"{type(exc).__name__}: {exc}")
-    return {"code": code, "output": out.getvalue()}
-result["probe"] = capture(lambda: runpy.run_path(sys.argv[1], run_name="__main__"))
-from django.core.management import call_command
-result["plan"] = capture(lambda: call_command("showmigrations", "--plan"))
-result["models"] = capture(lambda: call_command("makemigrations", "--check", "--dry-run"))
-print(json.dumps(result))
-"""
-
-
 def probe_django(stack: Stack, compose: Compose) -> list[Probe]:
     """Django's own view from inside web: its database and cache connections, its migrations."""
-    proc = _exec(compose, stack.services.web,
-                 ["python", "-c", DJANGO_PROBES, f"{stack.web_files}/probe.py"], 120)
+    proc = _exec(in_web.django_probes(compose.project, stack.services.web, stack.web_files))
     try:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
@@ -239,12 +208,12 @@ def _models(run: dict) -> Probe:
 def probe_static(stack: Stack, compose: Compose, service: str, through_nginx: bool) -> Probe:
     """Files in the static volume (web copies them in at start; nginx serves them)."""
     root = stack.paths.static
-    proc = _exec(compose, service, ["sh", "-c", f"find {root} -type f | wc -l"], 30)
+    proc = _exec(in_web.count_files(compose.project, service, root))
     count = int(proc.stdout.strip() or 0) if proc.stdout.strip().isdigit() else 0
     probe = Probe("static", count > 0, f"{count} file(s) in the static volume ({root}, seen from {service})",
                   {"files": count})
     if count and service == stack.services.web and through_nginx:
-        path = _a_static_file(stack, compose)
+        path = a_static_file(stack, compose)
         if path:
             host = stack.request_host
             status = http_status(stack.base_url.rstrip("/") + path, host)
@@ -256,9 +225,7 @@ def probe_static(stack: Stack, compose: Compose, service: str, through_nginx: bo
 def probe_media(stack: Stack, compose: Compose) -> Probe:
     """Whether the app user (web's default user) can create a file in the media volume."""
     media = stack.paths.media
-    script = (f'f={media}/.djstack-doctor-$$; if touch "$f" 2>&1; then rm -f "$f"; exit 0; fi; '
-              f"ls -ldn {media}; id; exit 1")
-    proc = _exec(compose, stack.services.web, ["sh", "-c", script], 30)
+    proc = _exec(in_web.media_writable(compose.project, stack.services.web, media))
     if proc.returncode == 0:
         return Probe("media", True, f"{media} writable by web's user")
     text = " | ".join(line.strip() for line in (proc.stdout + proc.stderr).splitlines() if line.strip())
@@ -295,6 +262,6 @@ def gather(stack: Stack, compose: Compose, containers: dict[str, Container]) -> 
     logs = {name: service_logs(compose, c) for name, c in containers.items()}
     nginx = containers.get(s.nginx)
     since = parse_time(nginx.started_at) if nginx and nginx.up else None
-    error_log = nginx_error_log(stack.dir / "compose" / "nginx" / "log" / "error.log",
+    error_log = nginx_error_log(stack.path(stack.files.nginx_error_log),
                                 since or started - NGINX_LOG_WINDOW)
     return Facts(containers, logs, error_log, probes)

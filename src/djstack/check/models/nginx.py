@@ -6,7 +6,6 @@ A file mounted into /etc/nginx/conf.d/ is read as the image's main config reads 
 
 from __future__ import annotations
 
-import posixpath
 import re
 import tempfile
 from dataclasses import dataclass

@@ -371,7 +371,7 @@ def _root_not_shared(ctx, kind: str):
     file, line = settings.where(f"{kind.upper()}_ROOT")
     if mount is None:
         yield Hit(file, line, f"{kind.upper()}_ROOT {root} is on no volume of web",
-                  f"the files stay inside web's container; nginx never sees them (404).",
+                  "the files stay inside web's container; nginx never sees them (404).",
                   f"Set {kind.upper()}_ROOT = \"{want}\", where web mounts the {volume} volume.")
     elif not any(m.source == mount.source for m in nginx.mounts()):
         yield Hit(file, line, f"{kind.upper()}_ROOT is on {mount.source}, which nginx does not mount",

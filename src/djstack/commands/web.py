@@ -1,0 +1,68 @@
+"""What djstack runs in web and nginx: the smoke check's and doctor's probes, a release's migrations
+and static pruning, nginx's config test and reloads, manage.py for a person."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from . import in_container_script, shell
+from .compose import Project, exec, one_off
+from ..execute import Command
+
+
+def probe(project: Project, web: str, web_files: str) -> Command:
+    """compose/web/probe.py: the database and the cache from inside web, as one JSON line."""
+    return exec(project, web, ["python", f"{web_files}/probe.py"])
+
+
+def django_probes(project: Project, web: str, web_files: str) -> Command:
+    """probe.py, showmigrations and makemigrations --check in one Python: one JSON line."""
+    return exec(project, web, ["python", "-c", in_container_script("django-probes.py"), f"{web_files}/probe.py"])
+
+
+def stylesheets(project: Project, web: str, static_root: str) -> Command:
+    return exec(project, web, ["find", static_root, "-type", "f", "-name", "*.css"])
+
+
+def count_files(project: Project, service: str, folder: str) -> Command:
+    return exec(project, service, shell("count-files.sh", folder), timeout=30)
+
+
+def media_writable(project: Project, web: str, media: str) -> Command:
+    return exec(project, web, shell("media-writable.sh", media), timeout=30)
+
+
+def tcp_open(project: Project, service: str, host: str, port: int) -> Command:
+    """Exit 0 when `service` can open a TCP connection to host:port."""
+    return exec(project, service, shell("tcp-open.bash", host, str(port)), timeout=30)
+
+
+def migration_plan(project: Project, web: str, web_files: str) -> Command:
+    """compose/web/migration_plan.py of the project's image, in a one-off container."""
+    return one_off(project, web, ["python", f"{web_files}/migration_plan.py"], timeout=600)
+
+
+def migrate(project: Project, web: str) -> Command:
+    return one_off(project, web, ["python", "manage.py", "migrate", "--noinput"], timeout=3600)
+
+
+def prune_static(project: Project, web: str, web_files: str, manifests_json: str) -> Command:
+    """compose/web/prune_static.py, the kept releases' manifests on stdin."""
+    return exec(project, web, ["python", f"{web_files}/prune_static.py"], stdin=manifests_json, timeout=300)
+
+
+def manage(project: Project, web: str, args: Sequence[str], *, tty: bool) -> Command:
+    return exec(project, web, ["python", "manage.py", *args], tty=tty, timeout=None)
+
+
+def nginx_test(project: Project, nginx: str) -> Command:
+    return exec(project, nginx, ["nginx", "-t"], timeout=60)
+
+
+def nginx_reload(project: Project, nginx: str) -> Command:
+    return exec(project, nginx, ["nginx", "-s", "reload"], timeout=60)
+
+
+def processes(project: Project, service: str) -> Command:
+    """Every process in the service's container as "PID COMMAND LINE" lines (nginx has no ps)."""
+    return exec(project, service, shell("nginx-workers.sh"), timeout=60)

@@ -1,0 +1,2 @@
+# The number of files under $1.
+find "$1" -type f | wc -l
