@@ -75,6 +75,19 @@ def settings_literals(settings_file: Path, app_dir: Path, _seen: frozenset = fro
     return values
 
 
+def is_str(node) -> bool:
+    """Whether an ast node is a string literal (`"x"`): the only value a static reader takes as written."""
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def relative_path(path: Path, base: Path) -> str:
+    """`path` below `base` as a/b.py, for messages; the path itself when it is not below `base`."""
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def included_files(call: ast.Call, file: Path) -> list[tuple[Path, bool]]:
     """The files django-split-settings' include("a.py", "components/*.py", optional("b.py")) runs,
     in its order (a glob's matches sorted, as it does), each with whether it is optional()."""
