@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .evaluate import Environment, Evaluator, Module, items_of
-from .pysource import is_str, module_file, parse, relative_path
+from .pysource import called, is_str, module_file, parse, relative_path
 
 #: Database URL schemes of GeoDjango's backends (dj-database-url, django-environ).
 _GIS_URL = re.compile(r"^(postgis|spatialite|mysqlgis|oraclegis)://")
@@ -114,7 +114,7 @@ def _asgi_facts(path: Path) -> list[str]:
     facts: list[str] = []
     for node in ast.walk(parse(path)):
         if isinstance(node, ast.Call):
-            name = _call_name(node)
+            name = called(node)
             if name == "ProtocolTypeRouter":
                 keys = [k.value for a in node.args if isinstance(a, ast.Dict) for k in a.keys if is_str(k)]
                 if "websocket" in keys:
@@ -138,24 +138,16 @@ def _is_startproject_asgi(path: Path) -> bool:
             continue
         if isinstance(stmt, ast.ImportFrom) and stmt.module in ("django.core.asgi", "__future__"):
             continue
-        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and _call_name(stmt.value) == "setdefault":
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and called(stmt.value) == "setdefault":
             continue
         if (
             isinstance(stmt, ast.Assign)
             and isinstance(stmt.value, ast.Call)
-            and _call_name(stmt.value) == "get_asgi_application"
+            and called(stmt.value) == "get_asgi_application"
         ):
             continue
         return False
     return True
-
-
-def _call_name(call: ast.Call) -> str | None:
-    if isinstance(call.func, ast.Name):
-        return call.func.id
-    if isinstance(call.func, ast.Attribute):
-        return call.func.attr
-    return None
 
 
 def _unique(items: list[str]) -> list[str]:

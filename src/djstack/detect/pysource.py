@@ -93,7 +93,7 @@ def included_files(call: ast.Call, file: Path) -> list[tuple[Path, bool]]:
     in its order (a glob's matches sorted, as it does), each with whether it is optional()."""
     found: list[tuple[Path, bool]] = []
     for arg in call.args:
-        optional = isinstance(arg, ast.Call) and _called(arg) == "optional" and len(arg.args) == 1
+        optional = isinstance(arg, ast.Call) and called(arg) == "optional" and len(arg.args) == 1
         pattern = arg.args[0] if optional else arg
         if not (isinstance(pattern, ast.Constant) and isinstance(pattern.value, str)):
             continue  # computed at run time (e.g. "environments/%s.py" % ENV): cannot be known here
@@ -105,7 +105,7 @@ def included_files(call: ast.Call, file: Path) -> list[tuple[Path, bool]]:
     return found
 
 
-def _called(call: ast.Call) -> str | None:
+def called(call: ast.Call) -> str | None:
     """The last name of what a call calls: `include` for `split_settings.tools.include(...)`."""
     func = call.func
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
