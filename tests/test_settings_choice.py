@@ -6,15 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from djstack.detect.settings import (
-    asgi_info,
-    choose_settings,
-    env_reads,
-    installed_apps,
-    locate_wsgi,
-    settings_candidates,
-    uses_gis,
-)
+from djstack.detect.apps import asgi_info, installed_apps, uses_gis
+from djstack.detect.envreads import env_reads
+from djstack.detect.settings import choose_settings, locate_wsgi, settings_candidates
 from djstack.errors import DjstackError
 
 MANAGE = 'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "{module}")\n'

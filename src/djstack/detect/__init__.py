@@ -12,7 +12,9 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import DjstackError
 from . import placement
-from .settings import AsgiInfo, EnvRead, asgi_info, choose_settings, env_reads, locate_wsgi, uses_gis
+from .apps import AsgiInfo, asgi_info, uses_gis
+from .envreads import EnvRead, env_reads
+from .settings import choose_settings, locate_wsgi
 from .buildsteps import JsBuild, ManageStep, build_steps
 from .dependencies import Dependencies, find_dependencies
 from .storage import own_static_storage

@@ -2,7 +2,7 @@
 
 One evaluator for every reader of settings values: `djstack check` (the settings web runs, against
 web's environment), build-step detection (the production settings, in the stack's environment) and
-the apps INSTALLED_APPS may hold (detect/settings.py: GeoDjango, Channels). A
+the apps INSTALLED_APPS may hold (detect/apps.py: GeoDjango, Channels). A
 module is evaluated statement by statement: literals, `from x import *` and named imports of project
 modules, `os.environ.get` / `os.getenv` / `os.environ[...]`, `Path(__file__).parent`, `os.path.join`,
 arithmetic, comparisons, and small helpers that read one variable (`_required("X")`). Anything else

@@ -75,12 +75,25 @@ def settings_literals(settings_file: Path, app_dir: Path, _seen: frozenset = fro
     return values
 
 
+def is_str(node) -> bool:
+    """Whether an ast node is a string literal (`"x"`): the only value a static reader takes as written."""
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def relative_path(path: Path, base: Path) -> str:
+    """`path` below `base` as a/b.py, for messages; the path itself when it is not below `base`."""
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def included_files(call: ast.Call, file: Path) -> list[tuple[Path, bool]]:
     """The files django-split-settings' include("a.py", "components/*.py", optional("b.py")) runs,
     in its order (a glob's matches sorted, as it does), each with whether it is optional()."""
     found: list[tuple[Path, bool]] = []
     for arg in call.args:
-        optional = isinstance(arg, ast.Call) and _called(arg) == "optional" and len(arg.args) == 1
+        optional = isinstance(arg, ast.Call) and called(arg) == "optional" and len(arg.args) == 1
         pattern = arg.args[0] if optional else arg
         if not (isinstance(pattern, ast.Constant) and isinstance(pattern.value, str)):
             continue  # computed at run time (e.g. "environments/%s.py" % ENV): cannot be known here
@@ -92,7 +105,7 @@ def included_files(call: ast.Call, file: Path) -> list[tuple[Path, bool]]:
     return found
 
 
-def _called(call: ast.Call) -> str | None:
+def called(call: ast.Call) -> str | None:
     """The last name of what a call calls: `include` for `split_settings.tools.include(...)`."""
     func = call.func
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None

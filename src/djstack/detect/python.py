@@ -31,6 +31,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ..errors import DjstackError
+from .pysource import relative_path
 
 __all__ = ["PythonRequest", "PythonChoice", "python_request", "choose_python", "REQUEST_FILES"]
 
@@ -85,17 +86,10 @@ def python_request(root: Path, app_dir: Path) -> PythonRequest | None:
             path = directory / name
             if not path.is_file():
                 continue
-            found = reader(path, _relative(path, root))
+            found = reader(path, relative_path(path, root))
             if found is not None:
                 return found
     return None
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _read(path: Path, source: str) -> str:

@@ -16,8 +16,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from .pysource import parse, resolve_import
-from .pysource import included_files
+from .pysource import included_files, parse, resolve_import
 
 #: The settings before STORAGES (Django < 5.1). DEFAULT_FILE_STORAGE counts too: Django refuses it
 #: beside a STORAGES the overlay would set, and the project's uploads would lose their storage.
