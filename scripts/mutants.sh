@@ -4,8 +4,9 @@
 # Each MODULE (dotted, under djstack; a prefix of mutant names, so `model.x_build_stack` takes one
 # function) is run on its own, in the order given; no MODULE: all of them. mutmut runs only the
 # fast tests that cover each mutated function (`-m "not e2e"`, no Docker).
-# Then prints killed/survived per module. Results stay in mutants/ (git-ignored): a rerun retests
-# only what changed; `mutmut results` lists the survivors, `mutmut show NAME` shows one.
+# Then prints killed/survived per module. Results stay in mutants/ (git-ignored): `mutmut results`
+# lists the survivors, `mutmut show NAME` shows one, and
+# `PYTHONPATH=$PWD/mutants/src python -m mutmut run NAME...` retests only those.
 # Environment: MUTMUT_JOBS (default 2 workers), MUTMUT_CAP (seconds per module, default 900).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,7 @@ modules=("$@")
 [ ${#modules[@]} -gt 0 ] || modules=(envfile doctor.diagnose render model check)
 for module in "${modules[@]}"; do
   echo "== djstack.$module"
-  # A cap, not a verdict: mutants not reached stay "not run" and the next run goes on from there.
+  # A cap, not a verdict: mutants not reached by then keep an earlier run's result, or count as not run.
   timeout "${MUTMUT_CAP:-900}" "$PY" -m mutmut run --max-children "${MUTMUT_JOBS:-2}" "djstack.$module*" \
     >"mutants/run-$module.log" 2>&1 || echo "   stopped (exit $?): see mutants/run-$module.log"
 done
