@@ -244,3 +244,19 @@ def test_recorded_images_are_kept_only_while_the_source_is_the_same(project):
                                           ("http://cdn.example/", None), ("/Xfiles/X/", "/Xfiles/X/")])
 def test_url_path(project, url, location):
     assert build(project).url_path(url) == location
+
+
+@pytest.mark.parametrize("recorded,options,fix", [
+    ({"HTTP_PORT": "0"}, {}, "Use a number from 1 to 65535."),
+    ({"WEB_MEM_LIMIT": "lots"}, {}, "Use e.g. 512m or 1g."),
+    ({"WEB_PIDS_LIMIT": "8"}, {}, "Use a number of at least 16, e.g. 256."),
+    ({"IMAGE_SOURCE": "quay"}, {}, "Use one of: official, debian."),
+    ({}, {"domains": ("localhost",)},
+     "Use a full DNS name such as example.com or www.example.com: letters, digits and '-' in dot-separated "
+     "labels, no spaces, no empty label ('..'), no wildcard, no IP address."),
+    ({}, {"hosts": ("a..b",)}, "Use a domain (example.com), a leading-dot wildcard (.example.com) or an IP address."),
+])
+def test_each_refusal_says_what_to_use_instead(project, recorded, options, fix):
+    with pytest.raises(DjstackError) as caught:
+        build(project, recorded, **options)
+    assert caught.value.fix == fix
