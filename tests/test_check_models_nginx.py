@@ -105,9 +105,10 @@ MATCHING = """server {
   location /static/img/ { return 202; }
   location = /exact { return 203; }
   location ^~ /media/ { return 204; }
-  location ~ \\.php$ { return 205; }
+  location ~ \\.ph+p$ { return 205; }
   location ~* \\.PNG$ { return 206; }
   location ~ ( { return 207; }
+  location ~ \\.txt$ { return 209; }
   location /api/ {
     location /api/v1/ { return 208; }
   }
@@ -118,9 +119,10 @@ MATCHING = """server {
 @pytest.mark.parametrize("uri, line", [
     ("/", 2), ("/page", 2), ("/static/x.css", 3), ("/static/img/a", 4), ("/exact", 5), ("/exact/", 2),
     ("/media/a.php", 6), ("/static/a.php", 7), ("/x/a.png", 8), ("/static/img/b.png", 8),
-    ("/api/v1/x", 11), ("/api/x", 10),
+    ("/api/v1/x", 12), ("/api/x", 11), ("/static/a.PHP", 3), ("/a.txt", 10),
 ])
 def test_match_picks_the_location_nginx_picks(tmp_path, uri, line):
+    """`~` is case-sensitive, `~*` is not; a regex Python cannot compile is skipped, not the end."""
     [server] = parse(tmp_path, MATCHING).servers
     loc, chain = server.match(uri)
     assert loc.line == line
@@ -154,7 +156,7 @@ def test_passes_in_locations_and_their_ifs(tmp_path):
 
 @pytest.mark.parametrize("address, host, port", [
     ("web:8000", "web", 8000), ("web", "web", 80), ("[::1]:8000", "::1", 8000), ("[::1]", "[::1]", 80),
-    ("web:http", "web", None), ("127.0.0.1:9", "127.0.0.1", 9),
+    ("web:http", "web", None), ("127.0.0.1:9", "127.0.0.1", 9), ("XwebX:8000", "XwebX", 8000),
 ])
 def test_uwsgi_pass_addresses(tmp_path, address, host, port):
     nginx = parse(tmp_path, f"server {{ location / {{ uwsgi_pass {address}; }} }}\n")
@@ -174,6 +176,12 @@ def test_an_upstream_gives_its_servers_where_they_are_written(tmp_path):
     assert list(nginx.upstreams) == ["app"]
     assert nginx.errors == [("conf1.conf", 1, 'invalid number of arguments in "upstream" directive')]
     assert targets(nginx) == [[Target("web", 8000, "conf0.conf", 2), Target("web2", 80, "conf0.conf", 3)]]
+
+
+def test_an_upstreams_unix_socket_has_no_host_or_port(tmp_path):
+    nginx = parse(tmp_path, "upstream app {\n  server unix:/run/web.sock;\n}\n"
+                            "server {\n  location / {\n    uwsgi_pass app;\n  }\n}\n")
+    assert targets(nginx) == [[Target(None, None, "conf0.conf", 2)]]
 
 
 def test_a_variable_is_resolved_from_the_set_nearest_the_pass(tmp_path):
