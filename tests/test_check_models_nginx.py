@@ -163,7 +163,7 @@ def test_uwsgi_pass_addresses(tmp_path, address, host, port):
     assert targets(nginx) == [[Target(host, port, "conf0.conf", 1)]]
 
 
-@pytest.mark.parametrize("address", ["unix:/run/web.sock", "http://unix:/run/web.sock:/"])
+@pytest.mark.parametrize("address", ["unix:/run/web.sock", "unix:///run/web.sock", "http://unix:/run/web.sock:/"])
 def test_unix_sockets_have_no_host_or_port(tmp_path, address):
     nginx = parse(tmp_path, f"server {{ location / {{ proxy_pass {address}; }} }}\n")
     assert targets(nginx) == [[Target(None, None, "conf0.conf", 1)]]

@@ -5,6 +5,7 @@ given as compose Values. Found by mutation testing (scripts/mutants.sh, second p
 
 from __future__ import annotations
 
+import locale
 from pathlib import Path
 
 from djstack.check.models.compose import Value
@@ -149,3 +150,15 @@ def test_a_module_that_is_not_utf8_is_an_error(tmp_path):
     Settings(reader, path, str)
     [error] = parser.errors
     assert (error.file, error.line, error.message) == (path, None, "not UTF-8 text")
+
+
+def test_settings_are_read_as_utf8_under_any_locale(tmp_path):
+    """Non-ASCII text in the settings reads the same when djstack runs under the C locale (ASCII)."""
+    saved = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        s = settings(tmp_path, "GREETING = 'grüße'\n")
+    finally:
+        locale.setlocale(locale.LC_CTYPE, saved)
+    assert s.parser.errors == []
+    assert s.value("GREETING") == "grüße"

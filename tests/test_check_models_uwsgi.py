@@ -17,11 +17,18 @@ def ini(tmp_path, text: str) -> list[Option]:
 
 def test_read_ini_reads_the_uwsgi_section_only(tmp_path):
     options = ini(tmp_path, "[other]\nsocket = :1\n[uwsgi]\n; a comment\n# another\n\n"
-                            "Http_Socket =  :8000  \nno equals sign\nprocesses=4\n[ uwsgi ]\nmaster = true\n[x]\nsocket = :2\n")
+                            "Http_Socket =  :8000  \nno equals sign\nprocesses=4\n[ uwsgi ]\nmaster = true\n"
+                            "; socket = :3\n#socket=:4\nx\nXkey = 1\nenv = DJANGO_SETTINGS_MODULE=mysite.settings\n"
+                            "env = LIST=[a]\nvacuum = true\n[x]\nsocket = :2\n")
+    rel = "compose/web/uwsgi.ini"
     assert options == [
-        Option("http-socket", ":8000", "compose/web/uwsgi.ini", 7),
-        Option("processes", "4", "compose/web/uwsgi.ini", 9),
-        Option("master", "true", "compose/web/uwsgi.ini", 11),
+        Option("http-socket", ":8000", rel, 7),
+        Option("processes", "4", rel, 9),
+        Option("master", "true", rel, 11),
+        Option("xkey", "1", rel, 15),
+        Option("env", "DJANGO_SETTINGS_MODULE=mysite.settings", rel, 16),
+        Option("env", "LIST=[a]", rel, 17),
+        Option("vacuum", "true", rel, 18),
     ]
 
 
@@ -73,7 +80,8 @@ def test_command_options_takes_the_next_word_only_when_it_is_a_value():
     (":8000", ("", 8000)), ("0.0.0.0:8000", ("0.0.0.0", 8000)), ("[::]:8000", ("::", 8000)),
     ("web:8000,foo", ("web", 8000)), (" web:8001 ", ("web", 8001)), ("web:http", ("web", None)),
     ("/run/uwsgi.sock", (None, None)), ("@abstract", (None, None)), ("run/x.sock", (None, None)),
-    ("127.0.0.1:8000/x", ("127.0.0.1", None)), ("8000", ("", 8000)),
+    ("127.0.0.1:8000/x", ("127.0.0.1", None)), ("8000", ("", 8000)), ("/run/web:1.sock", (None, None)),
+    ("XwebX:8000", ("XwebX", 8000)),
 ])
 def test_parse_address(text, address):
     assert parse_address(text) == address
