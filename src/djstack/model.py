@@ -131,6 +131,8 @@ class StackFiles:
     migration_plan: str = "compose/web/migration_plan.py"
     prune_static: str = "compose/web/prune_static.py"  # run by deploy
     nginx: str = "compose/nginx"  # nginx's build context
+    nginx_dockerfile: str = "compose/nginx/Dockerfile"
+    nginx_dockerignore: str = "compose/nginx/.dockerignore"  # keeps certificates out of nginx's image
     nginx_conf: str = "compose/nginx/nginx.conf"
     nginx_upstream: str = "compose/nginx/upstream"  # mounted at Paths.nginx_upstream
     upstream_conf: str = "compose/nginx/upstream/web.conf"  # written by deploy (not init): the live release
