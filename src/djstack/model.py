@@ -348,7 +348,8 @@ class Stack:
         return "." if self.stack_dir == "." else "/".join(".." for _ in Path(self.stack_dir).parts)
 
     def in_image(self, rel: str) -> str:
-        """A stack file's path inside the web image (which holds the whole project root)."""
+        """A stack file's path inside the web image, which holds the project root (less what the
+        .dockerignore block leaves out: nginx's, db's and redis's files)."""
         return f"{self.paths.app}/{self.from_root(rel)}"
 
     @property

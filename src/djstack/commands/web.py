@@ -24,7 +24,7 @@ def probe(project: Project, web: str, web_files: str) -> Command:
 def django_probes(project: Project, web: str, web_files: str) -> Command:
     """probe.py, showmigrations and makemigrations --check in one Python: one JSON line."""
     return exec(project, web, ["python", "-c", in_container_script("django-probes.py"),
-                                    _script(web_files, STACK_FILES.probe)])
+                               _script(web_files, STACK_FILES.probe)])
 
 
 def stylesheets(project: Project, web: str, static_root: str) -> Command:
