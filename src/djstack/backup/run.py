@@ -108,7 +108,7 @@ class Listed:
     problem: str | None  # None when the archive verifies
 
 
-def list_backups(stack: Stack, folder: Path) -> list[Listed]:
+def list_backups(folder: Path) -> list[Listed]:
     rows = []
     for path in archive.all_archives(folder):
         try:
