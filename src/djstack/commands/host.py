@@ -57,8 +57,20 @@ def x509_names(cert: Path) -> Command:
     return openssl("x509", "-in", str(cert), "-noout", "-ext", "subjectAltName")
 
 
-def debootstrap(argv: Sequence[str], env: Mapping[str, str]) -> Command:
-    """rootfs.debootstrap_command's argv, reading nothing (no prompt can wait for an answer)."""
+DEBOOTSTRAP_SCRIPTS = Path("/usr/share/debootstrap/scripts")
+
+#: Suites newer than the host's debootstrap may be: their bootstrap is sid's (Debian 12's
+#: debootstrap has no forky script; `debootstrap forky ROOT MIRROR .../scripts/sid` works).
+_LIKE_SID = ("forky", "duke", "testing", "unstable")
+
+
+def debootstrap(program: str, suite: str, rootfs: Path, mirror: str, env: Mapping[str, str],
+                scripts: Path = DEBOOTSTRAP_SCRIPTS) -> Command:
+    """A minbase tree of `suite` from `mirror` in `rootfs`, by `program` (debootstrap's resolved
+    path), reading nothing (no prompt can wait for an answer)."""
+    argv = [program, "--variant=minbase", "--include=ca-certificates", suite, str(rootfs), mirror]
+    if not (scripts / suite).exists() and suite in _LIKE_SID and (scripts / "sid").exists():
+        argv.append(str(scripts / "sid"))
     return Command(tuple(argv), stdin=b"", env=dict(env))
 
 
