@@ -3,7 +3,7 @@ the root filesystem's tools (debootstrap's tree packed with tar, unmounted when 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..execute import Command
@@ -24,6 +24,37 @@ def git_changes(root: Path) -> Command:
 
 def openssl(*args: str) -> Command:
     return Command(("openssl", *args), timeout=60)
+
+
+def self_signed(cert: Path, key: Path, days: int, domains: Sequence[str]) -> Command:
+    """A new P-256 key and a certificate for `domains` (the first is the subject's CN), fit for a
+    server only (not a CA), without a passphrase: nginx starts with nobody to type one."""
+    san = ",".join(f"DNS:{d}" for d in domains)
+    return openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                   "-keyout", str(key), "-out", str(cert), "-days", str(days),
+                   "-subj", f"/CN={domains[0]}", "-addext", f"subjectAltName={san}",
+                   "-addext", "basicConstraints=critical,CA:FALSE",
+                   "-addext", "extendedKeyUsage=serverAuth")
+
+
+def x509_pubkey(cert: Path) -> Command:
+    """The certificate's public key (PEM); fails when the file is no PEM certificate."""
+    return openssl("x509", "-in", str(cert), "-noout", "-pubkey")
+
+
+def key_pubkey(key: Path) -> Command:
+    """The private key's public half (PEM); an empty passphrase makes an encrypted key fail, not prompt."""
+    return openssl("pkey", "-in", str(key), "-pubout", "-passin", "pass:")
+
+
+def x509_expired(cert: Path) -> Command:
+    """Exits non-zero when the certificate has expired (`-checkend 0`: expires within 0 seconds)."""
+    return openssl("x509", "-in", str(cert), "-noout", "-checkend", "0")
+
+
+def x509_names(cert: Path) -> Command:
+    """The certificate's subjectAltName extension, as text."""
+    return openssl("x509", "-in", str(cert), "-noout", "-ext", "subjectAltName")
 
 
 DEBOOTSTRAP_SCRIPTS = Path("/usr/share/debootstrap/scripts")
