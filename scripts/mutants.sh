@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Mutation testing of the modules named in [tool.mutmut] (pyproject.toml), with mutmut 3 from PyPI:
-#   scripts/mutants.sh [MODULE...]     e.g. scripts/mutants.sh envfile doctor.diagnose check.redis
+#   scripts/mutants.sh [MODULE...]     e.g. scripts/mutants.sh envfile doctor.diagnose check.models.redis
 # Each MODULE (dotted, under djstack; a prefix of mutant names, so `model.x_build_stack` takes one
 # function) is run on its own, in the order given; no MODULE: all of them. mutmut runs only the
 # fast tests that cover each mutated function (`-m "not e2e"`, no Docker).

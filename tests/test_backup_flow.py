@@ -52,7 +52,7 @@ def test_backup_writes_one_verified_archive_of_the_dump_and_the_media(stack, eng
     verified = archive.verify(result.path, extract_to=tmp_path / "out")
     assert verified.manifest["db_server_version"] == "11.4.2-MariaDB" and verified.project == "mysite"
     assert (tmp_path / "out" / archive.DUMP).read_bytes() == DUMP
-    [listed] = run.list_backups(stack, tmp_path / "backups")
+    [listed] = run.list_backups(tmp_path / "backups")
     assert (listed.path, listed.problem) == (result.path, None)
 
 
@@ -60,7 +60,7 @@ def test_an_archive_that_does_not_verify_is_listed_with_its_problem(stack, engin
     folder = tmp_path / "backups"
     good = run.backup(stack, folder).path
     good.write_bytes(good.read_bytes()[:200])
-    [listed] = run.list_backups(stack, folder)
+    [listed] = run.list_backups(folder)
     assert listed.problem.startswith("the archive is ") and str(good) not in listed.problem
     assert listed.created.endswith("(file time)")
 

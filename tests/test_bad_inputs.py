@@ -99,7 +99,7 @@ KINDS = ["key of another certificate", "certificate for another domain", "key mi
 def test_unusable_certificate_stops_up_and_check(https_stack, tmp_path, kind):
     named = spoil(https_stack, tmp_path, kind)
     root = https_stack.project.root
-    assert tls.problems(https_stack)[0][0] == named
+    assert tls.problems(https_stack)[0].path == named
     before = snapshot(root)
     up = djstack("up", root)
     assert up.returncode != 0

@@ -10,6 +10,7 @@ import pytest
 
 from djstack.detect.buildsteps import JsBuild, ManageStep, build_env_prefix, build_steps
 from djstack.errors import DjstackError
+from djstack.model import STACK_FILES
 from djstack.render import _env
 from helpers import write_tree as write
 
@@ -210,7 +211,8 @@ def stack(stack_dir: str = "."):
     in_context = "" if stack_dir == "." else f"{stack_dir}/"
     return SimpleNamespace(
         paths=SimpleNamespace(app="/app", static_build="/opt/static"),
-        in_context=in_context, web_files=f"/app/{in_context}compose/web", app_home="/app",
+        in_context=in_context, web_files=f"/app/{in_context}compose/web", app_home="/app", files=STACK_FILES,
+        from_root=lambda rel: in_context + rel, in_image=lambda rel: f"/app/{in_context}{rel}",
         project=SimpleNamespace(overlay_module="config.settings.settings_docker"),
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import EXAMPLE
+from helpers import copy_example
 from djstack.check import run_check
 from djstack.envfile import read_env
 from djstack.initialise import run_init
@@ -23,7 +23,7 @@ COMPOSE = "docker-compose.yml"
 def written(tmp_path_factory) -> Path:
     """A clean stack, written once; each test edits a copy."""
     root = tmp_path_factory.mktemp("written") / "mysite"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", "db.sqlite3", "media"))
+    copy_example(root)
     run_init(root, StackOptions(), force=False)
     assert run_check(root, strict=True) == []
     return root

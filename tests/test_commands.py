@@ -142,7 +142,7 @@ def test_docker_commands():
     assert dc.import_rootfs(Path("/t/r.tar"), "img", ["ENV A=1", 'CMD ["bash"]'], "msg", 99) == Command(
         ("docker", "import", "--change", "ENV A=1", "--change", 'CMD ["bash"]', "--message", "msg", "/t/r.tar", "img"),
         timeout=99)
-    assert dc.build(["build", "--tag", "x"], Path("/ctx"), 5).argv == ("docker", "build", "--tag", "x", "/ctx")
+    assert dc.build_image("x", "b", "trixie", (), "http://m", Path("/ctx"), 5).argv[-3:] == ("--tag", "x", "/ctx")
 
 
 def test_host_commands():
@@ -152,8 +152,8 @@ def test_host_commands():
     assert host.pack_tree(Path("/r"), Path("/t.tar")).argv == (
         "tar", "--numeric-owner", "-C", "/r", "-cf", "/t.tar", ".")
     assert host.unmount("/r/proc").argv == ("umount", "-l", "/r/proc")
-    boot = host.debootstrap(["/usr/sbin/debootstrap", "trixie"], {"LC_ALL": "C"})
-    assert (boot.argv, boot.stdin, dict(boot.env)) == (("/usr/sbin/debootstrap", "trixie"), b"", {"LC_ALL": "C"})
+    boot = host.debootstrap("/usr/sbin/debootstrap", "trixie", Path("/r"), "http://m", {"LC_ALL": "C"})
+    assert (boot.argv[::3], boot.stdin, dict(boot.env)) == (("/usr/sbin/debootstrap", "trixie"), b"", {"LC_ALL": "C"})
 
 
 # --------------------------------------------------------------------------- compose ps

@@ -106,10 +106,16 @@ def test_a_release_that_stops_is_removed_and_the_live_one_stays(stack, engine, m
 
 def test_a_failed_nginx_test_is_a_failed_deploy(stack, engine):
     Live(engine)
+    env = stack.env_path.read_text()
     engine.on("nginx", "-t", code=1, stderr="nginx: [emerg] host not found in upstream\n")
     with pytest.raises(deploy.DeployFailed, match=r"nginx refused to reload: nginx: \[emerg\] host not found"):
         deploy.deploy(stack, tag="v2")
     assert not engine.ran_with("--scale")
+    # The config nginx refused is not left for its next restart, and nginx never reloaded it.
+    assert not stack.path(stack.files.upstream_conf).exists()
+    assert not engine.ran_with("nginx", "-s", "reload")
+    assert engine.ran_with("image", "rm", "mysite-web:v2")  # the release that never went live
+    assert stack.env_path.read_text() == env
 
 
 def test_rollback_puts_the_previous_release_back(stack, engine):

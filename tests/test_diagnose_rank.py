@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import EXAMPLE
+from helpers import copy_example
 from djstack.doctor.diagnose import diagnose, engine_unreachable, not_running
 from djstack.doctor.facts import Container, Facts, Probe
 from djstack.doctor.finding import ERROR, WARNING
@@ -27,7 +27,7 @@ ACCESS_DENIED = "django.db.utils.OperationalError: (1045, \"Access denied for us
 def stack(tmp_path_factory):
     """A stack `djstack init` wrote (so `djstack check` finds nothing in its files)."""
     root = tmp_path_factory.mktemp("diagnose") / "mysite"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", "db.sqlite3", "media"))
+    copy_example(root)
     made, _ = run_init(root, StackOptions(), force=False)
     return made
 

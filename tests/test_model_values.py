@@ -13,12 +13,10 @@ from djstack.model import DEFAULT_HOSTS, DEFAULT_LIMITS, PREVIOUS_KEY, StackOpti
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    import shutil
-
-    from helpers import EXAMPLE
+    from helpers import copy_example
 
     root = tmp_path_factory.mktemp("model") / "mysite"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", "db.sqlite3", "media"))
+    copy_example(root)
     return detect(root, None)
 
 

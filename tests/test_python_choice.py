@@ -10,6 +10,7 @@ import pytest
 from djstack import baseimages, docker
 from djstack.baseimages import plan, rootfs
 from djstack.baseimages.mirror import suite_sources
+from djstack.commands import host
 from helpers import write_tree as write
 from djstack.detect.python import PythonRequest, choose_python, poetry_specifier, python_request
 from djstack.errors import DjstackError
@@ -385,12 +386,12 @@ def test_ensure_images_with_only_official_names_touches_no_engine(monkeypatch):
 def test_forky_bootstraps_with_sids_script_when_debootstrap_lacks_one(tmp_path):
     (tmp_path / "sid").write_text("")
     (tmp_path / "trixie").write_text("")
-    cmd = rootfs.debootstrap_command("debootstrap", "forky", Path("/r"), "http://m/debian", tmp_path)
+    cmd = list(host.debootstrap("debootstrap", "forky", Path("/r"), "http://m/debian", {}, tmp_path).argv)
     assert cmd[-4:] == ["forky", "/r", "http://m/debian", str(tmp_path / "sid")]
-    cmd = rootfs.debootstrap_command("debootstrap", "trixie", Path("/r"), "http://m/debian", tmp_path)
+    cmd = list(host.debootstrap("debootstrap", "trixie", Path("/r"), "http://m/debian", {}, tmp_path).argv)
     assert cmd[-3:] == ["trixie", "/r", "http://m/debian"]
     (tmp_path / "forky").write_text("")  # a newer debootstrap knows forky itself
-    assert rootfs.debootstrap_command("debootstrap", "forky", Path("/r"), "http://m/debian", tmp_path)[-1] == "http://m/debian"
+    assert host.debootstrap("debootstrap", "forky", Path("/r"), "http://m/debian", {}, tmp_path).argv[-1] == "http://m/debian"
 
 
 def test_sources_list_only_what_the_mirror_serves():
@@ -410,10 +411,11 @@ def test_rootfs_config_files_are_package_files():
 
 
 def test_docker_build_arguments_of_a_step():
-    from djstack.baseimages.build import build_args
+    from djstack.commands import docker as dc
 
     step = plan.recipe("djstack.local/python-build:3.14-forky")
-    args = build_args(step, "http://m/debian")
+    args = list(dc.build_image(step.name, step.base, step.suite, step.build_args, "http://m/debian",
+                               Path("/ctx"), 60).argv[1:-1])  # `docker` and the context left out
     assert args[:3] == ["build", "--build-arg", "BASE_IMAGE=djstack.local/python:3.14-forky"]
     assert "PYTHON_VERSION=3.14" in args and "org.djstack.debian.suite=forky" in args
     assert args[-2:] == ["--tag", "djstack.local/python-build:3.14-forky"]

@@ -17,6 +17,9 @@ RUNTIME_FILES = {"upstream_conf", "nginx_error_log"}
 #: Folders: init writes files into each.
 FOLDERS = {"web", "nginx", "nginx_upstream", "ssl", "acme", "nginx_log", "mysql_init", "mysql", "redis"}
 HTTPS = dict(domains=("example.com",), tls="provided")
+#: What a folder may hold besides the model's files: a README or a .gitignore of its own.
+PLACEHOLDERS = {"README.md", ".gitignore"}
+IGNORE_FILES = (".gitignore", ".dockerignore")
 
 
 def rendered(project, **options) -> dict[str, render.Output]:
@@ -38,6 +41,26 @@ def test_every_model_path_is_rendered(example_copy, own_folder):
             assert path not in outputs and any(posixpath.dirname(p) == posixpath.dirname(path) for p in outputs)
         else:
             assert path in outputs, (field.name, path)
+
+
+@pytest.mark.parametrize("own_folder", [False, True])
+def test_every_rendered_path_is_a_model_path(example_copy, own_folder):
+    if own_folder:
+        (example_copy / "Dockerfile").write_text("FROM python:3.12\n")
+    stack = load_stack(example_copy, StackOptions(image_source="official", pip_ca_bundle="", **HTTPS))
+    outputs = {o.path: o for o in render.render(stack)}
+    prefix = "djstack/" if own_folder else ""
+    files = {prefix + getattr(STACK_FILES, f.name) for f in dataclasses.fields(STACK_FILES)}
+    folders = {prefix + getattr(STACK_FILES, name) for name in FOLDERS}
+    # Outside the model's files by design: the overlay and its storage sit beside the project's own
+    # settings, and the project's .gitignore/.dockerignore get a managed block, not a file of ours.
+    beside_settings = {stack.overlay_file, stack.static_storage_file}
+    for path, output in outputs.items():
+        if path in files or path in beside_settings or (output.block and path.endswith(IGNORE_FILES)):
+            continue
+        # Otherwise only a folder's placeholder: a README saying what goes there, or its .gitignore.
+        assert posixpath.basename(path) in PLACEHOLDERS and posixpath.dirname(path) in folders, path
+    assert beside_settings & set(outputs) and any(o.block for o in outputs.values())  # the exceptions exist
 
 
 def test_the_absolute_paths_follow_the_stack_folder(example_copy):

@@ -395,7 +395,7 @@ def backups(folder, to):
 
     stack = load_stack(folder)
     where = to or default_folder(stack)
-    rows = list_backups(stack, where)
+    rows = list_backups(where)
     if not rows:
         ui.say(f"No archives in {where}.")
         return

@@ -86,9 +86,9 @@ def deploy(stack: Stack, *, tag: str | None = None, timeout: float = DEFAULT_TIM
         try:
             with ui.step(f"Building release {tag}") as progress:
                 if execute.stream(cc.build(new.project, [stack.services.web]), progress.update, log) != 0:
-                    failed = build_failure(stack, log)
+                    failed = build_failure(stack, log, rerun="djstack deploy")
                     raise DeployFailed(f"{failed.message}\nThe new release did not build; the live release still "
-                                       "serves.", failed.fix.replace("`djstack up`", "`djstack deploy`"))
+                                       "serves.", failed.fix)
             applied = _migrate(stack, new, allow_breaking)
             result = _switch(stack, new, live, tag, timeout, started)
         except BaseException:
@@ -289,6 +289,9 @@ def _point_nginx(stack: Stack, compose: Compose, upstream: Path, container: str 
     if proc.returncode == 0:
         proc = execute.run(in_web.nginx_reload(compose.project, stack.services.nginx), check=False)
     if proc.returncode != 0:
+        # Left in place, a rejected web.conf would be what nginx loads at its next restart, and refuses.
+        if container is not None:
+            upstream.unlink(missing_ok=True)
         raise DeployFailed(f"nginx refused to reload: {(proc.stdout + proc.stderr).strip()[-400:]}",
                            "Run `djstack check` and `djstack doctor`.")
     # Old workers stop taking requests at once and finish the ones they hold; wait for that, so the

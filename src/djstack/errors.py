@@ -47,6 +47,12 @@ class EngineMissing(ProgramMissing):
         super().__init__("docker", what, fix)
 
 
+ENGINE_START_HINT = (
+    "Start it: `systemctl start docker` (or scripts/install-docker.sh, which installs and starts "
+    "it); check DOCKER_HOST and that you may use it (root, or the docker group)."
+)
+
+
 class EngineUnreachable(DjstackError):
     """The docker command exists, but no engine answers it (stopped, or no permission)."""
 
@@ -54,8 +60,7 @@ class EngineUnreachable(DjstackError):
         self.reason = reason
         super().__init__(
             "The Docker engine is not running or not reachable" + (f": {reason}" if reason else "."),
-            "Start it (`systemctl start docker`, or run scripts/install-docker.sh, which installs "
-            "and starts it), and check that you may use it (root, or the docker group).",
+            ENGINE_START_HINT,
         )
 
 
@@ -127,12 +132,14 @@ class MissingVariables(DjstackError):
 
 class TlsProblem(DjstackError):
     """A certificate or key is missing, unreadable, mismatched or expired: `kind` says which
-    (for example "missing", "unreadable", "mismatch", "expired", "names", "openssl")."""
+    (for example "missing", "unreadable", "mismatch", "expired", "names", "openssl"); `problem`
+    says what is wrong with the file at `path` alone (the message names the path first)."""
 
-    def __init__(self, kind: str, message: str, fix: str, path: Path | str | None = None):
+    def __init__(self, kind: str, problem: str, fix: str, path: Path | str | None = None):
         self.kind = kind
+        self.problem = problem
         self.path = Path(path) if path is not None else None
-        super().__init__(message, fix)
+        super().__init__(f"{path}: {problem}" if path is not None else problem, fix)
 
 
 # --- running the stack -------------------------------------------------------------------------

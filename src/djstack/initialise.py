@@ -9,7 +9,7 @@ from pathlib import Path
 from . import render, tls
 from .detect import DjangoProject, detect, placement
 from .envfile import read_env
-from .errors import DjstackError
+from .errors import DjstackError, NoStack, TlsProblem
 from .model import SETTINGS_KEY, STACK_FILES, Stack, StackOptions, build_stack
 
 #: Docker Hub's registry endpoint answers 401 to anonymous requests: any HTTP answer means reachable.
@@ -57,7 +57,8 @@ def load_initialised(folder: Path) -> Stack:
     stack = load_stack(folder)
     missing = [name for name in (stack.files.compose, stack.files.env) if not stack.path(name).is_file()]
     if missing:
-        raise DjstackError(
+        raise NoStack(
+            stack.project.root,
             f"{stack.project.root} has no djstack stack yet ({', '.join(missing)} missing).",
             f"Run `djstack init {stack.project.root}` first.",
         )
@@ -84,13 +85,12 @@ def run_init(folder: Path, options: StackOptions, *, force: bool) -> tuple[Stack
         )
     # Certificates that exist must fit (key, domains, dates) before any file is written. Missing ones
     # are fine for `provided` (they come later; `up` refuses without them) and made for `self-signed`.
-    bad = [p for p in tls.problems(stack) if "is missing" not in p[1]] if stack.https else []
+    bad = [p for p in tls.problems(stack) if p.kind != "missing"] if stack.https else []
     if bad:
-        path, what, fix = bad[0]
-        if stack.tls == "self-signed":
-            fix = (f"Delete {stack.tls_files.folder}/{stack.tls_files.cert} and {stack.tls_files.key}: "
-                   "init then makes a new self-signed pair for the domains.")
-        raise DjstackError(f"{path}: {what} Nothing was written.", fix)
+        first = bad[0]
+        fix = (f"Delete {stack.tls_files.folder}/{stack.tls_files.cert} and {stack.tls_files.key}: "
+               "init then makes a new self-signed pair for the domains.") if stack.tls == "self-signed" else first.fix
+        raise TlsProblem(first.kind, f"{first.problem} Nothing was written.", fix, first.path)
     results = render.write(stack.project.root, render.render(stack), force=force)
     if stack.tls == "self-signed" and tls.make_self_signed(stack):
         cert, key = tls.cert_paths(stack)

@@ -18,7 +18,7 @@ from .commands import compose as cc
 from .commands import web as in_web
 from .compose import Compose, passes_healthcheck
 from .buildhints import missing_system_library
-from .errors import BuildFailed, DjstackError, MissingVariables
+from .errors import BuildFailed, DjstackError, MissingVariables, StackUnhealthy
 from .model import SECRET_KEYS, MIN_SECRET_LENGTH, Stack
 from .releases import DEFAULT_TAG
 
@@ -72,20 +72,21 @@ def build(stack: Stack, compose: Compose) -> None:
             raise build_failure(stack, log)
 
 
-def build_failure(stack: Stack, log: Path) -> BuildFailed:
+def build_failure(stack: Stack, log: Path, rerun: str = "djstack up") -> BuildFailed:
+    """The failed build in `log`, and how to fix it; `rerun` is the command to run again after."""
     text = log.read_text(encoding="utf-8", errors="replace")
     tail = "\n".join(text.splitlines()[-25:])
-    fix = "Fix the error shown above, then run `djstack up` again."
+    fix = f"Fix the error shown above, then run `{rerun}` again."
     missing = missing_system_library(text)
     if missing:
         package, said = missing
         apt = stack.from_root(stack.files.apt_packages)
         fix = (f"A dependency is compiled from source and needs the Debian package {package} ({said!r} in the "
                f"log). Add `{package}` to the [build] section of {apt} (and its shared library to [runtime]), "
-               "then run `djstack up` again.")
+               f"then run `{rerun}` again.")
     if "CERTIFICATE_VERIFY_FAILED" in text or "self-signed certificate" in text:
         fix = ("pip in the build does not trust this network's TLS certificates. Give it your CA bundle: "
-               "`djstack init --ca-bundle /path/to/ca.pem` (PIP_CA_BUNDLE in .env), then `djstack up`.")
+               f"`djstack init --ca-bundle /path/to/ca.pem` (PIP_CA_BUNDLE in .env), then `{rerun}`.")
     return BuildFailed(f"Building the images failed. Last lines (full log: {log}):\n{tail}", fix)
 
 
@@ -93,10 +94,10 @@ def start(stack: Stack, compose: Compose) -> None:
     log = build_log(stack, "up")
     with ui.step("Starting and waiting until every service passes its healthcheck") as progress:
         if execute.stream(cc.up(compose.project), progress.update, log) != 0:
-            raise DjstackError(_failure_report(compose, log), "Run `djstack doctor` for a diagnosis.")
+            raise StackUnhealthy(_failure_report(compose, log))
         failure = wait_ready(compose, progress.update)
         if failure:
-            raise DjstackError(_failure_report(compose, log, *failure), "Run `djstack doctor` for a diagnosis.")
+            raise StackUnhealthy(_failure_report(compose, log, *failure))
 
 
 def wait_ready(compose: Compose, on_progress: Callable[[str], None],
@@ -176,26 +177,23 @@ def smoke_check(stack: Stack, compose: Compose) -> SmokeResult:
     host = stack.request_host
     page = http_status(stack.base_url, host)
     if page is None or page >= 500:
-        raise DjstackError(
+        raise StackUnhealthy(
             f"The site answered {page or 'nothing'} at {stack.base_url} through nginx.\n"
             f"web's last log lines:\n{compose.logs(stack.services.web, 20)}",
-            "Run `djstack doctor` for a diagnosis.",
         )
     static_path = a_static_file(stack, compose)
     static_status = None
     if static_path:
         static_status = http_status(stack.base_url.rstrip("/") + static_path, host)
         if static_status != 200:
-            raise DjstackError(f"nginx answered {static_status} for the static file {static_path}.",
-                               "Run `djstack doctor` for a diagnosis.")
+            raise StackUnhealthy(f"nginx answered {static_status} for the static file {static_path}.")
     proc = execute.run(in_web.probe(compose.project, stack.services.web, stack.web_files), check=False)
     try:
         probe = json.loads(proc.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
         probe = {"error": (proc.stdout + proc.stderr).strip()[-500:]}
     if proc.returncode != 0:
-        raise DjstackError(f"From inside web, the database or cache check failed: {probe}",
-                           "Run `djstack doctor` for a diagnosis.")
+        raise StackUnhealthy(f"From inside web, the database or cache check failed: {probe}")
     return SmokeResult(page, static_path, static_status, probe)
 
 

@@ -7,6 +7,7 @@ Compose reads; the rest are fixed here, so all files agree by construction.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -121,8 +122,17 @@ class StackFiles:
     uwsgi_ini: str = "compose/web/uwsgi.ini"
     apt_packages: str = "compose/web/apt-packages.txt"
     requirements_stack: str = "compose/web/requirements-stack.txt"  # what the stack itself installs
+    entrypoint: str = "compose/web/entrypoint.sh"  # the web image's ENTRYPOINT
+    build_hook: str = "compose/web/build-hook.sh"  # the project's own build steps (yours once written)
+    healthcheck: str = "compose/web/healthcheck.py"  # web's Compose healthcheck
+    publish_static: str = "compose/web/publish_static.py"  # run by the entrypoint
+    wait_for_db: str = "compose/web/wait_for_db.py"  # run by the entrypoint
+    probe: str = "compose/web/probe.py"  # the smoke check's and doctor's probe
     migration_plan: str = "compose/web/migration_plan.py"
+    prune_static: str = "compose/web/prune_static.py"  # run by deploy
     nginx: str = "compose/nginx"  # nginx's build context
+    nginx_dockerfile: str = "compose/nginx/Dockerfile"
+    nginx_dockerignore: str = "compose/nginx/.dockerignore"  # keeps certificates out of nginx's image
     nginx_conf: str = "compose/nginx/nginx.conf"
     nginx_upstream: str = "compose/nginx/upstream"  # mounted at Paths.nginx_upstream
     upstream_conf: str = "compose/nginx/upstream/web.conf"  # written by deploy (not init): the live release
@@ -135,6 +145,11 @@ class StackFiles:
     mysql_init: str = "compose/mysql/init"  # mounted at Paths.mysql_init
     redis: str = "compose/redis"
     redis_conf: str = "compose/redis/redis.conf"  # mounted at Paths.redis_conf
+
+    @staticmethod
+    def inside(rel: str, folder: str) -> str:
+        """A stack file's path relative to one of the stack's folders (e.g. nginx's build context)."""
+        return posixpath.relpath(rel, folder)
 
 
 #: The stack's files where no Stack is at hand (a module constant, a hand-laid stack check reads).
@@ -332,10 +347,15 @@ class Stack:
         """The web image's build context (the project root), relative to the stack folder."""
         return "." if self.stack_dir == "." else "/".join(".." for _ in Path(self.stack_dir).parts)
 
+    def in_image(self, rel: str) -> str:
+        """A stack file's path inside the web image, which holds the project root (less what the
+        .dockerignore block leaves out: nginx's, db's and redis's files)."""
+        return f"{self.paths.app}/{self.from_root(rel)}"
+
     @property
     def web_files(self) -> str:
         """StackFiles.web inside the web image: its entrypoint, healthcheck and probes."""
-        return f"{self.paths.app}/{self.from_root(self.files.web)}"
+        return self.in_image(self.files.web)
 
     @property
     def app_home(self) -> str:

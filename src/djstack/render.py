@@ -121,13 +121,24 @@ def render(stack: Stack) -> list[Output]:
 def with_block(existing: str, block: str) -> str:
     """`existing` with djstack's managed block replaced, or appended when absent."""
     wrapped = f"{BLOCK_START}\n{block.rstrip()}\n{BLOCK_END}\n"
-    start = existing.find(BLOCK_START)
-    end = existing.find(BLOCK_END, start)
-    if start != -1 and end != -1:
-        return existing[:start] + wrapped + existing[end + len(BLOCK_END) :].lstrip("\n")
+    span = _block_span(existing)
+    if span:
+        return existing[:span[0]] + wrapped + existing[span[1]:].lstrip("\n")
     if not existing:
         return wrapped
     return existing.rstrip("\n") + "\n\n" + wrapped
+
+
+def _block_span(text: str) -> tuple[int, int] | None:
+    """Where the managed block is: an end marker and the nearest start marker before it. A marker left
+    alone (a block cut short by hand) is the person's text, never the start of what gets replaced."""
+    end = text.find(BLOCK_END)
+    while end != -1:
+        start = text.rfind(BLOCK_START, 0, end)
+        if start != -1:
+            return start, end + len(BLOCK_END)
+        end = text.find(BLOCK_END, end + 1)
+    return None
 
 
 @dataclass(frozen=True)

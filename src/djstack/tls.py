@@ -13,15 +13,16 @@ from pathlib import Path
 
 from . import execute
 from .commands import host
-from .errors import DjstackError, ProgramMissing, TlsProblem
+from .errors import ProgramMissing, TlsProblem
+from .execute import Command
 from .model import Stack
 
 SELF_SIGNED_DAYS = 825
 
 
-def _openssl(*args: str) -> execute.Result:
+def _openssl(command: Command) -> execute.Result:
     try:
-        return execute.run(host.openssl(*args), check=False)
+        return execute.run(command, check=False)
     except ProgramMissing as exc:
         raise TlsProblem("openssl", "The `openssl` command is not installed; djstack uses it for certificates.",
                          "Install it (Debian/Ubuntu: apt-get install openssl).") from exc
@@ -42,18 +43,13 @@ def make_self_signed(stack: Stack) -> bool:
         return False
     cert.parent.mkdir(parents=True, exist_ok=True)
     tmp_cert, tmp_key = cert.with_name(".new-" + cert.name), key.with_name(".new-" + key.name)
-    san = ",".join(f"DNS:{d}" for d in stack.domains)
     old_umask = os.umask(0o077)  # the key is never readable by others, not even for a moment
     try:
-        proc = _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                        "-keyout", str(tmp_key), "-out", str(tmp_cert), "-days", str(SELF_SIGNED_DAYS),
-                        "-subj", f"/CN={stack.domains[0]}", "-addext", f"subjectAltName={san}",
-                        "-addext", "basicConstraints=critical,CA:FALSE",
-                        "-addext", "extendedKeyUsage=serverAuth")
+        proc = _openssl(host.self_signed(tmp_cert, tmp_key, SELF_SIGNED_DAYS, stack.domains))
         if proc.returncode != 0:
-            raise DjstackError(f"openssl could not make a self-signed certificate:\n{proc.stderr.strip()}",
-                               f"Put your own {stack.tls_files.cert} and {stack.tls_files.key} in "
-                               f"{stack.tls_files.folder}/ and use --tls provided.")
+            raise TlsProblem("openssl", f"openssl could not make a self-signed certificate:\n{proc.stderr.strip()}",
+                             f"Put your own {stack.tls_files.cert} and {stack.tls_files.key} in "
+                             f"{stack.tls_files.folder}/ and use --tls provided.")
         os.chmod(tmp_key, 0o600)
         os.chmod(tmp_cert, 0o644)
         os.replace(tmp_key, key)
@@ -67,7 +63,7 @@ def make_self_signed(stack: Stack) -> bool:
 
 def certificate_names(cert: Path) -> list[str]:
     """The DNS names in the certificate's subjectAltName."""
-    proc = _openssl("x509", "-in", str(cert), "-noout", "-ext", "subjectAltName")
+    proc = _openssl(host.x509_names(cert))
     return re.findall(r"DNS:([^,\s]+)", proc.stdout)
 
 
@@ -80,41 +76,42 @@ def covers(pattern: str, name: str) -> bool:
     return pattern == name
 
 
-def problems(stack: Stack) -> list[tuple[Path, str, str]]:
-    """What is wrong with the certificate files: (file, what, fix). Empty when they will work."""
+def problems(stack: Stack) -> list[TlsProblem]:
+    """What is wrong with the certificate files, each with its `kind`. Empty when they will work."""
     cert, key = cert_paths(stack)
     rel = stack.tls_files.folder
     how = f"Put {stack.tls_files.cert} + {stack.tls_files.key} in {rel}/, or init --tls self-signed."
-    missing = [(p, f"{p.name} is missing (TLS {stack.tls} needs it).", how) for p in (cert, key) if not p.is_file()]
+    missing = [TlsProblem("missing", f"{p.name} is missing (TLS {stack.tls} needs it).", how, p)
+               for p in (cert, key) if not p.is_file()]
     if missing:
         return missing
     found = []
-    cert_pub = _openssl("x509", "-in", str(cert), "-noout", "-pubkey")
+    cert_pub = _openssl(host.x509_pubkey(cert))
     if cert_pub.returncode != 0:
-        return [(cert, f"{cert.name} is not a PEM certificate.", how)]
-    key_pub = _openssl("pkey", "-in", str(key), "-pubout", "-passin", "pass:")
+        return [TlsProblem("unreadable", f"{cert.name} is not a PEM certificate.", how, cert)]
+    key_pub = _openssl(host.key_pubkey(key))
     if key_pub.returncode != 0:
-        return [(key, f"{key.name} is not an unencrypted PEM private key.",
-                 f"Give it without passphrase: openssl pkey -in old.pem -out {key.name}")]
+        return [TlsProblem("unreadable", f"{key.name} is not an unencrypted PEM private key.",
+                           f"Give it without passphrase: openssl pkey -in old.pem -out {key.name}", key)]
     if cert_pub.stdout.strip() != key_pub.stdout.strip():
-        found.append((key, f"{key.name} is not the private key of {cert.name} (their public keys differ).",
-                      "Use the key the certificate was issued for (certbot: privkey.pem)."))
-    if _openssl("x509", "-in", str(cert), "-noout", "-checkend", "0").returncode != 0:
-        found.append((cert, f"{cert.name} has expired.", "Renew it (certbot renew), then reload nginx."))
+        found.append(TlsProblem("mismatch", f"{key.name} is not the private key of {cert.name} (their public keys "
+                                "differ).", "Use the key the certificate was issued for (certbot: privkey.pem).", key))
+    if _openssl(host.x509_expired(cert)).returncode != 0:
+        found.append(TlsProblem("expired", f"{cert.name} has expired.", "Renew it (certbot renew), then reload nginx.",
+                                cert))
     names = certificate_names(cert)
     uncovered = [d for d in stack.domains if not any(covers(n, d) for n in names)]
     if uncovered:
-        found.append((cert, f"{cert.name} does not cover {', '.join(uncovered)} "
-                            f"(it names {', '.join(names) or 'no DNS name'}).",
-                      "Get a certificate naming every --domain, or pass only the names it has."))
+        found.append(TlsProblem("names", f"{cert.name} does not cover {', '.join(uncovered)} "
+                                         f"(it names {', '.join(names) or 'no DNS name'}).",
+                                "Get a certificate naming every --domain, or pass only the names it has.", cert))
     return found
 
 
 def validate(stack: Stack) -> None:
-    """Raise for the first problem with the certificate files; nothing when TLS is off."""
+    """Raise the first problem with the certificate files; nothing when TLS is off."""
     if not stack.https:
         return
     found = problems(stack)
     if found:
-        path, what, fix = found[0]
-        raise DjstackError(f"{path}: {what}", fix)
+        raise found[0]

@@ -21,7 +21,7 @@ from .. import __version__, execute, ui
 from ..commands import compose as cc
 from ..commands import db as commands
 from ..compose import Compose, require_running
-from ..errors import CommandFailed, DjstackError
+from ..errors import CommandFailed, DjstackError, StackUnhealthy
 from ..lifecycle import wait_ready
 from ..model import Stack
 from . import archive
@@ -108,7 +108,7 @@ class Listed:
     problem: str | None  # None when the archive verifies
 
 
-def list_backups(stack: Stack, folder: Path) -> list[Listed]:
+def list_backups(folder: Path) -> list[Listed]:
     rows = []
     for path in archive.all_archives(folder):
         try:
@@ -181,8 +181,8 @@ def restore(stack: Stack, path: Path, *, yes: bool, allow_other_project: bool,
                 failure = wait_ready(compose, lambda _: None) if started.returncode == 0 else None
         if started.returncode != 0 or failure:
             said = failure[0] if failure else (started.stdout + started.stderr).strip()[-2000:]
-            raise DjstackError(f"The data was restored, but the stack did not come back healthy:\n{said}",
-                               "See `djstack ps` and `djstack logs web`.")
+            raise StackUnhealthy(f"The data was restored, but the stack did not come back healthy:\n{said}",
+                                 "See `djstack ps` and `djstack logs web`.")
         tables, rows = _count_rows(compose, stack)
     return RestoreResult(path, safety.path, tables, rows, manifest["files"][archive.DUMP]["size"], media_count,
                          manifest["files"][archive.MEDIA]["size"])

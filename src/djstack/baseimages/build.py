@@ -38,25 +38,12 @@ def copy_context(directory: str, dest: Path) -> None:
     copy(src, dest)
 
 
-def build_args(step: BuildStep, mirror: str) -> list[str]:
-    """The `docker build` arguments of a step, context directory excluded."""
-    args = ["build", "--build-arg", f"BASE_IMAGE={step.base}"]
-    for key, value in step.build_args:
-        args += ["--build-arg", f"{key}={value}"]
-    args += [
-        "--label", f"org.djstack.debian.mirror={mirror}",
-        "--label", f"org.djstack.debian.suite={step.suite}",
-        "--tag", step.name,
-    ]  # fmt: skip
-    return args
-
-
 def build_service(step: BuildStep, mirror: str, log: Log) -> None:
     assert step.directory is not None
     with tempfile.TemporaryDirectory(prefix=f"djstack-{step.directory}-") as tmp:
         context = Path(tmp)
         copy_context(step.directory, context)
-        command = dc.build(build_args(step, mirror), context, BUILD_TIMEOUT)
+        command = dc.build_image(step.name, step.base, step.suite, step.build_args, mirror, context, BUILD_TIMEOUT)
         proc = log.run(command)
         if proc.returncode != 0:
             raise fail(

@@ -17,16 +17,10 @@ from pathlib import Path
 from .. import execute
 from ..commands import docker as dc
 from ..commands import host
-from ..errors import DjstackError
+from ..errors import DjstackError, ProgramMissing
 from ..imagesets import DEBIAN_SUITE, rootfs_image
 from .log import BUILD_TIMEOUT, Log, fail, image_size
 from .mirror import SuiteSources, security_mirror
-
-DEBOOTSTRAP_SCRIPTS = Path("/usr/share/debootstrap/scripts")
-
-#: Suites newer than the host's debootstrap may be: their bootstrap is sid's (Debian 12's
-#: debootstrap has no forky script; `debootstrap forky ROOT MIRROR .../scripts/sid` works).
-_LIKE_SID = ("forky", "duke", "testing", "unstable")
 
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
@@ -39,7 +33,8 @@ def config_file(name: str) -> str:
 def check_debootstrap() -> str:
     path = shutil.which("debootstrap") or shutil.which("debootstrap", path="/usr/sbin:/sbin")
     if path is None:
-        raise DjstackError(
+        raise ProgramMissing(
+            "debootstrap",
             "debootstrap is not installed; it builds the Debian root filesystem of the local images.",
             "Install it: `apt-get install -y debootstrap` (or run scripts/install-docker.sh).",
         )
@@ -50,15 +45,6 @@ def check_debootstrap() -> str:
             "Run the command as root, e.g. with sudo.",
         )
     return path
-
-
-def debootstrap_command(
-    debootstrap: str, suite: str, rootfs: Path, mirror: str, scripts: Path = DEBOOTSTRAP_SCRIPTS
-) -> list[str]:
-    cmd = [debootstrap, "--variant=minbase", "--include=ca-certificates", suite, str(rootfs), mirror]
-    if not (scripts / suite).exists() and suite in _LIKE_SID and (scripts / "sid").exists():
-        cmd.append(str(scripts / "sid"))
-    return cmd
 
 
 def sources_text(mirror: str, suite: str = DEBIAN_SUITE, *, updates: bool = True, security: bool = True) -> str:
@@ -188,7 +174,7 @@ def build_rootfs(mirror: str, sources: SuiteSources, log: Log, say: Callable[[st
     try:
         started = time.monotonic()
         say(f"debootstrap {suite} (minbase) from {mirror} ...")
-        command = host.debootstrap(debootstrap_command(debootstrap, suite, rootfs, mirror), env)
+        command = host.debootstrap(debootstrap, suite, rootfs, mirror, env)
         log.section("$ " + command.shown)
         code = execute.stream(command, lambda line: None, log.path, append=True)
         if code != 0:

@@ -33,9 +33,14 @@ def tables(project: Project, db: str) -> Command:
     return exec(project, db, shell("db-tables.sh"))
 
 
+def quote_identifier(name: str) -> str:
+    """A MySQL identifier in backticks, a backtick inside it doubled (a table name may hold any character)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def count_rows(project: Project, db: str, names: Sequence[str]) -> Command:
     """One count per table of `names`, one a line."""
-    union = " UNION ALL ".join(f"SELECT COUNT(*) FROM `{name}`" for name in names)
+    union = " UNION ALL ".join(f"SELECT COUNT(*) FROM {quote_identifier(name)}" for name in names)
     return exec(project, db, shell("db-query.sh"), stdin=union + ";\n", timeout=600)
 
 

@@ -88,6 +88,16 @@ def import_rootfs(tarball: Path, image: str, changes: Sequence[str], message: st
     return docker(*args, "--message", message, str(tarball), image, timeout=timeout)
 
 
-def build(args: Sequence[str], context: Path, timeout: float) -> Command:
-    """`docker build ARGS CONTEXT` (the arguments of baseimages.build.build_args)."""
+def build_image(tag: str, base: str, suite: str, build_args: Sequence[tuple[str, str]], mirror: str,
+                context: Path, timeout: float) -> Command:
+    """`docker build` of a base image FROM `base` (its BASE_IMAGE build argument), labelled with the
+    Debian mirror and suite it was built from."""
+    args = ["build", "--build-arg", f"BASE_IMAGE={base}"]
+    for key, value in build_args:
+        args += ["--build-arg", f"{key}={value}"]
+    args += [
+        "--label", f"org.djstack.debian.mirror={mirror}",
+        "--label", f"org.djstack.debian.suite={suite}",
+        "--tag", tag,
+    ]  # fmt: skip
     return docker(*args, str(context), timeout=timeout)

@@ -10,7 +10,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..errors import DjstackError
+from ..errors import DjstackError, NotDjangoProject
 from . import placement
 from .apps import AsgiInfo, asgi_info, uses_gis
 from .envreads import EnvRead, env_reads
@@ -64,7 +64,7 @@ def detect(folder: Path, settings: str | None = None) -> DjangoProject:
     choice of the production settings module (see settings.choose_settings)."""
     folder = folder.expanduser()
     if not folder.is_dir():
-        raise DjstackError(f"{folder} is not a folder.", "Give the folder that holds your project's manage.py.")
+        raise NotDjangoProject(folder, f"{folder} is not a folder.", "Give the folder that holds your project's manage.py.")
     folder = folder.resolve()
     manage = _find_manage_py(folder)
     app_dir = manage.parent
@@ -113,14 +113,16 @@ def _find_manage_py(folder: Path) -> Path:
         if found:
             break
     if not found:
-        raise DjstackError(
+        raise NotDjangoProject(
+            folder,
             f"{folder} is not a Django project: no manage.py in it or in its subfolders "
             f"(up to {SEARCH_DEPTH} levels down).",
             "Run djstack in the folder that holds your project's manage.py.",
         )
     if len(found) > 1:
         listed = ", ".join(str(p.relative_to(folder)) for p in found)
-        raise DjstackError(
+        raise NotDjangoProject(
+            folder,
             f"{folder} holds several Django projects ({listed}).",
             "Run djstack on the folder of the one to deploy.",
         )
@@ -137,7 +139,8 @@ def _settings_module(manage: Path) -> str:
             and node.args[0].value == "DJANGO_SETTINGS_MODULE"
         ):
             return node.args[1].value
-    raise DjstackError(
+    raise NotDjangoProject(
+        manage.parent,
         f"{manage} does not set DJANGO_SETTINGS_MODULE.",
         'Add os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yourproject.settings") as startproject does.',
     )

@@ -37,7 +37,6 @@ REQUIREMENT_STEMS = (
     "requirements",
     "requirements/base", "requirements/common", "requirements/main", "requirements/requirements",
 )
-LOCK_KINDS = ("uv", "poetry", "pipenv")
 
 
 @dataclass(frozen=True)

@@ -450,7 +450,7 @@ class Evaluator:
             default = next((ev(k.value) for k in node.keywords if k.arg == "default"), ABSENT)
             default = args[1] if len(args) > 1 else default
             value = self._env(args[0] if args else UNKNOWN, default, False, node, path)
-            return _cast(value, self.environment.readers[name], node, m)
+            return _cast(value, self.environment.readers[name], node)
         if name in _PATH_FUNCS and args and UNKNOWN not in args:
             return _PATH_FUNCS[name](*[str(a) for a in args])
         if name in _PATH_TYPES or (name == "Path" and "Path" not in m.functions):
@@ -587,7 +587,7 @@ def items_of(value) -> tuple:
     return value.items if isinstance(value, AtLeast) else ()
 
 
-def _cast(value, cast, call: ast.Call, m: Module):
+def _cast(value, cast, call: ast.Call):
     """A read's value as the library casts it: only to bool is it told apart (its true strings)."""
     if cast == "cast=":
         given = next((k.value for k in call.keywords if k.arg == "cast"), None)

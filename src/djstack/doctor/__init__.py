@@ -27,7 +27,7 @@ def run_doctor(folder: Path) -> Report:
     try:
         compose = Compose(stack.dir)
     except EngineUnreachable as exc:
-        return engine_unreachable(exc.message)
+        return engine_unreachable(exc.reason, exc.fix)
     containers = inspect_containers(compose)
     if not any(c.up for c in containers.values()):
         return not_running(folder, containers)

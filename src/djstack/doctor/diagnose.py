@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..check import run_check
-from ..errors import DjstackError
+from ..errors import ENGINE_START_HINT, DjstackError
 from ..lifecycle import notable_log_lines
 from ..model import STACK_FILES, Stack
 from .facts import Container, Facts
@@ -25,12 +26,11 @@ class Report:
         return not any(f.severity == ERROR for f in self.findings)
 
 
-def engine_unreachable(reason: str) -> Report:
+def engine_unreachable(reason: str, fix: str = ENGINE_START_HINT) -> Report:
+    """No engine answers: `reason` is what docker said (EngineUnreachable.reason), the evidence."""
     return Report([Finding(
-        "engine-unreachable", ERROR, "The Docker engine is not running or not reachable",
-        "Start it: `systemctl start docker` (or scripts/install-docker.sh, which installs and starts "
-        "it); check DOCKER_HOST and that you may use it (root, or the docker group).", ENGINE,
-        evidence=[reason])], [])
+        "engine-unreachable", ERROR, "The Docker engine is not running or not reachable", fix, ENGINE,
+        evidence=[reason] if reason else [])], [])
 
 
 def not_running(folder: Path, containers: dict[str, Container]) -> Report:
@@ -47,7 +47,7 @@ def diagnose(stack: Stack, facts: Facts, folder: Path) -> Report:
     found: list[Finding] = []
     found += check_findings(folder)
     for key in ("db", "redis", "web", "nginx"):
-        found += container_findings(key, values[key], facts.containers.get(values[key]), facts.logs)
+        found += container_findings(key, values[key], facts.containers.get(values[key]), facts.logs, values)
     for probe in facts.probes.values():
         if probe.ok is False:
             found += probe_findings(stack, probe.name, probe.detail, probe.data, values)
@@ -79,7 +79,13 @@ def check_findings(folder: Path) -> list[Finding]:
 TIERS = {"db": BACKING, "redis": BACKING, "web": APP, "nginx": FRONT}
 
 
-def container_findings(key: str, name: str, c: Container | None, logs: dict[str, list[str]]) -> list[Finding]:
+#: The files container findings name, for a stack at the project root (placeholders() has them for any stack).
+ROOT_STACK_FILES = {"compose": STACK_FILES.compose, "uwsgi_ini": STACK_FILES.uwsgi_ini}
+
+
+def container_findings(key: str, name: str, c: Container | None, logs: dict[str, list[str]],
+                       values: Mapping[str, str] = ROOT_STACK_FILES) -> list[Finding]:
+    """What `c`'s state says about service `name`; `values` (placeholders()) names the stack's files."""
     tier = TIERS[key]
     start = f"`docker compose up -d {name}` (or `djstack up`)"
     if c is None:
@@ -92,8 +98,8 @@ def container_findings(key: str, name: str, c: Container | None, logs: dict[str,
         limit = f"{c.memory_limit // 2**20} MiB" if c.memory_limit else "none (the host ran out)"
         found.append(Finding(
             "oom-killed", ERROR, f"{name} was killed for lack of memory (OOM)",
-            f"Give {name} more memory (its mem_limit in {STACK_FILES.compose}, or the host's), or make it "
-            f"use less (fewer `processes` in {STACK_FILES.uwsgi_ini} for web); then "
+            f"Give {name} more memory (its mem_limit in {values['compose']}, or the host's), or make it "
+            f"use less (fewer `processes` in {values['uwsgi_ini']} for web); then "
             f"`docker compose up -d --force-recreate {name}`.", MEMORY, name,
             [f"{state}, OOMKilled true, memory limit {limit}"]))
     if c.state in ("exited", "dead", "created"):
@@ -143,7 +149,7 @@ def probe_findings(stack: Stack, name: str, detail: str, data: dict, values: dic
                         SITE, nginx, evidence)]
     if name == "nginx→web":
         return [Finding("nginx-cannot-reach-web", ERROR, f"nginx cannot open a connection to {web}:{stack.ports.uwsgi}",
-                        f"uWSGI must listen on :{stack.ports.uwsgi} ({stack.files.uwsgi_ini}) and web must be on the "
+                        f"uWSGI must listen on :{stack.ports.uwsgi} ({values['uwsgi_ini']}) and web must be on the "
                         f"{stack.networks.front} network with nginx.", UPSTREAM - 2, nginx, evidence)]
     if name == "migrations":
         return [finding_for("migrations-unapplied", values, evidence, web)]
@@ -156,7 +162,7 @@ def probe_findings(stack: Stack, name: str, detail: str, data: dict, values: dic
                             f"`docker compose up -d --force-recreate {web}`; if the image has none, check "
                             "STATIC_ROOT and collectstatic in the Dockerfile.", FILES, web, evidence)]
         return [Finding("static-not-served", ERROR, "nginx does not serve a collected static file",
-                        f"Check the static location (alias {stack.paths.static}/) in {stack.files.nginx_conf} "
+                        f"Check the static location (alias {stack.paths.static}/) in {values['nginx_conf']} "
                         "and the volume's permissions.", FILES + 1, nginx, evidence)]
     if name == "media":
         return [Finding("media-not-writable", ERROR, "Uploads fail: the media volume is not writable by web",

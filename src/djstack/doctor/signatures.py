@@ -51,7 +51,7 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature("nginx-upstream-unresolved", (NGINX,), r"could not be resolved",
               "nginx cannot resolve web's name: the web container is not on nginx's network",
               "Start web (`docker compose up -d {web}`); if it runs, check that web and nginx share "
-              "the {front_network} network in docker-compose.yml.", UPSTREAM, settled_by="site"),
+              "the {front_network} network in {compose}.", UPSTREAM, settled_by="site"),
     Signature("nginx-permission-denied", (NGINX,), r"\(13: Permission denied\)",
               "nginx may not read a file it serves",
               "Files in the static and media volumes must be readable by nginx's worker user: "
@@ -145,7 +145,9 @@ def placeholders(stack: Stack, web: Container | None = None) -> dict[str, str]:
         "uwsgi_port": str(s.ports.uwsgi), "db_port": str(s.ports.db), "redis_port": str(s.ports.redis),
         "static": s.paths.static, "media": s.paths.media, "app_user": s.user.name,
         "front_network": s.networks.front, "db_network": s.networks.db, "redis_network": s.networks.redis,
-        "nginx_conf": s.files.nginx_conf, "uwsgi_ini": s.files.uwsgi_ini,
+        # Stack files from the project root: for a stack in djstack/, a bare name reads as the project's own file.
+        "compose": s.from_root(s.files.compose), "nginx_conf": s.from_root(s.files.nginx_conf),
+        "uwsgi_ini": s.from_root(s.files.uwsgi_ini),
         "wsgi_module": s.project.wsgi_module,
         # Root inside web cannot chown (no-new-privileges): a one-off container as root can.
         "chown_volumes": f"docker run --rm -u root -v {static_volume}:{s.paths.static} "

@@ -23,5 +23,6 @@ def certificate_unusable(ctx):
     stack = ctx.stack
     if not stack.https:
         return
-    for path, what, fix in tls.problems(stack):
-        yield Hit(ctx.rel(path), None, what[:90], "nginx cannot serve HTTPS with it; `djstack up` refuses to start.", fix)
+    for found in tls.problems(stack):
+        yield Hit(ctx.rel(found.path), None, found.problem[:90],
+                  "nginx cannot serve HTTPS with it; `djstack up` refuses to start.", found.fix)
