@@ -4,6 +4,7 @@ then the servers, locations, passes and targets the rules read. Found by mutatio
 
 from __future__ import annotations
 
+import locale
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,32 @@ def test_pasted_characters_are_read_as_their_fix(tmp_path):
     # A non-breaking space between the directive and its value: nginx reads one word; the rules read the fix.
     nginx = parse(tmp_path, "server {\n  location / {\n    uwsgi_pass\u00a0web:8000;\n  }\n}\n")
     assert targets(nginx) == [[Target("web", 8000, "conf0.conf", 3)]]
+
+
+def test_a_full_width_semicolon_is_read_as_its_fix(tmp_path):
+    # crossplane reads `web:8000；` as the address itself (port unknown); the rules read the fix.
+    nginx = parse(tmp_path, "server {\n  location / {\n    uwsgi_pass web:8000\uff1b\n  }\n}\n")
+    assert targets(nginx) == [[Target("web", 8000, "conf0.conf", 3)]]
+
+
+def test_a_file_that_is_not_utf8_is_still_read(tmp_path):
+    path = tmp_path / "site.conf"
+    path.write_bytes(b"# caf\xe9\nserver { location / { uwsgi_pass web:8000; } }\n")
+    assert targets(Nginx([(path, "site.conf")])) == [[Target("web", 8000, "site.conf", 2)]]
+
+
+def test_includes_are_not_followed(tmp_path):
+    # The image has /etc/nginx/uwsgi_params; the checked folder does not, and that is no error.
+    nginx = parse(tmp_path, "server {\n  location / {\n    include uwsgi_params;\n    uwsgi_pass web:8000;\n  }\n}\n")
+    assert nginx.errors == []
+    assert targets(nginx) == [[Target("web", 8000, "conf0.conf", 4)]]
+
+
+def test_a_pasted_character_is_fixed_under_any_locale(tmp_path):
+    saved = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        nginx = parse(tmp_path, "server {\n  # grüße\n  location / {\n    uwsgi_pass web:8000\uff1b\n  }\n}\n")
+    finally:
+        locale.setlocale(locale.LC_CTYPE, saved)
+    assert targets(nginx) == [[Target("web", 8000, "conf0.conf", 4)]]
