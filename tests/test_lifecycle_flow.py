@@ -11,7 +11,7 @@ from fake_engine import FakeEngine, ps_json, stack  # noqa: F401 (stack: a fixtu
 from djstack import lifecycle
 from djstack.compose import Compose
 from djstack.envfile import read_env
-from djstack.errors import BuildFailed, DjstackError
+from djstack.errors import BuildFailed, DjstackError, StackUnhealthy
 from djstack.initialise import load_initialised
 
 
@@ -122,3 +122,20 @@ def test_down_keeps_volumes_unless_told(stack, engine):
     lifecycle.down(stack, volumes=False)
     lifecycle.down(stack, volumes=True)
     assert [c.argv[6:] for c in engine.ran] == [("down", "--remove-orphans"), ("down", "--remove-orphans", "--volumes")]
+
+
+def test_an_unhealthy_stack_names_the_service(stack, engine, monkeypatch):
+    engine.on("ps", "--all", "--format", "json", stdout=ps_json(("web", "running", "healthy"), ("db", "exited", "")))
+    with pytest.raises(StackUnhealthy) as failed:
+        lifecycle.start(stack, Compose(stack.dir))
+    assert failed.value.service == "db"
+    compose = Compose(stack.dir)
+    monkeypatch.setattr(lifecycle, "http_status", lambda url, host, **kw: 502)
+    with pytest.raises(StackUnhealthy) as failed:
+        lifecycle.smoke_check(stack, compose)
+    assert failed.value.service == "web"
+    monkeypatch.setattr(lifecycle, "http_status", lambda url, host, **kw: 404 if "css" in url else 200)
+    engine.on("exec", "-T", "web", "find", stdout="/opt/static/a.css\n")
+    with pytest.raises(StackUnhealthy) as failed:
+        lifecycle.smoke_check(stack, compose)
+    assert failed.value.service == "nginx"

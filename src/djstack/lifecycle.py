@@ -97,7 +97,7 @@ def start(stack: Stack, compose: Compose) -> None:
             raise StackUnhealthy(_failure_report(compose, log))
         failure = wait_ready(compose, progress.update)
         if failure:
-            raise StackUnhealthy(_failure_report(compose, log, *failure))
+            raise StackUnhealthy(_failure_report(compose, log, *failure), service=", ".join(failure[1]))
 
 
 def wait_ready(compose: Compose, on_progress: Callable[[str], None],
@@ -180,20 +180,23 @@ def smoke_check(stack: Stack, compose: Compose) -> SmokeResult:
         raise StackUnhealthy(
             f"The site answered {page or 'nothing'} at {stack.base_url} through nginx.\n"
             f"web's last log lines:\n{compose.logs(stack.services.web, 20)}",
+            service=stack.services.web,
         )
     static_path = a_static_file(stack, compose)
     static_status = None
     if static_path:
         static_status = http_status(stack.base_url.rstrip("/") + static_path, host)
         if static_status != 200:
-            raise StackUnhealthy(f"nginx answered {static_status} for the static file {static_path}.")
+            raise StackUnhealthy(f"nginx answered {static_status} for the static file {static_path}.",
+                                 service=stack.services.nginx)
     proc = execute.run(in_web.probe(compose.project, stack.services.web, stack.web_files), check=False)
     try:
         probe = json.loads(proc.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
         probe = {"error": (proc.stdout + proc.stderr).strip()[-500:]}
     if proc.returncode != 0:
-        raise StackUnhealthy(f"From inside web, the database or cache check failed: {probe}")
+        raise StackUnhealthy(f"From inside web, the database or cache check failed: {probe}",
+                             service=stack.services.web)
     return SmokeResult(page, static_path, static_status, probe)
 
 
