@@ -98,3 +98,20 @@ def test_doctor_names_stack_files_from_the_project_root(example_copy):
                    health_output="")
     oom, = [f for f in container_findings("db", "db", db, {}, values) if f.id == "oom-killed"]
     assert "mem_limit in djstack/docker-compose.yml" in oom.fix and "in djstack/compose/web/uwsgi.ini" in oom.fix
+
+
+def test_a_missing_or_short_secret_is_a_bad_env_entry_naming_its_key(example_copy):
+    from djstack import lifecycle
+    from djstack.envfile import read_env
+    from djstack.errors import BadEnvEntry
+
+    stack = init(example_copy)
+    recorded = read_env(stack.env_path)
+    with pytest.raises(BadEnvEntry) as missing:
+        lifecycle.validate_env(stack, {**recorded, "REDIS_PASSWORD": ""})
+    assert (missing.value.key, missing.value.message) == (
+        "REDIS_PASSWORD", f"{stack.env_path}: REDIS_PASSWORD is missing or empty.")
+    with pytest.raises(BadEnvEntry) as short:
+        lifecycle.validate_env(stack, {**recorded, "MYSQL_PASSWORD": "x" * 5})
+    assert (short.value.key, short.value.message) == (
+        "MYSQL_PASSWORD", f"{stack.env_path}: MYSQL_PASSWORD is only 5 characters long.")

@@ -18,7 +18,7 @@ from .commands import compose as cc
 from .commands import web as in_web
 from .compose import Compose, passes_healthcheck
 from .buildhints import missing_system_library
-from .errors import BuildFailed, DjstackError, MissingVariables, StackUnhealthy
+from .errors import BadEnvEntry, BuildFailed, MissingVariables, StackUnhealthy
 from .model import SECRET_KEYS, MIN_SECRET_LENGTH, Stack
 from .releases import DEFAULT_TAG
 
@@ -34,15 +34,16 @@ def validate_env(stack: Stack, recorded: dict[str, str]) -> None:
     for key in SECRET_KEYS:
         value = recorded.get(key, "")
         if not value:
-            raise DjstackError(
-                f"{env_path}: {key} is missing or empty.",
+            raise BadEnvEntry(
+                key, f"{key} is missing or empty.",
                 f"Set {key} to a random value of at least {MIN_SECRET_LENGTH} characters, or delete the "
-                "line and run `djstack init` to generate one.",
+                "line and run `djstack init` to generate one.", path=env_path,
             )
         if len(value) < MIN_SECRET_LENGTH:
-            raise DjstackError(
-                f"{env_path}: {key} is only {len(value)} characters long.",
+            raise BadEnvEntry(
+                key, f"{key} is only {len(value)} characters long.",
                 f"Use at least {MIN_SECRET_LENGTH} random characters (delete the line and run `djstack init`).",
+                path=env_path,
             )
 
 
