@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import locale
 import os
 import shutil
 import sys
@@ -20,11 +22,26 @@ if str(BENCH) not in sys.path:
 
 from sandbox import EXAMPLE, copy_example, copy_project, free_port  # noqa: E402
 
-__all__ = ["BENCH", "DJSTACK", "EXAMPLE", "REPO", "copy_example", "copy_project", "free_port", "in_ci",
-           "require_tool", "unavailable", "unique_name", "write_tree"]
+__all__ = ["BENCH", "C_LOCALE_ENV", "DJSTACK", "EXAMPLE", "REPO", "c_locale", "copy_example", "copy_project",
+           "free_port", "in_ci", "require_tool", "unavailable", "unique_name", "write_tree"]
 
 #: The djstack command, run from this interpreter's environment.
 DJSTACK = [sys.executable, "-m", "djstack"]
+
+
+#: A child process's environment under the C locale with UTF-8 mode off: text files default to ASCII.
+C_LOCALE_ENV = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+
+
+@contextlib.contextmanager
+def c_locale():
+    """This process's character type under the C locale (ASCII) for the block, then as it was."""
+    saved = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, saved)
 
 
 def in_ci() -> bool:

@@ -3,8 +3,7 @@ file says). Found by mutation testing (scripts/mutants.sh, second pass)."""
 
 from __future__ import annotations
 
-import locale
-
+from helpers import c_locale
 from djstack.check.models.dotenv import DotEnv
 
 
@@ -44,10 +43,6 @@ def test_a_file_that_is_not_utf8_says_so(tmp_path):
 def test_a_bad_line_is_quoted_as_utf8_under_any_locale(tmp_path):
     """The line shown is the file's UTF-8 text, also when djstack runs under the C locale (ASCII)."""
     (tmp_path / ".env").write_text("grüße ohne Gleichheitszeichen\n", encoding="utf-8")
-    saved = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
+    with c_locale():
         env = DotEnv.read(tmp_path / ".env", ".env")
-    finally:
-        locale.setlocale(locale.LC_CTYPE, saved)
     assert env.error == (1, repr("grüße ohne Gleichheitszeichen"))

@@ -4,11 +4,11 @@ then the servers, locations, passes and targets the rules read. Found by mutatio
 
 from __future__ import annotations
 
-import locale
 from pathlib import Path
 
 import pytest
 
+from helpers import c_locale
 from djstack.check.models.nginx import Directive, Nginx, Target, inherited, named, size_bytes
 
 
@@ -245,10 +245,6 @@ def test_includes_are_not_followed(tmp_path):
 
 
 def test_a_pasted_character_is_fixed_under_any_locale(tmp_path):
-    saved = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
+    with c_locale():
         nginx = parse(tmp_path, "server {\n  # grüße\n  location / {\n    uwsgi_pass web:8000\uff1b\n  }\n}\n")
-    finally:
-        locale.setlocale(locale.LC_CTYPE, saved)
     assert targets(nginx) == [[Target("web", 8000, "conf0.conf", 4)]]

@@ -5,9 +5,9 @@ given as compose Values. Found by mutation testing (scripts/mutants.sh, second p
 
 from __future__ import annotations
 
-import locale
 from pathlib import Path
 
+from helpers import c_locale
 from djstack.check.models.compose import Value
 from djstack.check.models.settings import UNKNOWN, Settings, SettingsError, evaluator
 
@@ -154,11 +154,7 @@ def test_a_module_that_is_not_utf8_is_an_error(tmp_path):
 
 def test_settings_are_read_as_utf8_under_any_locale(tmp_path):
     """Non-ASCII text in the settings reads the same when djstack runs under the C locale (ASCII)."""
-    saved = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
+    with c_locale():
         s = settings(tmp_path, "GREETING = 'grüße'\n")
-    finally:
-        locale.setlocale(locale.LC_CTYPE, saved)
     assert s.parser.errors == []
     assert s.value("GREETING") == "grüße"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys
 
 import pytest
 
+from helpers import C_LOCALE_ENV
 from djstack.envfile import read_env, set_value
 from djstack.errors import DjstackError
 
@@ -119,8 +119,7 @@ def test_env_is_read_and_updated_as_utf8_under_any_locale(tmp_path):
         "import sys; from pathlib import Path; from djstack.envfile import read_env, set_value\n"
         "p = Path(sys.argv[1]); set_value(p, 'WEB_RELEASE', 'two'); print(ascii(read_env(p)))\n"
     )
-    locale = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
-    proc = subprocess.run([sys.executable, "-c", script, str(env)], env=locale, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", script, str(env)], env=C_LOCALE_ENV, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ascii({"GREETING": "grüße", "WEB_RELEASE": "two"})
     assert env.read_text(encoding="utf-8") == "GREETING=grüße\nWEB_RELEASE=two\n"

@@ -3,13 +3,13 @@ project's own .gitignore and .dockerignore — as `djstack init` leaves them on 
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys
 
 import pytest
 
+from helpers import C_LOCALE_ENV
 from djstack import render
 from djstack.errors import DjstackError
 from djstack.initialise import run_init
@@ -189,8 +189,7 @@ def test_init_reads_its_own_files_under_a_locale_that_is_not_utf8(example_copy):
               "from djstack.model import StackOptions\n"
               "_, results = run_init(Path(sys.argv[1]), StackOptions(), force=True)\n"
               "print(sorted({r.action for r in results}))\n")
-    locale = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
-    proc = subprocess.run([sys.executable, "-c", script, str(example_copy)], env=locale, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", script, str(example_copy)], env=C_LOCALE_ENV, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['replaced', 'unchanged']"
     assert (example_copy / "Dockerfile.bak").read_text(encoding="utf-8").endswith("# édité\n")
