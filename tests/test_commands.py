@@ -69,16 +69,16 @@ def test_exec_is_without_a_terminal_unless_asked():
 
 
 def test_web_and_nginx_steps():
-    assert tail(web.probe(PROJECT, "web", "/srv/djstack")) == ("exec", "-T", "web", "python", "/srv/djstack/probe.py")
+    assert tail(web.probe(PROJECT, "web", "/srv/djstack/probe.py")) == ("exec", "-T", "web", "python", "/srv/djstack/probe.py")
     assert tail(web.stylesheets(PROJECT, "web", "/srv/static-build")) == (
         "exec", "-T", "web", "find", "/srv/static-build", "-type", "f", "-name", "*.css")
-    plan = web.migration_plan(PROJECT, "web", "/srv/djstack")
+    plan = web.migration_plan(PROJECT, "web", "/srv/djstack/migration_plan.py")
     assert tail(plan) == ("run", "--rm", "--no-deps", "-T", "web", "python", "/srv/djstack/migration_plan.py")
     assert plan.timeout == 600
     migrate = web.migrate(PROJECT, "web")
     assert tail(migrate) == ("run", "--rm", "--no-deps", "-T", "web", "python", "manage.py", "migrate", "--noinput")
     assert migrate.timeout == 3600
-    prune = web.prune_static(PROJECT, "web", "/srv/djstack", "[{}]")
+    prune = web.prune_static(PROJECT, "web", "/srv/djstack/prune_static.py", "[{}]")
     assert (tail(prune), prune.stdin, prune.timeout) == (
         ("exec", "-T", "web", "python", "/srv/djstack/prune_static.py"), "[{}]", 300)
     assert tail(web.nginx_test(PROJECT, "nginx")) == ("exec", "-T", "nginx", "nginx", "-t")
@@ -90,7 +90,7 @@ def test_doctor_probes():
     tcp = web.tcp_open(PROJECT, "nginx", "web", 8000)
     assert tail(tcp)[:5] == ("exec", "-T", "nginx", "bash", "-c") and tail(tcp)[6:] == ("bash", "web", "8000")
     assert tcp.timeout == 30
-    django = web.django_probes(PROJECT, "web", "/srv/djstack")
+    django = web.django_probes(PROJECT, "web", "/srv/djstack/probe.py")
     assert tail(django)[:5] == ("exec", "-T", "web", "python", "-c")
     assert tail(django)[6:] == ("/srv/djstack/probe.py",) and django.timeout == 120
     assert tail(web.count_files(PROJECT, "nginx", "/srv/static"))[-2:] == ("sh", "/srv/static")

@@ -178,7 +178,7 @@ def _migrate(stack: Stack, new: Compose, allow_breaking: bool) -> list[str]:
     """Check and apply the new release's migrations in a one-off container, the live one serving."""
     web = stack.services.web
     with ui.step("Reading the new release's pending migrations"):
-        proc = execute.run(in_web.migration_plan(new.project, web, stack.web_files), check=False)
+        proc = execute.run(in_web.migration_plan(new.project, web, stack.in_image(stack.files.migration_plan)), check=False)
     if proc.returncode != 0:
         raise DeployFailed("The new release cannot read its migrations; nothing was changed and the live "
                            f"release still serves.\n{notable_log_lines(proc.stdout + proc.stderr)}",
@@ -354,8 +354,8 @@ def _prune_static(stack: Stack) -> int:
             manifests.append(json.loads(proc.stdout))
     if not manifests:
         return 0
-    proc = execute.run(in_web.prune_static(Compose(stack.dir).project, stack.services.web, stack.web_files,
-                                           json.dumps(manifests)), check=False)
+    proc = execute.run(in_web.prune_static(Compose(stack.dir).project, stack.services.web,
+                                           stack.in_image(stack.files.prune_static), json.dumps(manifests)), check=False)
     try:
         return len(json.loads(proc.stdout.strip().splitlines()[-1])["deleted"])
     except (ValueError, IndexError, KeyError):

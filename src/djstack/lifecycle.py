@@ -190,7 +190,7 @@ def smoke_check(stack: Stack, compose: Compose) -> SmokeResult:
         if static_status != 200:
             raise StackUnhealthy(f"nginx answered {static_status} for the static file {static_path}.",
                                  service=stack.services.nginx)
-    proc = execute.run(in_web.probe(compose.project, stack.services.web, stack.web_files), check=False)
+    proc = execute.run(in_web.probe(compose.project, stack.services.web, stack.in_image(stack.files.probe)), check=False)
     try:
         probe = json.loads(proc.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):

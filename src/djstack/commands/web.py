@@ -8,23 +8,18 @@ from collections.abc import Sequence
 from . import in_container_script, shell
 from .compose import Project, exec, one_off
 from ..execute import Command
-from ..model import STACK_FILES
+
+# A script's `path` is where the web image holds it: Stack.in_image(stack.files.probe) and so on.
 
 
-def _script(web_files: str, rel: str) -> str:
-    """A StackFiles script inside the image, `web_files` being StackFiles.web there (Stack.web_files)."""
-    return f"{web_files}/{STACK_FILES.inside(rel, STACK_FILES.web)}"
-
-
-def probe(project: Project, web: str, web_files: str) -> Command:
+def probe(project: Project, web: str, path: str) -> Command:
     """compose/web/probe.py: the database and the cache from inside web, as one JSON line."""
-    return exec(project, web, ["python", _script(web_files, STACK_FILES.probe)])
+    return exec(project, web, ["python", path])
 
 
-def django_probes(project: Project, web: str, web_files: str) -> Command:
+def django_probes(project: Project, web: str, path: str) -> Command:
     """probe.py, showmigrations and makemigrations --check in one Python: one JSON line."""
-    return exec(project, web, ["python", "-c", in_container_script("django-probes.py"),
-                               _script(web_files, STACK_FILES.probe)])
+    return exec(project, web, ["python", "-c", in_container_script("django-probes.py"), path])
 
 
 def stylesheets(project: Project, web: str, static_root: str) -> Command:
@@ -44,18 +39,18 @@ def tcp_open(project: Project, service: str, host: str, port: int) -> Command:
     return exec(project, service, shell("tcp-open.bash", host, str(port)), timeout=30)
 
 
-def migration_plan(project: Project, web: str, web_files: str) -> Command:
+def migration_plan(project: Project, web: str, path: str) -> Command:
     """compose/web/migration_plan.py of the project's image, in a one-off container."""
-    return one_off(project, web, ["python", _script(web_files, STACK_FILES.migration_plan)], timeout=600)
+    return one_off(project, web, ["python", path], timeout=600)
 
 
 def migrate(project: Project, web: str) -> Command:
     return one_off(project, web, ["python", "manage.py", "migrate", "--noinput"], timeout=3600)
 
 
-def prune_static(project: Project, web: str, web_files: str, manifests_json: str) -> Command:
+def prune_static(project: Project, web: str, path: str, manifests_json: str) -> Command:
     """compose/web/prune_static.py, the kept releases' manifests on stdin."""
-    return exec(project, web, ["python", _script(web_files, STACK_FILES.prune_static)], stdin=manifests_json, timeout=300)
+    return exec(project, web, ["python", path], stdin=manifests_json, timeout=300)
 
 
 def manage(project: Project, web: str, args: Sequence[str], *, tty: bool) -> Command:

@@ -164,7 +164,7 @@ def probe_nginx_to_web(stack: Stack, compose: Compose) -> Probe:
 
 def probe_django(stack: Stack, compose: Compose) -> list[Probe]:
     """Django's own view from inside web: its database and cache connections, its migrations."""
-    proc = _exec(in_web.django_probes(compose.project, stack.services.web, stack.web_files))
+    proc = _exec(in_web.django_probes(compose.project, stack.services.web, stack.in_image(stack.files.probe)))
     try:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
