@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from helpers import copy_example
-from djstack.doctor.diagnose import diagnose, engine_unreachable, not_running
+from djstack.doctor.diagnose import check_findings, diagnose, engine_unreachable, not_running
 from djstack.doctor.facts import Container, Facts, Probe
 from djstack.doctor.finding import ERROR, WARNING
 from djstack.initialise import run_init
@@ -54,12 +55,12 @@ def facts(stack, states: dict[str, dict] | None = None, probes: tuple[Probe, ...
 
 
 def ids(stack, found: Facts) -> list[str]:
-    return [f.id for f in diagnose(stack, found, stack.project.root).findings]
+    return [f.id for f in diagnose(stack, found).findings]
 
 
 def test_a_healthy_stack_has_no_findings_and_says_what_was_checked(stack):
     probes = (Probe("site", True, "site answers 200", {"status": 200}), Probe("db", True, "database from web: ok"))
-    report = diagnose(stack, facts(stack, probes=probes), stack.project.root)
+    report = diagnose(stack, facts(stack, probes=probes))
     assert report.findings == [] and report.healthy
     assert f"{stack.services.db}: running, healthy, restarts 0" in report.checked
     assert "site answers 200" in report.checked
@@ -80,7 +81,7 @@ def test_db_down_is_reported_before_web_nginx_and_the_site(stack):
         logs={web: ["Traceback (most recent call last):", DB_DOWN]},
         nginx_log=(REFUSED,),
     )
-    report = diagnose(stack, found, stack.project.root)
+    report = diagnose(stack, found)
     assert [f.id for f in report.findings] == [
         "db-not-running", "db-unreachable", "web-crash-loop", "nginx-cannot-reach-web",
         "nginx-upstream-refused", "site-error"]
@@ -118,7 +119,7 @@ def test_out_of_memory_comes_before_the_layers(stack):
     found = facts(stack, states={"db": {"state": "exited", "exit_code": 1},
                                  "web": {"oom_killed": True, "restarts": 1, "memory_limit": 256 * 2**20,
                                          "health": "starting"}})
-    report = diagnose(stack, found, stack.project.root)
+    report = diagnose(stack, found)
     assert [f.id for f in report.findings] == ["oom-killed", "db-not-running", "web-starting"]
     assert "256 MiB" in report.findings[0].evidence[0]
     assert report.findings[-1].severity == WARNING
@@ -138,7 +139,7 @@ def test_a_file_mistake_djstack_check_finds_is_reported_before_the_containers(st
     conf.write_text(conf.read_text().replace("bind 0.0.0.0", "bind 127.0.0.1"))
     found = facts(stack, states={"redis": {"state": "exited", "exit_code": 1}},
                   probes=(Probe("cache", False, "cache from web: ConnectionError: Error 111 connecting to redis:6379."),))
-    report = diagnose(stack, found, root)
+    report = diagnose(stack, replace(found, check=check_findings(root)))
     assert [f.id for f in report.findings] == ["redis-bind-loopback", "redis-not-running", "redis-unreachable"]
     first = report.findings[0]
     assert first.severity == ERROR and "compose/redis/redis.conf" in first.fix
@@ -153,7 +154,7 @@ def test_a_passing_probe_drops_old_log_lines_and_a_failing_one_keeps_them(stack)
     failing = Probe("db", False, f"database from web: {ACCESS_DENIED}")
     assert ids(stack, facts(stack, probes=(failing,), logs=logs)) == ["db-access-denied"]
     # Unknown to the signatures: the probe's own finding, with its text as evidence.
-    odd = diagnose(stack, facts(stack, probes=(Probe("db", False, "database from web: odd"),)), stack.project.root)
+    odd = diagnose(stack, facts(stack, probes=(Probe("db", False, "database from web: odd"),)))
     assert [(f.id, f.evidence) for f in odd.findings] == [("db-probe-failed", ["probe: database from web: odd"])]
 
 
@@ -176,7 +177,7 @@ def test_only_the_services_logs_are_read_for_their_signatures(stack):
     (Probe("site", False, "site answers 500", {"status": 500}), "site-error"),
 ])
 def test_each_failed_probe_is_its_finding(stack, probe, expected):
-    report = diagnose(stack, facts(stack, probes=(probe,)), stack.project.root)
+    report = diagnose(stack, facts(stack, probes=(probe,)))
     assert [f.id for f in report.findings] == [expected]
     assert report.findings[0].evidence == [f"probe: {probe.detail}"]
 
@@ -192,8 +193,7 @@ def test_fixes_name_the_stacks_own_values(stack):
     report = diagnose(stack, facts(stack, states={"web": {"state": "exited", "exit_code": 0, "restart_policy": "no"}},
                                    probes=(Probe("nginx→web", False, "refused"),
                                            Probe("static", False, "404", {"files": 3}),
-                                           Probe("media", False, "EACCES"))),
-                      stack.project.root)
+                                           Probe("media", False, "EACCES"))))
     by_id = {f.id: f for f in report.findings}
     assert set(by_id) == {"web-exited-0", "nginx-cannot-reach-web", "static-not-served", "media-not-writable"}
     assert f"{s.services.web}:{s.ports.uwsgi}" in by_id["nginx-cannot-reach-web"].title
@@ -223,7 +223,7 @@ def test_fixes_name_the_volumes_and_image_of_the_running_web(stack):
                     volumes={s.paths.static: "shop_static_files", s.paths.media: "shop_media_files"})
     found = facts(stack, probes=(Probe("media", False, "EACCES"),))
     found.containers[s.services.web] = web
-    (finding,) = diagnose(stack, found, stack.project.root).findings
+    (finding,) = diagnose(stack, found).findings
     assert finding.id == "media-not-writable"
     assert f"-v shop_static_files:{s.paths.static} -v shop_media_files:{s.paths.media} shop-web:r7 " in finding.fix
 
@@ -261,20 +261,20 @@ def scenarios(stack, tmp_path):
     logs = {name: LOG for name in (s.web, s.nginx, s.db, s.redis)}
     for state, changes in STATES.items():
         every = {key: changes for key in ("db", "redis", "web", "nginx")}
-        yield f"all four {state}", diagnose(stack, facts(stack, states=every, logs=logs), stack.project.root)
+        yield f"all four {state}", diagnose(stack, facts(stack, states=every, logs=logs))
     failed = [Probe("db", False, "database from web: odd"), Probe("cache", False, "cache from web: odd"),
               Probe("nginx→web", False, "nginx: connect() refused"), Probe("migrations", False, "2 unapplied"),
               Probe("models", False, "makemigrations --check: gallery"), Probe("media", False, "EACCES"),
               Probe("static", False, "0 file(s)", {"files": 0}), Probe("site", False, "no answer", {"status": None})]
-    yield "probes failing", diagnose(stack, facts(stack, probes=tuple(failed)), stack.project.root)
+    yield "probes failing", diagnose(stack, facts(stack, probes=tuple(failed)))
     served = (Probe("static", False, "404", {"files": 4}), Probe("site", False, "500", {"status": 500}),
               Probe("db", False, f"database from web: {ACCESS_DENIED}"))
-    yield "probes failing, files there", diagnose(stack, facts(stack, probes=served), stack.project.root)
+    yield "probes failing, files there", diagnose(stack, facts(stack, probes=served))
     root = tmp_path / "mysite"
     shutil.copytree(stack.project.root, root)
     conf = root / "compose/redis/redis.conf"
     conf.write_text(conf.read_text().replace("bind 0.0.0.0", "bind 127.0.0.1"))
-    yield "a mistake in the files", diagnose(stack, facts(stack), root)
+    yield "a mistake in the files", diagnose(stack, replace(facts(stack), check=check_findings(root)))
     yield "nothing running", not_running(stack.project.root, {})
     stopped = facts(stack, states={"db": STATES["crashed"], "web": STATES["stopped"]}).containers
     yield "some stopped", not_running(stack.project.root, stopped)

@@ -65,12 +65,37 @@ def container(service="web", **changes) -> facts.Container:
 
 
 def test_logs_of_a_settled_container_start_at_its_start(stack, engine):
-    engine.on("logs", stdout="\x1b[31mred line\x1b[0m\n\n", stderr="err line\n")
+    engine.on("logs", stdout="2026-12-01T10:00:01.5Z \x1b[31mred line\x1b[0m\n\n",
+              stderr="2026-12-01T10:00:02.1Z err line\n")
     compose = Compose(stack.dir)
-    assert facts.service_logs(compose, container()) == ["red line", "err line"]
+    assert facts.service_logs(compose, container()) == (["red line", "err line"], 0)
     assert engine.ran[-1].argv[-3:] == ("--since", "2026-12-01T10:00:00Z", "web")
+    assert "--timestamps" in engine.ran[-1].argv
     facts.service_logs(compose, container(restarts=1))
     assert "--since" not in engine.ran[-1].argv and engine.ran[-1].timeout == 60
+
+
+def test_the_current_run_starts_at_the_first_line_stamped_after_the_start():
+    stamped = ["2026-12-01T09:59:58.1Z Traceback (most recent call last):", "2026-12-01T09:59:58.2Z   ",
+               "2026-12-01T09:59:59.9Z OperationalError: (1040, 'Too many connections')",
+               "2026-12-01T10:00:00.3Z *** Starting uWSGI", "2026-12-01T10:00:01.0Z spawned"]
+    started = facts.parse_time("2026-12-01T10:00:00.2Z")
+    lines, first = facts.split_times(stamped, started)
+    assert lines[first:] == ["*** Starting uWSGI", "spawned"] and len(lines) == 4
+    assert facts.split_times(stamped[:3], started) == (lines[:2], 2)  # the current run wrote nothing yet
+    assert facts.split_times(stamped, None)[1] is None
+    assert facts.split_times(["no time here"], started) == (["no time here"], 1)
+
+
+def test_evidence_round_trips_through_json():
+    from djstack.doctor.finding import Finding
+    saved = facts.Facts({"web": container(volumes={"/srv/media": "x_media"}, error="port is already allocated")},
+                        {"web": ["a line"]}, ["2026/12/01 10:00:00 [emerg] 1#1: x"],
+                        {"db": facts.Probe("db", False, "database from web: (1045, …)", {"error": "e"})},
+                        [Finding("redis-bind-loopback", "error", "t", "f", 12, "", ["e"])], {"web": 0})
+    assert facts.Facts.from_json(saved.to_json()) == saved
+    with pytest.raises(ValueError):
+        facts.Facts.from_json('{"containers": {}}')
 
 
 def test_nginx_to_web_probe(stack, engine):
@@ -145,11 +170,11 @@ def test_gather_probes_what_runs_and_reads_every_log(stack, engine, monkeypatch)
     engine.on("logs", stdout="a line\n")
     containers = {"web": container(), "nginx": container("nginx", started_at="0001-01-01T00:00:00Z"),
                   "db": container("db", state="exited")}
-    found = facts.gather(stack, Compose(stack.dir), containers)
+    found = facts.gather(stack, Compose(stack.dir), containers, [])
     assert set(found.probes) == {"site", "nginx→web", "db", "cache", "migrations", "models", "static", "media"}
     assert found.logs == {"web": ["a line"], "nginx": ["a line"], "db": ["a line"]}
     # web restarting and not healthy: only nginx's side is probed
     engine.on("exec", "-T", "nginx", "bash", code=1, stderr="Error response from daemon: gone\n")
     found = facts.gather(stack, Compose(stack.dir), {"web": container(restarts=3, health="starting"),
-                                                     "nginx": container("nginx")})
+                                                     "nginx": container("nginx")}, [])
     assert set(found.probes) == {"site", "unavailable"} and found.probes["unavailable"].ok is None

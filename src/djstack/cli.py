@@ -277,8 +277,13 @@ def check(folder, as_json, rule_id):
 @FOLDER
 @click.option("--json", "as_json", is_flag=True,
               help="Print the findings as a JSON list, the most likely root cause first.")
+@click.option("--save-evidence", "evidence", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write what doctor gathered (container states, log lines, probe results) to this "
+                   "JSON file, e.g. for a bug report. Log lines may hold data from requests: read it first.")
+@click.option("--replay", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Diagnose evidence saved with --save-evidence instead of the running stack.")
 @handles_errors
-def doctor(folder, as_json):
+def doctor(folder, as_json, evidence, replay):
     """Diagnose the running stack: the most likely root cause first, with evidence and the fix.
 
     Reads each container's state and logs, probes web→db, web→redis, nginx→web and the site
@@ -288,7 +293,7 @@ def doctor(folder, as_json):
     from .doctor import run_doctor
     from .doctor.render import print_human, to_json
 
-    report = run_doctor(folder)
+    report = run_doctor(folder, evidence, replay)
     if as_json:
         click.echo(to_json(report))
     else:

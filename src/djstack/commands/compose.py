@@ -67,11 +67,13 @@ def down(project: Project, *, volumes: bool) -> Command:
 
 
 def logs(project: Project, service: str, tail: int, since: str | None = None,
-         timeout: float | None = None) -> Command:
-    """A service's last `tail` lines (since a time when given), plain, for djstack to read."""
+         timeout: float | None = None, timestamps: bool = False) -> Command:
+    """A service's last `tail` lines (since a time when given), plain, for djstack to read; each
+    line led by its RFC 3339 time with `timestamps`."""
     since_args = ["--since", since] if since else []
-    return compose(project, "logs", "--no-color", "--no-log-prefix", "--tail", str(tail), *since_args, service,
-                   timeout=timeout)
+    stamps = ["--timestamps"] if timestamps else []
+    return compose(project, "logs", "--no-color", "--no-log-prefix", *stamps, "--tail", str(tail), *since_args,
+                   service, timeout=timeout)
 
 
 def show_logs(project: Project, service: str | None, tail: str, *, follow: bool) -> Command:

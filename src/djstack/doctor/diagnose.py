@@ -41,11 +41,10 @@ def not_running(folder: Path, containers: dict[str, Container]) -> Report:
         f"djstack up {folder}", ENGINE, evidence=evidence or ["docker compose ps --all: no containers"])], [])
 
 
-def diagnose(stack: Stack, facts: Facts, folder: Path) -> Report:
+def diagnose(stack: Stack, facts: Facts) -> Report:
     values = placeholders(stack, facts.containers.get(stack.services.web))
     keys = {name: key for key, name in values.items() if key in ("web", "nginx", "db", "redis")}
-    found: list[Finding] = []
-    found += check_findings(folder)
+    found: list[Finding] = list(facts.check)
     for key in ("db", "redis", "web", "nginx"):
         found += container_findings(key, values[key], facts.containers.get(values[key]), facts.logs, values)
     for probe in facts.probes.values():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from ..commands import web as in_web
 from ..compose import Compose, healthcheck_command, passes_healthcheck, strip_ansi
 from ..lifecycle import a_static_file, http_status
 from ..model import Stack
+from .finding import Finding
 
 LOG_TAIL = 300
 #: nginx's error.log is a file on the host and outlives containers: without a running nginx to date
@@ -37,6 +38,7 @@ class Container:
     health_output: str  # the last healthcheck's output
     image: str = ""
     volumes: dict[str, str] = field(default_factory=dict)  # mount point → volume name
+    error: str = ""  # why Docker could not start it (State.Error), e.g. a host port already taken
 
     @property
     def up(self) -> bool:
@@ -54,9 +56,31 @@ class Probe:
 @dataclass
 class Facts:
     containers: dict[str, Container]  # by service name
-    logs: dict[str, list[str]]  # by service name; lines of the current container's life
+    logs: dict[str, list[str]]  # by service name; see service_logs for which lines
     nginx_error_log: list[str]
     probes: dict[str, Probe]
+    check: list[Finding] = field(default_factory=list)  # djstack check's errors in the stack's files
+    # By service name: the index in `logs` of the first line the current container wrote (its last
+    # start); earlier lines are from runs that ended. Absent when Docker gave no times.
+    current_from: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Everything doctor saw, for `--save-evidence` and as recorded test data."""
+        return json.dumps({"format": EVIDENCE_FORMAT, **asdict(self)}, indent=1, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Facts:
+        """Facts saved by to_json; ValueError when `text` is not such a file."""
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("format") != EVIDENCE_FORMAT:
+            raise ValueError(f"not a djstack evidence file (format {EVIDENCE_FORMAT})")
+        return cls({name: Container(**c) for name, c in data["containers"].items()}, data["logs"],
+                   data["nginx_error_log"], {name: Probe(**p) for name, p in data["probes"].items()},
+                   [Finding(**f) for f in data["check"]], data["current_from"])
+
+
+#: The evidence file's version: raised when a field changes meaning.
+EVIDENCE_FORMAT = 1
 
 
 def inspect_containers(compose: Compose) -> dict[str, Container]:
@@ -90,17 +114,41 @@ def inspect_containers(compose: Compose) -> dict[str, Container]:
             image=row.get("Config", {}).get("Image", ""),
             volumes={m.get("Destination", ""): m.get("Name", "") for m in row.get("Mounts") or []
                      if m.get("Type") == "volume"},
+            error=state.get("Error", ""),
         )
     return found
 
 
-def service_logs(compose: Compose, container: Container) -> list[str]:
+def service_logs(compose: Compose, container: Container) -> tuple[list[str], int | None]:
     """A healthy container's lines since it started (older lines are about problems already gone);
-    all recent lines of one that crashed, restarted or stopped (its errors are from before)."""
+    all recent lines of one that crashed, restarted or stopped (its errors are from before). With
+    them, the index of the first line of the container's current run (None: Docker gave no times)."""
     settled = container.up and container.restarts == 0 and not container.oom_killed
     since = container.started_at if settled and container.started_at else None
-    proc = execute.run(cc.logs(compose.project, container.service, LOG_TAIL, since, timeout=60), check=False)
-    return [line for line in strip_ansi(proc.stdout + proc.stderr).splitlines() if line.strip()]
+    proc = execute.run(cc.logs(compose.project, container.service, LOG_TAIL, since, timeout=60,
+                               timestamps=True), check=False)
+    return split_times(strip_ansi(proc.stdout + proc.stderr).splitlines(), parse_time(container.started_at))
+
+
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\S* ?")
+
+
+def split_times(stamped: list[str], started: float | None) -> tuple[list[str], int | None]:
+    """`docker logs --timestamps` lines without their times, and the index of the first written at or
+    after `started` (the current run's first line; len(lines) when it wrote none yet), or None when
+    `started` is unknown."""
+    lines, first_current = [], None
+    for raw in stamped:
+        match = _STAMP.match(raw)
+        text = raw[match.end():] if match else raw
+        if not text.strip():
+            continue
+        if first_current is None and match and started is not None and _seconds(match.group(1)) >= started:
+            first_current = len(lines)
+        lines.append(text)
+    if started is None:
+        return lines, None
+    return lines, len(lines) if first_current is None else first_current
 
 
 _NGINX_TIME = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) ")
@@ -111,7 +159,11 @@ def parse_time(text: str) -> float | None:
     match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)", text or "")
     if not match or text.startswith("0001-"):
         return None
-    return datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    return _seconds(match.group(1))
+
+
+def _seconds(stamp: str) -> float:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
 
 
 def nginx_error_log(path: Path, since: float, tail: int = LOG_TAIL) -> list[str]:
@@ -237,8 +289,9 @@ def _last(text: str) -> str:
     return lines[-1] if lines else "(no output)"
 
 
-def gather(stack: Stack, compose: Compose, containers: dict[str, Container]) -> Facts:
-    """Probes first, so the logs read afterwards hold what the probes' requests caused."""
+def gather(stack: Stack, compose: Compose, containers: dict[str, Container], check: list[Finding]) -> Facts:
+    """Probes first, so the logs read afterwards hold what the probes' requests caused. `check` is
+    djstack check's findings for the stack's files, kept with the rest."""
     s = stack.services
     up = {name for name, c in containers.items() if c.up}
     web = containers.get(s.web)
@@ -259,9 +312,13 @@ def gather(stack: Stack, compose: Compose, containers: dict[str, Container]) -> 
             probes["static"] = probe_static(stack, compose, s.nginx, False)
     except Unavailable as exc:
         probes["unavailable"] = Probe("unavailable", None, f"probes stopped: {exc}")
-    logs = {name: service_logs(compose, c) for name, c in containers.items()}
+    logs, current_from = {}, {}
+    for name, c in containers.items():
+        logs[name], first = service_logs(compose, c)
+        if first is not None:
+            current_from[name] = first
     nginx = containers.get(s.nginx)
     since = parse_time(nginx.started_at) if nginx and nginx.up else None
     error_log = nginx_error_log(stack.path(stack.files.nginx_error_log),
                                 since or started - NGINX_LOG_WINDOW)
-    return Facts(containers, logs, error_log, probes)
+    return Facts(containers, logs, error_log, probes, check, current_from)
