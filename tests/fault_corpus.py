@@ -68,9 +68,13 @@ FAULTS: dict[str, Fault] = {
     "db-config-invalid": Fault("db-config-invalid", "an unknown option in compose/mysql/conf/djstack.cnf, "
                                "db restarted", shows=(r"no_such_option",)),
     "db-data-permission-denied": Fault("db-data-permission-denied",
-                                       "db's data directory made mode 000, db restarted (errno 13)"),
-    "db-disk-full": Fault("db-disk-full", "db's data directory on a 200 MB tmpfs, rows written until full",
-                          live=False),
+                                       "db's data directory made mode 000, db restarted (errno 13)",
+                                       shows=(r"/var/lib/mysql\S* ?.*Permission denied",)),
+    "db-disk-full": Fault("db-disk-full", "db's data directory on a 300 MB tmpfs, rows written until it is "
+                          "full and MariaDB crashes (its restart policy off: a tmpfs would restart empty)",
+                          live=False, shows=(r"error 28|No space left",)),
+    "db-connection-lost": Fault("db-connection-lost", "web's connection killed in db during a request's "
+                                "query (2013)", shows=(r"2013",)),
     "db-name-unresolved": Fault("db-name-unresolved", "web disconnected from the db network (2005)",
                                 shows=(r"2005",), never=("db-not-running",)),
     # --- redis ----------------------------------------------------------------------------------------
@@ -89,12 +93,14 @@ FAULTS: dict[str, Fault] = {
                                "nginx restarted", shows=(r'"st"',), fix=(r"compose/nginx/upstream/web\.conf:1\b",)),
     "static-file-unreadable": Fault("nginx-permission-denied", "the static volume's files made unreadable to "
                                     "nginx (chmod 600)", shows=(r"13: Permission denied",)),
-    "tls-key-mismatch": Fault("tls-key-mismatch", "a `--tls provided` stack given the key of another "
-                              "certificate", live=False),
+    # djstack check reads the same two files and names them: the cause; nginx's [emerg] follows.
+    "tls-key-mismatch": Fault("tls-certificate-unusable", "a `--tls provided` stack given the key of another "
+                              "certificate by hand, nginx restarted", live=False, shows=(r"privkey\.pem",)),
     "port-taken": Fault("host-port-taken", "another listener on the host's HTTP port, nginx recreated",
                         shows=(r"address already in use|port is already allocated",)),
     # --- web: settings, code, migrations, uWSGI ------------------------------------------------------
-    "settings-module-wrong": Fault("settings-module-not-found",
+    # djstack check names the file and line (docker-compose.yml's DJANGO_SETTINGS_MODULE): the cause.
+    "settings-module-wrong": Fault("settings-module-missing",
                                    "DJANGO_SETTINGS_MODULE names a module that does not exist",
                                    shows=(r"settings_that_does_not_exist",)),
     "settings-missing-dependency": Fault("missing-dependency", "settings.py imports a package the image "
