@@ -167,6 +167,26 @@ def test_every_signature_has_a_recorded_line():
     assert {s.id for s in SIGNATURES} == {r[0] for r in RECORDED}
 
 
+def test_each_recorded_line_means_one_thing(values):
+    """One error cannot pass for another: each line matches its own signature only, but for 2005,
+    which is also db-unreachable in general (diagnose folds that into db-name-unresolved while db runs)."""
+    for sig_id, source, line in RECORDED:
+        found = {f.id for f in match(source, [line], values)}
+        unresolved = "(2005," in line
+        assert found == ({"db-unreachable", "db-name-unresolved"} if unresolved else {sig_id}), line
+
+
+@pytest.mark.parametrize("line,app_not_loaded", [
+    ("django.template.exceptions.TemplateSyntaxError: 'no_such_lib' is not a registered tag library.", False),
+    ("django.template.exceptions.TemplateDoesNotExist: gallery/no_such_template.html", False),
+    ("  File \"/app/gallery/views.py\", line 3\n    def broken(:\nSyntaxError: invalid syntax", True),
+    ("ImportError: cannot import name 'Note' from 'gallery.models' (/app/gallery/models.py)", True),
+    ("ModuleNotFoundErrorX: not a class Python has", False),
+])
+def test_patterns_are_anchored_to_the_exception_class(values, line, app_not_loaded):
+    assert ("web-app-not-loaded" in [f.id for f in match("web", line.splitlines(), values)]) == app_not_loaded
+
+
 def test_healthy_logs_match_nothing(values):
     for source in ("web", "nginx", "db", "redis", "probe"):
         assert match(source, HEALTHY_WEB, values) == []

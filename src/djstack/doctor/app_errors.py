@@ -16,6 +16,8 @@ from .finding import APP, CONFIG, ERROR, FILES, REQUEST, SCHEMA, Finding
 from .signatures import match
 from .tracebacks import Frame, Raised, project_frame, raised_in, request_errors, template_name
 
+#: Signatures an exception's own finding says more than: an import error in general.
+MORE_SPECIFIC_THAN = {"web-app-not-loaded"}
 _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
 #: Where Django imports DJANGO_SETTINGS_MODULE: a missing module imported from here is the settings module.
 _SETTINGS_IMPORT = "django/conf/__init__.py"
@@ -24,7 +26,8 @@ _SETTINGS_IMPORT = "django/conf/__init__.py"
 def _explained(raised: Raised, values: Mapping[str, str]) -> bool:
     """Whether a log signature already names this exception's cause (a database error code, Redis's
     reply, a refused host): then that signature is the finding, not the exception."""
-    return bool(match("web", [f"{raised.type}: {raised.message}"], dict(values)))
+    found = match("web", [f"{raised.type}: {raised.message}"], dict(values))
+    return any(f.id not in MORE_SPECIFIC_THAN for f in found)
 
 
 def in_project(stack: Stack, frame: Frame | None) -> str:
@@ -96,9 +99,11 @@ def start_findings(stack: Stack, lines: list[str], values: Mapping[str, str]) ->
                 f"{stack.project.settings_module}; then `docker compose up -d --force-recreate {values['web']}`.",
                 CONFIG, values["web"], evidence))
             continue
-        package = missing.group(1).split(".")[0]
-        if package in own:
-            continue  # the project's own module: web-app-not-loaded says so
+        package = missing.group(1)
+        # A dotted name's parent package imported (Python names the first part missing): a module of
+        # the project or of an installed package is gone; web-app-not-loaded says so.
+        if "." in package or package in own:
+            continue
         found.append(Finding(
             "missing-dependency", ERROR, f"web's image lacks the package that provides '{package}'",
             f"Add the distribution that provides `{package}` to {values['requirements']} (its name on PyPI "

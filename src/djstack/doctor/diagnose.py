@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,24 @@ def not_running(folder: Path, containers: dict[str, Container]) -> Report:
         f"djstack up {folder}", ENGINE, evidence=evidence or ["docker compose ps --all: no containers"])], [])
 
 
+def env_file_missing(env: Path) -> Finding:
+    """The stack's `.env` is gone or unreadable: Compose cannot fill in the services' settings."""
+    why = "missing" if not env.exists() else f"not readable by this user (uid {os.getuid()})"
+    return Finding(
+        "env-file-missing", ERROR, f"The stack's .env is {why}: Compose cannot configure the services",
+        f"Put {env} back (it holds the secrets the db and redis volumes were made with: a new one from "
+        f"`djstack init` would not match them), readable by you (`chmod 600 {env}` as its owner); "
+        "then `djstack up`.", ENGINE, "", [f"{env}: {why}"])
+
+
+def diagnose_ungathered(facts: Facts) -> Report:
+    """Evidence with no container, log or probe: what kept doctor from gathering any is all it says."""
+    return Report(rank(list(facts.check)), [])
+
+
 def diagnose(stack: Stack, facts: Facts) -> Report:
+    if not (facts.containers or facts.logs or facts.probes):
+        return diagnose_ungathered(facts)
     values = placeholders(stack, facts.containers.get(stack.services.web))
     names = {key: values[key] for key in ("web", "nginx", "db", "redis")}
     keys = {name: key for key, name in names.items()}
