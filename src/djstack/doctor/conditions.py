@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from .evidence import WEB, Evidence
-from .facts import Facts
+from .facts import Container, Facts
 from .finding import WARNING, Finding
 
 #: Findings that say web cannot start (load its app): uWSGI reporting the app loaded in web's current
@@ -46,8 +46,9 @@ def hold(found: list[Finding], evidence: Evidence, facts: Facts, names: Mapping[
     for f in found:
         if loaded and f.id in WEB_CANNOT_START:
             continue
-        # An unresolved name with db down is db being down (db-not-running says it), not a network.
-        if f.id == "db-name-unresolved" and not (db is not None and db.up):
+        # An unresolved name while db is down or restarting is db's own failure (its findings say
+        # it), not the network: Docker's DNS drops a container's name while it is not running.
+        if f.id == "db-name-unresolved" and not _settled_up(db):
             continue
         if f.id == "uwsgi-worker-killed" and _harakiri_killed(evidence):
             continue
@@ -55,6 +56,11 @@ def hold(found: list[Finding], evidence: Evidence, facts: Facts, names: Mapping[
     if loaded and site_answers(facts):
         kept = [_contradicted(f) if f.id in CHECK_WEB_CANNOT_START else f for f in kept]
     return _fold(kept)
+
+
+def _settled_up(c: Container | None) -> bool:
+    """Running, and healthy (or, without a healthcheck, never restarted)."""
+    return c is not None and c.up and (c.health == "healthy" or (c.health == "" and c.restarts == 0))
 
 
 def _harakiri_killed(evidence: Evidence) -> bool:
