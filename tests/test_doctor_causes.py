@@ -235,6 +235,14 @@ def test_a_crash_loop_without_a_known_signature_ends_with_its_last_exception(sta
     assert "mysite/settings.py:40" in finding.fix
 
 
+def test_a_web_that_stays_down_says_the_exception_it_ended_with_first(stack):
+    lines = ["Traceback (most recent call last):", '  File "/app/mysite/settings.py", line 40, in <module>',
+             '    TIMEOUT = int(os.environ["TIMEOUT"])', "ValueError: invalid literal for int() with base 10: 'x'"]
+    found = facts(stack, states={"web": {"state": "exited", "exit_code": 1, "health": ""}},
+                  logs={stack.services.web: lines})
+    assert ids(stack, found)[:2] == ["crash-exception", "web-not-running"]
+
+
 def test_a_crash_loop_killed_by_sigkill_without_the_oom_flag(stack):
     found = facts(stack, states={"web": {"state": "restarting", "exit_code": 137, "restarts": 2, "health": ""}})
     assert ids(stack, found)[:2] == ["web-killed", "web-crash-loop"]

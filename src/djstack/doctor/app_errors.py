@@ -122,7 +122,7 @@ def crash_exception(stack: Stack, lines: list[str], values: Mapping[str, str]) -
     where = in_project(stack, project_frame(last))
     return [Finding("crash-exception", ERROR, f"web's runs end with {last.name}: {last.message[:120]}",
                     f"Fix {where or 'the code in the traceback'}: `djstack logs {values['web']}` shows the "
-                    f"whole traceback; then `docker compose up -d --build {values['web']}`.", APP,
+                    f"whole traceback; then `docker compose up -d --build {values['web']}`.", APP - 1,
                     values["web"], [f"web: {last.type}: {last.message}"[:200]]
                     + ([f"web: raised at {where}"] if where else []))]
 

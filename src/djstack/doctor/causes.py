@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 
 from ..model import Stack
-from .evidence import DB, NGINX, REDIS, WEB, Evidence
+from .evidence import DB, NGINX, REDIS, WEB, Evidence, Fact
 from .facts import Container, Facts
 from .finding import CONFIG, ENGINE, ERROR, FILES, MEMORY, Finding
 
@@ -44,7 +44,12 @@ def nginx_config_invalid(stack: Stack, evidence: Evidence, nginx: Container | No
                     f"Correct {where} ({message}); test it with "
                     f"`docker compose run --rm --no-deps {stack.services.nginx} nginx -t`, then "
                     f"`docker compose up -d {rebuild}{stack.services.nginx}`.", CONFIG, stack.services.nginx,
-                    [f"nginx: {f.line}" for f in facts[-2:]])]
+                    _last_lines(facts, 2))]
+
+
+def _last_lines(facts: list[Fact], count: int) -> list[str]:
+    """The last `count` distinct lines of `facts` (nginx writes a line to its log and its error.log)."""
+    return [f"nginx: {line}"[:200] for line in list(dict.fromkeys(f.line for f in facts))[-count:]]
 
 
 _HOST_PORT = re.compile(r"(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]*\]):(\d+)")
@@ -78,7 +83,7 @@ def static_files_missing(stack: Stack, evidence: Evidence) -> list[Finding]:
                     "Add the file to an app's static/ folder, or correct the name in the template's "
                     f"`{{% static %}}`; then `docker compose up -d --build {stack.services.web}` (the build "
                     "runs collectstatic).", FILES, stack.services.nginx,
-                    [f"nginx: {f.line}"[:200] for f in facts[-3:]])]
+                    _last_lines(facts, 3))]
 
 
 #: What an exit code says about how a container's main process ended.

@@ -98,7 +98,10 @@ def crash_reason(stack: Stack, facts: Facts, evidence: Evidence, found: list[Fin
     web = facts.containers.get(values["web"])
     crashing = web is not None and (web.state == "restarting" or web.restarts > 0 or
                                     (web.state in ("exited", "dead") and web.exit_code not in (0, 143)))
-    if not crashing or any(f.service == values["web"] and not f.symptom for f in found):
+    # A finding from web's log that says why wins; web's own state (not running, killed) says less.
+    states = {"web-not-running", "web-killed", "web-exited-0"}
+    explained = any(f.service == values["web"] and not f.symptom and f.id not in states for f in found)
+    if not crashing or explained:
         return []
     lines = evidence.lines["web"] if not web.up else evidence.ended_lines("web")
     return crash_exception(stack, lines, values)
