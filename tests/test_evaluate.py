@@ -63,3 +63,29 @@ def test_every_branch_lists_what_any_branch_could_set(tmp_path):
     module = evaluator.load(tmp_path / "s.py")
     assert module.values["APPS"] == ["a", "debug_toolbar", "b", "c", "d", "e"]
     assert evaluator.files == [tmp_path / "s.py", (tmp_path / "more.py").resolve()]
+
+
+HELPER_SETTINGS = """\
+import os
+from django.core.exceptions import ImproperlyConfigured
+
+def envsecret(name, default=None):
+    value = os.environ.get(name, default)
+    if value is None:
+        raise ImproperlyConfigured(f"Set the {name} environment variable")
+    return value
+
+SECRET_KEY = envsecret("SECRET_KEY", "---")
+SENTRY_DSN = envsecret("SENTRY_DSN", default="")
+DB_PASSWORD = envsecret("DB_PASSWORD")
+"""
+
+
+def test_a_helper_given_a_default_is_not_a_required_read(tmp_path):
+    """A project's own helper that raises only without a default: the calls that pass one are optional
+    (issue 13: check said "settings require SECRET_KEY" for `envsecret("SECRET_KEY", "---")`)."""
+    write(tmp_path, {"s.py": HELPER_SETTINGS})
+    evaluator = Evaluator(tmp_path, Environment.of_container({}))
+    evaluator.load(tmp_path / "s.py")
+    assert [(r.var, r.required) for r in evaluator.reads] == [
+        ("SECRET_KEY", False), ("SENTRY_DSN", False), ("DB_PASSWORD", True)]

@@ -525,7 +525,9 @@ class Evaluator:
         )
         if not (reads_param and env_reading):
             return UNKNOWN
-        value = self._env(args[0], ABSENT, raises, node, path)
+        # `envsecret("X", "---")`: a call that passes more than the name gives the helper a default
+        # (or a cast) whose effect is not followed here, so its raise is not known to run.
+        value = self._env(args[0], ABSENT, raises and len(args) == 1 and not node.keywords, node, path)
         if value is UNKNOWN:
             return UNKNOWN if raises else ([] if splits else "")
         if splits:

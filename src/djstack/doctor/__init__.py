@@ -6,12 +6,16 @@ render. `run_doctor(folder)` returns a `Report` whose first finding is the most 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..compose import Compose
+from ..detect import detect
 from ..errors import DjstackError, EngineUnreachable
 from ..initialise import load_initialised
-from .diagnose import Report, check_findings, diagnose, engine_unreachable, not_running
+from ..model import STACK_FILES
+from .diagnose import (Report, check_findings, diagnose, diagnose_ungathered, engine_unreachable, env_file_missing,
+                       not_running)
 from .facts import Facts, gather, inspect_containers
 from .finding import ERROR, WARNING, Finding
 from .signatures import SIGNATURES, Signature
@@ -32,6 +36,16 @@ def run_doctor(folder: Path, evidence: Path | None = None, replay: Path | None =
     """Diagnose the stack in `folder`. Raises DjstackError only for bad input (no stack there, an
     unreadable evidence file). `evidence`: where to save what was gathered (JSON); `replay`: diagnose
     evidence saved earlier instead of the live stack."""
+    if replay is None:
+        # Without .env there is no model to load (it holds the secrets and choices), yet the stack
+        # exists: that is the diagnosis, not "no stack here".
+        stack_dir = _stack_dir(folder)
+        env = stack_dir / STACK_FILES.env
+        if (stack_dir / STACK_FILES.compose).is_file() and not (env.is_file() and os.access(env, os.R_OK)):
+            # Nothing can be gathered: the evidence is that one finding (a replay gives it back).
+            facts = Facts({}, {}, [], {}, [env_file_missing(env)])
+            _save(facts, evidence)
+            return diagnose_ungathered(facts)
     stack = load_initialised(folder)
     if replay is not None:
         return diagnose(stack, read_evidence(replay))
@@ -45,9 +59,18 @@ def run_doctor(folder: Path, evidence: Path | None = None, replay: Path | None =
     if not any(c.up for c in containers.values()):
         return not_running(folder, containers)
     facts = gather(stack, compose, containers, check_findings(folder))
+    _save(facts, evidence)
+    return diagnose(stack, facts)
+
+
+def _save(facts: Facts, evidence: Path | None) -> None:
     if evidence is not None:
         evidence.write_text(facts.to_json() + "\n", encoding="utf-8")
-    return diagnose(stack, facts)
+
+
+def _stack_dir(folder: Path) -> Path:
+    project = detect(folder)
+    return project.root / project.stack_dir
 
 
 def read_evidence(path: Path) -> Facts:

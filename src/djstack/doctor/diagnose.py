@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,10 +11,14 @@ from ..check import run_check
 from ..errors import ENGINE_START_HINT, DjstackError
 from ..lifecycle import notable_log_lines
 from ..model import STACK_FILES, Stack
+from .app_errors import crash_exception, request_findings, start_findings
+from .causes import cause_unknown, exit_meaning, host_port_taken, killed, nginx_config_invalid, static_files_missing
+from .conditions import hold
+from .evidence import PROBE, Evidence, read_evidence
 from .facts import Container, Facts
 from .finding import (APP, BACKING, CONFIG, CREDENTIALS, ENGINE, ERROR, FILES, FRONT, MEMORY,
                       SITE, UPSTREAM, WARNING, Finding, rank)
-from .signatures import PROBE, SETTLED_BY, finding_for, match, placeholders
+from .signatures import SETTLED_BY, finding_for, match, placeholders
 
 
 @dataclass
@@ -41,12 +46,32 @@ def not_running(folder: Path, containers: dict[str, Container]) -> Report:
         f"djstack up {folder}", ENGINE, evidence=evidence or ["docker compose ps --all: no containers"])], [])
 
 
+def env_file_missing(env: Path) -> Finding:
+    """The stack's `.env` is gone or unreadable: Compose cannot fill in the services' settings."""
+    why = "missing" if not env.exists() else f"not readable by this user (uid {os.getuid()})"
+    return Finding(
+        "env-file-missing", ERROR, f"The stack's .env is {why}: Compose cannot configure the services",
+        f"Put {env} back (it holds the secrets the db and redis volumes were made with: a new one from "
+        f"`djstack init` would not match them), readable by you (`chmod 600 {env}` as its owner); "
+        "then `djstack up`.", ENGINE, "", [f"{env}: {why}"])
+
+
+def diagnose_ungathered(facts: Facts) -> Report:
+    """Evidence with no container, log or probe: what kept doctor from gathering any is all it says."""
+    return Report(rank(list(facts.check)), [])
+
+
 def diagnose(stack: Stack, facts: Facts) -> Report:
+    if not (facts.containers or facts.logs or facts.probes):
+        return diagnose_ungathered(facts)
     values = placeholders(stack, facts.containers.get(stack.services.web))
-    keys = {name: key for key, name in values.items() if key in ("web", "nginx", "db", "redis")}
+    names = {key: values[key] for key in ("web", "nginx", "db", "redis")}
+    keys = {name: key for key, name in names.items()}
+    evidence = read_evidence(facts, names)
     found: list[Finding] = list(facts.check)
     for key in ("db", "redis", "web", "nginx"):
-        found += container_findings(key, values[key], facts.containers.get(values[key]), facts.logs, values)
+        c = facts.containers.get(names[key])
+        found += container_findings(key, names[key], c, facts.logs, values) + killed(key, names[key], c)
     for probe in facts.probes.values():
         if probe.ok is False:
             found += probe_findings(stack, probe.name, probe.detail, probe.data, values)
@@ -54,9 +79,32 @@ def diagnose(stack: Stack, facts: Facts) -> Report:
     for name, lines in facts.logs.items():
         if name in keys:
             logged += match(keys[name], lines, values)
-    found += [f for f in logged if not settled(f.id, facts)]
-    findings = rank(found)
+    web_lines = evidence.lines["web"]
+    logged += request_findings(stack, web_lines, values) + start_findings(stack, web_lines, values)
+    logged += nginx_config_invalid(stack, evidence, facts.containers.get(names["nginx"]))
+    logged += static_files_missing(stack, evidence)
+    found += host_port_taken(stack, facts) + [f for f in logged if not settled(f.id, facts)]
+    found += crash_reason(stack, facts, evidence, found, values)
+    findings = rank(hold(found, evidence, facts, names))
+    if findings and findings[0].symptom and findings[0].is_error:
+        findings.insert(0, cause_unknown(evidence, names, facts.nginx_error_log))
     return Report(findings, checked(facts, clean=not findings))
+
+
+def crash_reason(stack: Stack, facts: Facts, evidence: Evidence, found: list[Finding],
+                 values: Mapping[str, str]) -> list[Finding]:
+    """Why web's runs end, when no finding from its log says it already: the last exception of its
+    ended runs (all its lines when it is down for good)."""
+    web = facts.containers.get(values["web"])
+    crashing = web is not None and (web.state == "restarting" or web.restarts > 0 or
+                                    (web.state in ("exited", "dead") and web.exit_code not in (0, 143)))
+    # A finding from web's log that says why wins; web's own state (not running, killed) says less.
+    states = {"web-not-running", "web-killed", "web-exited-0"}
+    explained = any(f.service == values["web"] and not f.symptom and f.id not in states for f in found)
+    if not crashing or explained:
+        return []
+    lines = evidence.lines["web"] if not web.up else evidence.ended_lines("web")
+    return crash_exception(stack, lines, values)
 
 
 def settled(finding_id: str, facts: Facts) -> bool:
@@ -92,7 +140,7 @@ def container_findings(key: str, name: str, c: Container | None, logs: dict[str,
                         ["docker compose ps --all: no container for this service"])]
     found = []
     lines = notable_log_lines("\n".join(logs.get(name, []))).splitlines()
-    state = f"{name}: state {c.state}, exit code {c.exit_code}, restarts {c.restarts}"
+    state = f"{name}: state {c.state}, exit code {c.exit_code} ({exit_meaning(c.exit_code)}), restarts {c.restarts}"
     if c.oom_killed:
         limit = f"{c.memory_limit // 2**20} MiB" if c.memory_limit else "none (the host ran out)"
         found.append(Finding(
@@ -110,6 +158,8 @@ def container_findings(key: str, name: str, c: Container | None, logs: dict[str,
                 tier, name, [state, *lines[-4:]]))
         else:
             why = "stopped" if c.exit_code in (0, 143) else f"crashed (exit code {c.exit_code})"
+            # Not a symptom: a container that stays down is where what follows starts, and its exit
+            # code's meaning is the last fallback for why (a log signature, when one holds, ranks first).
             found.append(Finding(f"{key}-not-running", ERROR, f"{name} is not running: it {why}",
                                  f"Read its log (`djstack logs {name}`), then {start}.", tier, name,
                                  [state, *lines[-6:]]))

@@ -1,8 +1,11 @@
 """Known error signatures in the services' logs: each is one entry of data.
 
 A signature names the services whose logs it reads ("probe" is the output of doctor's own probes),
-a regular expression, and the finding it means. Titles and fixes take `{placeholders}` filled from
-the stack model (see `placeholders`), so no name, port or path is typed here.
+what it is triggered by — typed facts (evidence.py: `mysql:1045`, `redis:NOAUTH`, …) or, for what
+no parser types, a regular expression anchored so one error cannot pass for another — and the
+finding it means. Titles and fixes take `{placeholders}` filled from the stack model (see
+`placeholders`), so no name, port or path is typed here; `{subject}` is what the last fact names (a
+request, an option).
 """
 
 from __future__ import annotations
@@ -11,18 +14,17 @@ import re
 from dataclasses import dataclass
 
 from ..model import Stack
+from .evidence import DB, NGINX, PROBE, REDIS, WEB, Fact, parse
 from .facts import Container
-from .finding import (CONFIG, CREDENTIALS, ERROR, FILES, REQUEST, SCHEMA, UPSTREAM, WARNING,
-                      Finding)
-
-WEB, NGINX, DB, REDIS, PROBE = "web", "nginx", "db", "redis", "probe"
+from .finding import (BACKING, CONFIG, CREDENTIALS, ERROR, FILES, MEMORY, REQUEST, SCHEMA, UPSTREAM,
+                      WARNING, Finding)
 
 
 @dataclass(frozen=True)
 class Signature:
     id: str
     services: tuple[str, ...]  # model service keys (web, nginx, db, redis) or "probe"
-    pattern: str
+    pattern: str  # a regular expression on the line ("": only `facts` trigger it)
     title: str
     fix: str
     rank: int
@@ -30,6 +32,7 @@ class Signature:
     # The live probe that settles it: when that probe passes now, the log lines are history (a
     # problem already fixed, e.g. db errors from before db came back) and are not reported.
     settled_by: str = ""
+    facts: tuple[str, ...] = ()  # fact keys (kind or kind:code) that trigger it
 
 
 SIGNATURES: tuple[Signature, ...] = (
@@ -52,47 +55,142 @@ SIGNATURES: tuple[Signature, ...] = (
               "nginx cannot resolve web's name: the web container is not on nginx's network",
               "Start web (`docker compose up -d {web}`); if it runs, check that web and nginx share "
               "the {front_network} network in {compose}.", UPSTREAM, settled_by="site"),
-    Signature("nginx-permission-denied", (NGINX,), r"\(13: Permission denied\)",
+    Signature("nginx-permission-denied", (NGINX,), "",
               "nginx may not read a file it serves",
               "Files in the static and media volumes must be readable by nginx's worker user: "
-              "`docker compose exec {web} chmod -R a+rX {static} {media}` (as their owner).", FILES),
+              "`docker compose exec {web} chmod -R a+rX {static} {media}` (as their owner).", FILES,
+              facts=("nginx-open-failed:13",)),
+    Signature("tls-key-mismatch", (NGINX,), "",
+              "nginx cannot start HTTPS: the private key does not belong to the certificate",
+              "{tls_key} must be the key of {tls_cert}: copy the matching pair (certbot's privkey.pem "
+              "with its fullchain.pem; compare `openssl x509 -noout -pubkey -in {tls_cert}` with "
+              "`openssl pkey -pubout -in {tls_key}`), then `docker compose up -d --force-recreate {nginx}`.",
+              CONFIG, facts=("tls-key-mismatch",)),
     # --- web: uWSGI and Django ---------------------------------------------------------------------
     Signature("uwsgi-harakiri", (WEB,), r"HARAKIRI",
-              "uWSGI killed a worker stuck on a request (harakiri)",
-              "A view ran longer than `harakiri` in {uwsgi_ini}: the log line names the request; make "
-              "it faster or move the work to a background job.", UPSTREAM),
+              "uWSGI killed a worker stuck on {subject} (harakiri)",
+              "A view ran longer than `harakiri` in {uwsgi_ini} ({subject}): make it faster or move "
+              "the work to a background job.", UPSTREAM,
+              facts=("uwsgi-harakiri", "uwsgi-harakiri-request")),
+    Signature("uwsgi-worker-killed", (WEB,), "",
+              "A uWSGI worker was killed by a signal (uWSGI started a new one)",
+              "Something outside uWSGI killed worker {subject}: the kernel's OOM killer (see `dmesg` on "
+              "the host and web's mem_limit in {compose}) or a `kill`. Requests it served failed; "
+              "if it recurs, give web more memory or fewer `processes` in {uwsgi_ini}.", UPSTREAM + 1,
+              WARNING, facts=("uwsgi-worker-killed",)),
+    Signature("uwsgi-listen-queue-full", (WEB,), "",
+              "uWSGI's listen queue is full: requests wait or are refused",
+              "Every worker is busy: find the slow views (nginx's 504s, harakiri lines), or raise "
+              "`processes`/`threads` (and `listen`, with the host's net.core.somaxconn) in {uwsgi_ini}.",
+              UPSTREAM, WARNING, facts=("uwsgi-listen-queue-full",)),
     Signature("web-app-not-loaded", (WEB,),
-              r"no app loaded|unable to load app|need-app|ModuleNotFoundError|ImportError|SyntaxError",
+              # \\b: TemplateSyntaxError (a page's error) is not SyntaxError (the code's).
+              r"\b(ModuleNotFoundError|ImportError|SyntaxError)\b",
               "uWSGI cannot import the Django application: web stops at start",
               "Fix the error shown by the traceback (an import or syntax error in your code), then "
               "`docker compose up -d --build {web}`. Reproduce it with "
-              "`docker compose run --rm {web} python -c 'import {wsgi_module}'`.", SCHEMA),
-    Signature("db-inconsistent-migrations", (WEB, PROBE), r"InconsistentMigrationHistory",
+              "`docker compose run --rm {web} python -c 'import {wsgi_module}'`.", SCHEMA,
+              facts=("uwsgi-no-app",)),
+    Signature("db-inconsistent-migrations", (WEB, PROBE), r"\bInconsistentMigrationHistory\b",
               "The database's migration history contradicts the migration files",
               "A migration is recorded as applied before one it depends on. Restore the migration "
               "files that were applied, or (data loss!) drop the app's tables and its django_migrations "
               "rows, then `djstack manage migrate`.", SCHEMA),
-    Signature("db-access-denied", (WEB, PROBE, DB), r"Access denied for user",
+    Signature("migrations-conflict", (WEB, PROBE), r"\bConflicting migrations detected\b",
+              "Two migrations of one app claim the same parent: migrate refuses to run",
+              "Merge them on your machine: `python manage.py makemigrations --merge` (or renumber one "
+              "to depend on the other), commit, then `docker compose up -d --build {web}`.", SCHEMA),
+    # --- db: MySQL/MariaDB error codes, as the client reports them ----------------------------------
+    Signature("db-access-denied", (WEB, PROBE, DB), "",
               "The database refuses web's user and password",
               "web's MYSQL_PASSWORD must be the password the db volume was initialised with: restore "
               "MYSQL_PASSWORD in .env, or set the user's password in MySQL "
               "(`docker compose exec {db} mysql -uroot -p` → ALTER USER), then "
-              "`docker compose up -d {web}`.", CREDENTIALS, settled_by="db"),
+              "`docker compose up -d {web}`.", CREDENTIALS, settled_by="db", facts=("mysql:1045",)),
+    Signature("db-database-mismatch", (WEB, PROBE, DB), "",
+              "web's user may not use database '{subject}': MYSQL_DATABASE in .env is not the database "
+              "the db volume was made with",
+              "The db volume was initialised with another MYSQL_DATABASE, and its user is granted only "
+              "that one. Put the old name back in {env} (MYSQL_DATABASE), then `docker compose up -d "
+              "--force-recreate {web} {db}`; or create '{subject}' and grant it as root: "
+              "`echo \"CREATE DATABASE IF NOT EXISTS {subject} CHARACTER SET utf8mb4; GRANT ALL ON "
+              "{subject}.* TO '{db_user}'@'%';\" | {root_mysql}`, then `djstack manage migrate`.", CREDENTIALS,
+              settled_by="db", facts=("mysql:1044",)),
+    Signature("db-unknown-database", (WEB, PROBE), "",
+              "Database '{subject}' does not exist on db (dropped or renamed)",
+              "Create it as root: `echo \"CREATE DATABASE {subject} CHARACTER SET utf8mb4;\" | {root_mysql}`, then "
+              "restore its data (`djstack restore BACKUP`) or create the tables (`djstack manage "
+              "migrate`).", CREDENTIALS, settled_by="db", facts=("mysql:1049",)),
+    Signature("db-too-many-connections", (WEB, PROBE), "",
+              "db refuses new connections: max_connections is reached",
+              "Connections held (CONN_MAX_AGE keeps one per uWSGI process × thread of each web "
+              "container, plus one per one-off command) exceed db's max_connections. Compare "
+              "`echo \"SELECT @@max_connections; SHOW PROCESSLIST;\" | {root_mysql}` with "
+              "`processes`/`threads` in {uwsgi_ini}; raise max_connections in {mysql_conf} (then "
+              "`docker compose up -d --force-recreate {db}`), or lower CONN_MAX_AGE or the processes.",
+              BACKING, facts=("mysql:1040",)),
+    Signature("db-read-only", (WEB, PROBE), "",
+              "db is read-only: writes fail (MySQL error 1290)",
+              "Turn it off: `echo \"SET GLOBAL read_only = 0;\" | {root_mysql}`; and remove `read_only` from "
+              "{mysql_conf} if it is set there (a replica set up as read-only on purpose takes no writes).",
+              BACKING, facts=("mysql:1290",)),
+    Signature("db-lock-wait-timeout", (WEB, PROBE), "",
+              "A query waited too long for a row lock another transaction holds (MySQL error 1205)",
+              "Find the transaction that holds the lock: `echo \"SELECT trx_mysql_thread_id, trx_started, "
+              "trx_query FROM information_schema.INNODB_TRX;\" | {root_mysql}`; end it (KILL ID) and the "
+              "code that keeps it open (a long transaction, a manual LOCK TABLES); check "
+              "innodb_lock_wait_timeout in {mysql_conf}.", BACKING, facts=("mysql:1205",)),
+    Signature("db-deadlock", (WEB, PROBE), "",
+              "Two transactions deadlocked; MySQL rolled one back (error 1213)",
+              "Retry the transaction in the code that raised it, and take locks in one order "
+              "(select_for_update on the same rows in the same order).", REQUEST, WARNING,
+              facts=("mysql:1213",)),
+    Signature("db-packet-too-large", (WEB, PROBE), "",
+              "A query or row is larger than db's max_allowed_packet (MySQL error 1153)",
+              "Raise max_allowed_packet in {mysql_conf} (e.g. 64M), then "
+              "`docker compose up -d --force-recreate {db}`.", BACKING, facts=("mysql:1153",)),
+    Signature("db-disk-full", (DB, WEB, PROBE), "",
+              "The disk under db's data is full: db cannot write",
+              "Free space on the host's disk that holds Docker's volumes (`docker system df`, "
+              "`df -h /var/lib/docker`), then `docker compose restart {db}`; the database must not "
+              "stay at 100 %: InnoDB stops writing.", MEMORY,
+              facts=("disk-full", "os-error:28", "mysql:1021", "mysql:1114")),
+    Signature("db-config-invalid", (DB,), "",
+              "db does not start: its configuration has an unknown option ({subject})",
+              "Remove or correct `{subject}` in {mysql_conf} (a name this server does not know), then "
+              "`docker compose up -d --force-recreate {db}`.", CONFIG, facts=("db-unknown-option",)),
+    Signature("db-data-permission-denied", (DB,), "",
+              "db may not write its data folder (error 13: permission denied)",
+              "The db volume must belong to the server's user (mysql): `docker run --rm -u root -v "
+              "{db_volume}:{mysql_data} {db_image} chown -R mysql:mysql {mysql_data}`, then "
+              "`docker compose up -d {db}`.", BACKING, facts=("os-error:13",)),
+    Signature("db-name-unresolved", (WEB, PROBE), "",
+              "web cannot resolve db's name '{db}': web is not on the {db_network} network",
+              "db runs but web's DNS does not know it: reattach web (`docker compose up -d "
+              "--force-recreate {web}`) and check that both list {db_network} under networks in {compose}.",
+              CREDENTIALS, facts=("mysql:2005",)),
     Signature("db-unreachable", (WEB, PROBE),
               # MySQL's client library says "MySQL server", MariaDB's (Debian's) just "server".
               r"Unknown (MySQL |MariaDB )?server host|Can't connect to (local )?(MySQL |MariaDB )?server",
               "web cannot reach the database server",
               "Start db (`docker compose up -d {db}`) and check that web and db share the {db_network} "
               "network and that DATABASES HOST is '{db}' and PORT {db_port}.", CREDENTIALS, settled_by="db"),
-    Signature("db-table-missing", (WEB, PROBE), r"\(1146, \"Table '[^']+' doesn't exist",
+    Signature("db-connection-lost", (WEB, PROBE), "",
+              "web lost its database connection mid-query (db restarted or was killed)",
+              "If db restarted (see its restarts and log), the next request reconnects; set "
+              "CONN_HEALTH_CHECKS = True in your settings so a stale persistent connection is "
+              "replaced before use. If it recurs, db may be running out of memory or hitting wait_timeout.",
+              CREDENTIALS + 1, WARNING, facts=("mysql:2006", "mysql:2013")),
+    Signature("db-table-missing", (WEB, PROBE), "",
               "A table the code uses does not exist in the database",
               "Apply the migrations: `djstack manage migrate`. If they are recorded as applied but the "
               "table is gone: `djstack manage migrate APP zero --fake`, then `djstack manage migrate APP`.",
-              SCHEMA),
-    Signature("db-column-missing", (WEB, PROBE), r"\(1054, \"Unknown column",
+              SCHEMA, facts=("mysql:1146",)),
+    Signature("db-column-missing", (WEB, PROBE), "",
               "A column the code uses does not exist: a model change has no migration",
               "Create the migration on your machine (`python manage.py makemigrations`), commit it, "
-              "then `docker compose up -d --build {web}` (its entrypoint migrates).", SCHEMA + 1),
+              "then `docker compose up -d --build {web}` (its entrypoint migrates).", SCHEMA + 1,
+              facts=("mysql:1054",)),
     Signature("migrations-missing", (WEB, PROBE),
               r"have changes that are not yet reflected in a migration",
               "Models have changes without a migration",
@@ -103,17 +201,36 @@ SIGNATURES: tuple[Signature, ...] = (
               "Migrations are not applied",
               "`djstack manage migrate` (web's entrypoint runs it at each start: "
               "`docker compose up -d --force-recreate {web}`).", SCHEMA, settled_by="migrations"),
+    # --- redis: its replies, as redis-py raises them, and its own log --------------------------------
     Signature("redis-auth", (WEB, PROBE, REDIS),
-              r"NOAUTH|WRONGPASS|invalid password|invalid username-password pair|AuthenticationError",
+              r"invalid password|invalid username-password pair|AuthenticationError",
               "Redis refuses web's password",
               "web and redis must use the same REDIS_PASSWORD from .env: "
-              "`docker compose up -d --force-recreate {web} {redis}`.", CREDENTIALS, settled_by="cache"),
+              "`docker compose up -d --force-recreate {web} {redis}`.", CREDENTIALS, settled_by="cache",
+              facts=("redis:NOAUTH", "redis:WRONGPASS")),
+    Signature("redis-out-of-memory", (WEB, PROBE), "",
+              "Redis is at its memory limit and refuses writes (OOM: maxmemory reached, no eviction)",
+              "A cache may drop old keys: set `maxmemory-policy allkeys-lru` in {redis_conf} (or raise "
+              "`maxmemory`), then `docker compose up -d --force-recreate {redis}`; see the live values "
+              "with `docker compose exec {redis} redis-cli CONFIG GET 'maxmemory*'` (CONFIG SET there "
+              "overrides the file until redis restarts).", BACKING, facts=("redis:OOM",)),
+    Signature("redis-persistence-failed", (WEB, PROBE, REDIS), "",
+              "Redis cannot save its data to disk, so it refuses writes (MISCONF)",
+              "Redis's {redis_data} must be writable by its user and the disk not full: `docker run --rm "
+              "-u root -v {redis_volume}:{redis_data} {redis_image} chown -R redis:redis {redis_data}` "
+              "(and free space), then `docker compose restart {redis}`.", BACKING,
+              facts=("redis:MISCONF", "redis-save-failed")),
+    Signature("redis-loading", (WEB, PROBE), "",
+              "Redis is still loading its data set into memory",
+              "Wait until `docker compose exec {redis} redis-cli ping` answers PONG; a large "
+              "appendonly file loads slowly.", BACKING + 1, WARNING, facts=("redis:LOADING",)),
     Signature("redis-unreachable", (WEB, PROBE),
               r"Error -?\d+ connecting to \S*:\d+|Connection refused.*6379|ConnectionError: Error",
               "web cannot reach Redis",
               "Start redis (`docker compose up -d {redis}`) and check that web and redis share the "
               "{redis_network} network and that the cache LOCATION is redis://{redis}:{redis_port}.",
               CREDENTIALS, settled_by="cache"),
+    # --- files and requests --------------------------------------------------------------------------
     Signature("media-permission-denied", (WEB,), r"Permission denied: '({media}|{static})",
               "web may not write to the media or static volume",
               "The volumes must belong to the app user ({app_user}): `{chown_volumes}`",
@@ -149,6 +266,18 @@ def placeholders(stack: Stack, web: Container | None = None) -> dict[str, str]:
         "compose": s.from_root(s.files.compose), "nginx_conf": s.from_root(s.files.nginx_conf),
         "uwsgi_ini": s.from_root(s.files.uwsgi_ini),
         "wsgi_module": s.project.wsgi_module,
+        "env": s.from_root(s.files.env), "mysql_conf": s.from_root(s.files.mysql_conf),
+        "redis_conf": s.from_root(s.files.redis_conf),
+        "tls_cert": s.from_root(f"{s.tls_files.folder}/{s.tls_files.cert}"),
+        "tls_key": s.from_root(f"{s.tls_files.folder}/{s.tls_files.key}"),
+        "requirements": str(s.project.dependencies.source), "build_hook": s.from_root(s.files.build_hook),
+        "db_name": s.db_name, "db_user": s.db_user, "http_port": str(s.http_port),
+        # SQL as root, the password read inside db (never on the host's command line): SQL on stdin.
+        "root_mysql": f"docker compose exec -T {s.services.db} sh -c 'MYSQL_PWD=\"$MYSQL_ROOT_PASSWORD\" "
+                      "exec mysql -uroot'",
+        "db_volume": f"{s.name}_{s.volumes.db}", "mysql_data": s.paths.mysql_data, "db_image": s.images.db,
+        "redis_volume": f"{s.name}_{s.volumes.redis}", "redis_data": s.paths.redis_data,
+        "redis_image": s.images.redis,
         # Root inside web cannot chown (no-new-privileges): a one-off container as root can.
         "chown_volumes": f"docker run --rm -u root -v {static_volume}:{s.paths.static} "
                          f"-v {media_volume}:{s.paths.media} {image} "
@@ -163,18 +292,40 @@ EVIDENCE_LINES = 3
 def match(source: str, lines: list[str], values: dict[str, str],
           signatures: tuple[Signature, ...] = SIGNATURES) -> list[Finding]:
     """Findings for the signatures of `source` (web, nginx, db, redis, probe) that `lines` show."""
+    return match_facts(source, lines, parse(source, lines), values, signatures)
+
+
+def match_facts(source: str, lines: list[str], facts: list[Fact], values: dict[str, str],
+                signatures: tuple[Signature, ...] = SIGNATURES) -> list[Finding]:
+    """Findings for the signatures of `source` that its `facts` (parsed from `lines`) or its lines show."""
     found = []
+    own = [f for f in facts if f.source == source]
     for sig in signatures:
         if source not in sig.services:
             continue
-        regex = re.compile(_fill(sig.pattern, {k: re.escape(v) for k, v in values.items()}))
-        hits = [line.strip() for line in lines if regex.search(line)]
+        hits = [f for f in own if f.key in sig.facts or f.kind in sig.facts]
+        seen = {f.index for f in hits}
+        if sig.pattern:
+            regex = re.compile(_fill(sig.pattern, {k: re.escape(v) for k, v in values.items()}))
+            hits += [Fact(sig.id, source, line.strip(), i) for i, line in enumerate(lines)
+                     if i not in seen and regex.search(line)]
         if not hits:
             continue
-        evidence = [f"{source}: {_clip(line)}" for line in dict.fromkeys(hits[-EVIDENCE_LINES:])]
-        found.append(Finding(sig.id, sig.severity, _fill(sig.title, values), _fill(sig.fix, values),
-                             sig.rank, values.get(source, source if source != PROBE else ""), evidence))
+        hits.sort(key=lambda f: f.index)
+        found.append(finding_of(sig, source, hits, values))
     return found
+
+
+def finding_of(sig: Signature, source: str, hits: list[Fact], values: dict[str, str]) -> Finding:
+    """`sig`'s finding from the facts that show it: the last lines as evidence, `{subject}` the last
+    thing they name."""
+    last = [f.line for f in hits[-EVIDENCE_LINES:]]
+    evidence = [f"{source}: {_clip(line)}" for line in dict.fromkeys(last)]
+    # Only harakiri's finding may lack one (uWSGI names the request in another line).
+    subject = next((f.subject for f in reversed(hits) if f.subject), "a request")
+    filled = {**values, "subject": subject}
+    return Finding(sig.id, sig.severity, _fill(sig.title, filled), _fill(sig.fix, filled), sig.rank,
+                   values.get(source, source if source != PROBE else ""), evidence)
 
 
 def _fill(template: str, values: dict[str, str]) -> str:

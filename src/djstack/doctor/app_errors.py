@@ -1,0 +1,144 @@
+"""Findings from the Python exceptions in web's log: those of requests, and those that stop web.
+
+A request's exception is a finding of its own — the exception, where the project's code raised it
+(or the template), how many requests it hit — never a start-up failure: the app loaded and answered.
+An exception outside any request is why web's start failed: a settings module that does not exist, a
+package the image lacks, or else the exception itself (`crash-exception`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from ..model import Stack
+from .finding import APP, CONFIG, ERROR, FILES, REQUEST, SCHEMA, Finding
+from .signatures import match
+from .tracebacks import Frame, Raised, project_frame, raised_in, request_errors, template_name
+
+#: Signatures an exception's own finding says more than: an import error in general.
+MORE_SPECIFIC_THAN = {"web-app-not-loaded"}
+_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+#: Where Django imports DJANGO_SETTINGS_MODULE: a missing module imported from here is the settings module.
+_SETTINGS_IMPORT = "django/conf/__init__.py"
+
+
+def _explained(raised: Raised, values: Mapping[str, str]) -> bool:
+    """Whether a log signature already names this exception's cause (a database error code, Redis's
+    reply, a refused host): then that signature is the finding, not the exception."""
+    found = match("web", [f"{raised.type}: {raised.message}"], dict(values))
+    return any(f.id not in MORE_SPECIFIC_THAN for f in found)
+
+
+def in_project(stack: Stack, frame: Frame | None) -> str:
+    """A frame's place as a path from the project root (the image holds the root at Paths.app)."""
+    if frame is None:
+        return ""
+    return f"{frame.file.removeprefix(stack.paths.app + '/')}:{frame.line}"
+
+
+def request_findings(stack: Stack, lines: list[str], values: Mapping[str, str]) -> list[Finding]:
+    """One finding per kind of request error (exception type and project frame) in web's log."""
+    found = []
+    for error in request_errors(lines):
+        raised = error.raised
+        if _explained(raised, values):
+            continue
+        where = in_project(stack, project_frame(raised))
+        hit = (f"{error.count} request(s): " + ", ".join(dict.fromkeys(error.paths))[:120])
+        evidence = [f"web: {raised.type}: {raised.message}"[:200], f"web: {hit}"] + (
+            [f"web: raised at {where}"] if where else [])
+        found.append(_request_finding(raised, where, hit, values, evidence))
+    return found
+
+
+def _request_finding(raised: Raised, where: str, hit: str, values: Mapping[str, str],
+                     evidence: list[str]) -> Finding:
+    web = values["web"]
+    rebuild = f"then `docker compose up -d --build {web}`"
+    if raised.chain_has("OfflineGenerationError"):
+        return Finding("compress-offline-missing", ERROR,
+                       "Pages fail: django-compressor's offline bundles were never generated (OfflineGenerationError)",
+                       "COMPRESS_OFFLINE = True needs `python manage.py compress` after collectstatic in the "
+                       f"image build: add it to {values['build_hook']}, or set COMPRESS_OFFLINE = False; {rebuild}.",
+                       FILES, web, evidence)
+    if "Missing staticfiles manifest entry" in raised.message:
+        return Finding("static-file-missing", ERROR,
+                       "A page links a static file collectstatic did not collect (not in the manifest)",
+                       "Add the file to an app's static/ folder (or correct the name in `{% static %}`"
+                       + (f", {where}" if where else "") + f"); {rebuild} (it runs collectstatic).",
+                       FILES, web, evidence)
+    if raised.chain_has("TemplateSyntaxError", "TemplateDoesNotExist"):
+        template = template_name(raised) or where or "the template in the traceback"
+        return Finding("template-error", ERROR, f"A template fails to render: {template} ({raised.name})",
+                       f"Fix {template}: {raised.message[:160]} ({{% load %}} libraries come from apps in "
+                       f"INSTALLED_APPS; templates from the apps' templates/ folders); {rebuild}.",
+                       REQUEST - 5, web, evidence)
+    place = where or "the frame of your code in the traceback"
+    return Finding("view-exception", ERROR, f"A view raises {raised.name} ({hit})",
+                   f"Fix {place}: it raises {raised.name}: {raised.message[:160]}; {rebuild}.",
+                   REQUEST - 5, web, evidence)
+
+
+def start_findings(stack: Stack, lines: list[str], values: Mapping[str, str]) -> list[Finding]:
+    """Findings for exceptions raised outside requests (web's start: migrate, uWSGI loading the app)."""
+    raised = [r for r in raised_in(lines) if not r.path and not _explained(r, values)]
+    own = project_packages(stack, raised)
+    found = []
+    for r in raised:
+        missing = _MISSING_MODULE.search(r.message) if r.is_a("ModuleNotFoundError") else None
+        if missing is None:
+            continue
+        evidence = [f"web: {r.type}: {r.message}"]
+        if _outer_frame(r) is not None and _outer_frame(r).file.endswith(_SETTINGS_IMPORT):
+            found.append(Finding(
+                "settings-module-not-found", ERROR,
+                f"web's settings module {missing.group(1)} does not exist: Django cannot start",
+                f"DJANGO_SETTINGS_MODULE (web's environment in {values['compose']}) must name an existing "
+                f"module — djstack's is {stack.project.overlay_module}, which imports "
+                f"{stack.project.settings_module}; then `docker compose up -d --force-recreate {values['web']}`.",
+                CONFIG, values["web"], evidence))
+            continue
+        package = missing.group(1)
+        # A dotted name's parent package imported (Python names the first part missing): a module of
+        # the project or of an installed package is gone; web-app-not-loaded says so.
+        if "." in package or package in own:
+            continue
+        found.append(Finding(
+            "missing-dependency", ERROR, f"web's image lacks the package that provides '{package}'",
+            f"Add the distribution that provides `{package}` to {values['requirements']} (its name on PyPI "
+            f"may differ), then `docker compose up -d --build {values['web']}`."
+            + (f" Imported at {in_project(stack, project_frame(r))}." if project_frame(r) else ""),
+            SCHEMA - 1, values["web"], evidence))
+    return found
+
+
+def crash_exception(stack: Stack, lines: list[str], values: Mapping[str, str]) -> list[Finding]:
+    """The last exception outside a request in `lines` (web's runs that ended), as why they ended."""
+    raised = [r for r in raised_in(lines) if not r.path and not _explained(r, values)]
+    if not raised:
+        return []
+    last = raised[-1]
+    where = in_project(stack, project_frame(last))
+    return [Finding("crash-exception", ERROR, f"web's runs end with {last.name}: {last.message[:120]}",
+                    f"Fix {where or 'the code in the traceback'}: `djstack logs {values['web']}` shows the "
+                    f"whole traceback; then `docker compose up -d --build {values['web']}`.", APP - 1,
+                    values["web"], [f"web: {last.type}: {last.message}"[:200]]
+                    + ([f"web: raised at {where}"] if where else []))]
+
+
+def _outer_frame(raised: Raised) -> Frame | None:
+    """The innermost frame outside Python's import machinery: who imported the missing module."""
+    frames = [f for f in raised.frames if "importlib" not in f.file]
+    return frames[-1] if frames else None
+
+
+def project_packages(stack: Stack, raised: list[Raised]) -> set[str]:
+    """Top-level packages of the project's own code: its settings and WSGI modules, and every package
+    a traceback shows a frame of under manage.py's folder in the image."""
+    home = stack.app_home.rstrip("/") + "/"
+    own = {stack.project.settings_module.split(".")[0], stack.project.wsgi_module.split(".")[0]}
+    for r in raised:
+        own |= {f.file.removeprefix(home).split("/")[0] for f in r.frames
+                if f.file.startswith(home) and "/" in f.file.removeprefix(home)}
+    return own

@@ -1,0 +1,86 @@
+"""What must hold for a finding, and what rules it out: a finding the evidence contradicts is dropped
+(or, for a `djstack check` reading of the files, demoted to a warning), and a more specific finding
+replaces the general one it explains."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from .evidence import WEB, Evidence
+from .facts import Container, Facts
+from .finding import WARNING, Finding
+
+#: Findings that say web cannot start (load its app): uWSGI reporting the app loaded in web's current
+#: run contradicts them.
+WEB_CANNOT_START = {"web-app-not-loaded", "settings-module-not-found", "missing-dependency",
+                    "migrations-conflict", "crash-exception"}
+#: djstack check's readings of the files that mean web cannot start. check reads the files, not the
+#: running code (a project's own env helper with a default reads as a variable that must be set).
+CHECK_WEB_CANNOT_START = {"settings-env-not-set", "settings-module-missing"}
+
+#: A specific finding → the general ones it explains (their evidence joins it).
+SUPERSEDES = {
+    "settings-module-not-found": ("web-app-not-loaded", "settings-module-missing"),
+    "missing-dependency": ("web-app-not-loaded",),
+    "db-name-unresolved": ("db-unreachable",),
+    "static-missing": ("static-file-missing",),
+}
+
+
+def app_loaded(evidence: Evidence) -> bool:
+    """uWSGI said it loaded the WSGI app in web's current run."""
+    return evidence.has("uwsgi-app-loaded", source=WEB, current=True)
+
+
+def site_answers(facts: Facts) -> bool:
+    site = facts.probes.get("site")
+    return site is not None and site.data.get("status") is not None
+
+
+def hold(found: list[Finding], evidence: Evidence, facts: Facts, names: Mapping[str, str]) -> list[Finding]:
+    """`found` without what the evidence rules out, each general finding folded into its specific one."""
+    loaded = app_loaded(evidence)
+    db = facts.containers.get(names["db"])
+    kept = []
+    for f in found:
+        if loaded and f.id in WEB_CANNOT_START:
+            continue
+        # An unresolved name while db is down or restarting is db's own failure (its findings say
+        # it), not the network: Docker's DNS drops a container's name while it is not running.
+        if f.id == "db-name-unresolved" and not _settled_up(db):
+            continue
+        if f.id == "uwsgi-worker-killed" and _harakiri_killed(evidence):
+            continue
+        kept.append(f)
+    if loaded and site_answers(facts):
+        kept = [_contradicted(f) if f.id in CHECK_WEB_CANNOT_START else f for f in kept]
+    return _fold(kept)
+
+
+def _settled_up(c: Container | None) -> bool:
+    """Running, and healthy (or, without a healthcheck, never restarted)."""
+    return c is not None and c.up and (c.health == "healthy" or (c.health == "" and c.restarts == 0))
+
+
+def _harakiri_killed(evidence: Evidence) -> bool:
+    """Every worker killed by a signal is one harakiri killed (uWSGI logs both)."""
+    harakiri = {f.code for f in evidence.of("uwsgi-harakiri", source=WEB)}  # the worker's number
+    return all(f.subject in harakiri for f in evidence.of("uwsgi-worker-killed", source=WEB))
+
+
+def _contradicted(f: Finding) -> Finding:
+    return replace(f, severity=WARNING, title=f"{f.title} (djstack check's reading of the files; yet web "
+                   "loaded the app and the site answers)")
+
+
+def _fold(found: list[Finding]) -> list[Finding]:
+    present = {f.id: f for f in found}
+    folded = []
+    for f in found:
+        by = next((present[s] for s, general in SUPERSEDES.items() if f.id in general and s in present), None)
+        if by is None:
+            folded.append(f)
+        else:
+            by.evidence += [line for line in f.evidence if line not in by.evidence]
+    return folded

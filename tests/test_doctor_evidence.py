@@ -1,0 +1,62 @@
+"""doctor's typed facts (doctor/evidence.py): what a service's line states, parsed before any
+signature is matched, from lines as MariaDB 11.8, Redis 8, nginx 1.26 and uWSGI 2.0 print them."""
+
+from __future__ import annotations
+
+import pytest
+
+from djstack.doctor.evidence import parse, read_evidence
+from djstack.doctor.facts import Container, Facts, Probe
+
+
+@pytest.mark.parametrize("source,line,key,subject", [
+    ("web", "django.db.utils.OperationalError: (1044, \"Access denied for user 'u'@'%' to database 'shop'\")",
+     "mysql:1044", "shop"),
+    ("web", "django.db.utils.OperationalError: (1045, \"Access denied for user 'u'@'172.19.0.4' (using password: "
+     "YES)\")", "mysql:1045", ""),
+    ("web", "ERROR 1049 (42000): Unknown database 'shop'", "mysql:1049", "shop"),
+    ("db", "2026-12-01 21:30:12 31 [Warning] Access denied for user 'u'@'172.19.0.4' (using password: YES)",
+     "mysql:1045", ""),
+    ("db", "2026-12-01 21:31:10 0 [ERROR] mariadbd: unknown variable 'no_such_option=1'", "db-unknown-option",
+     "no_such_option=1"),
+    ("db", "2026-12-01 21:32:00 0 [ERROR] InnoDB: Operating system error number 13 in a file operation.",
+     "os-error:13", ""),
+    ("web", "WSGI app 0 (mountpoint='') ready in 1 seconds on interpreter 0x55d0 pid: 1 (default app)",
+     "uwsgi-app-loaded", ""),
+    ("web", "Tue Dec  1 21:42:10 2026 - HARAKIRI [core 0] 172.19.0.5 - GET /slow/?a=1 since 1764625328",
+     "uwsgi-harakiri-request", "GET /slow/?a=1"),
+    ("web", "DAMN ! worker 2 (pid: 11) died, killed by signal 9 :( trying respawn ...", "uwsgi-worker-killed:9", "2"),
+    ("nginx", 'nginx: [emerg] unknown directive "servr_name" in /etc/nginx/nginx.conf:41', "nginx-emerg",
+     "/etc/nginx/nginx.conf:41"),
+    ("nginx", '2026/12/01 21:41:00 [error] 7#7: *12 open() "/srv/static/a.css" failed (2: No such file or '
+     'directory), client: 172.19.0.1', "nginx-open-failed:2", "/srv/static/a.css"),
+    ("probe", "cache from web: ResponseError: WRONGPASS invalid username-password pair or user is disabled.",
+     "redis:WRONGPASS", ""),
+    ("web", "redis.exceptions.OutOfMemoryError: command not allowed when used memory > 'maxmemory'.", "redis:OOM", ""),
+])
+def test_a_line_states_a_typed_fact(source, line, key, subject):
+    (fact,) = [f for f in parse(source, ["noise", line]) if f.key == key]
+    assert (fact.subject, fact.index, fact.line) == (subject, 1, line.strip())
+
+
+def test_a_fact_is_read_only_from_the_services_that_say_it():
+    line = "2026-12-01 21:31:10 0 [ERROR] mariadbd: unknown variable 'x=1'"
+    assert parse("web", [line]) == [] and parse("db", [line])
+    # An error code is four digits, then the message in quotes: not a longer number, not a date.
+    assert [f.key for f in parse("web", ["(1234567, 'x')", "at (2026-12-01)"])] == []
+
+
+def test_facts_know_the_run_they_come_from():
+    web = Container("web", "running", "healthy", 0, 1, False, "2026-12-01T10:00:00Z", "unless-stopped", 0, "",
+                    error="")
+    nginx = Container("nginx", "created", "", 128, 0, False, "", "unless-stopped", 0, "",
+                      error="Bind for 127.0.0.1:8080 failed: port is already allocated")
+    found = Facts({"web": web, "nginx": nginx},
+                  {"web": ["*** no app loaded. GAME OVER ***", "WSGI app 0 (mountpoint='') ready in 0 seconds on x"]},
+                  [], {"db": Probe("db", False, "database from web: OperationalError: (1049, \"Unknown database 'x'\")")},
+                  current_from={"web": 1})
+    evidence = read_evidence(found, {"web": "web", "nginx": "nginx", "db": "db", "redis": "redis"})
+    assert [f.current for f in evidence.of("uwsgi-no-app", "uwsgi-app-loaded")] == [False, True]
+    assert evidence.has("uwsgi-app-loaded", source="web", current=True)
+    assert evidence.has("port-taken", source="docker") and evidence.has("mysql:1049", source="probe")
+    assert evidence.ended_lines("web") == ["*** no app loaded. GAME OVER ***"]
