@@ -154,8 +154,8 @@ def assert_ready(stack: LiveStack) -> None:
     assert wait_ready(Compose(stack.root), lambda waiting: None) is None
 
 
-def doctor(stack: LiveStack, *extra: str, env: dict | None = None) -> tuple[int, list[dict]]:
-    proc = subprocess.run([*DJSTACK, "doctor", str(stack.root), "--json", *extra], capture_output=True,
+def doctor(stack: LiveStack, *extra: str, env: dict | None = None, folder: Path | None = None) -> tuple[int, list[dict]]:
+    proc = subprocess.run([*DJSTACK, "doctor", str(folder or stack.root), "--json", *extra], capture_output=True,
                           text=True, timeout=600, env={**os.environ, **(env or {})})
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     findings = json.loads(proc.stdout)
@@ -173,7 +173,8 @@ def diagnosed(scene: Scene, fault: str) -> list[dict]:
         return findings
     evidence = scene.root.parent / f"{fault}.evidence.json"
     _, findings = doctor(scene.stack, "--save-evidence", str(evidence))
-    assert doctor(scene.stack, "--replay", str(evidence))[1] == findings
+    # Replayed on the stack's pristine copy: a replay needs the stack's files, which the fault may have taken.
+    assert doctor(scene.stack, "--replay", str(evidence), folder=scene.pristine)[1] == findings
     save_evidence(fault, evidence.read_text(encoding="utf-8"),
                   secrets_of(scene.root / ".env", scene.pristine / ".env"))
     return findings
@@ -537,17 +538,13 @@ def test_migration_conflict(broken):
 def test_template_loads_unknown_library(broken):
     broken.edit("gallery/templates/gallery/cached_page.html", "{% block content %}",
                 "{% load no_such_lib %}\n{% block content %}")
-    broken.rebuild_web()
-    assert page_status(broken, "/cached-page/") == 500
-    wait_for_log(broken, "web", "no_such_lib")
+    a_request_fails(broken, "/cached-page/", "no_such_lib")
     diagnosed(broken, "template-unknown-load")
 
 
 def test_template_missing(broken):
     broken.edit("gallery/views.py", '"gallery/cached_page.html"', '"gallery/no_such_template.html"')
-    broken.rebuild_web()
-    assert page_status(broken, "/cached-page/") == 500
-    wait_for_log(broken, "web", "TemplateDoesNotExist")
+    a_request_fails(broken, "/cached-page/", "TemplateDoesNotExist")
     diagnosed(broken, "template-missing")
 
 
@@ -555,9 +552,7 @@ def test_view_raises(broken):
     broken.edit("gallery/views.py", '    """Demonstrate the low-level cache API: compute once, then serve from cache."""\n',
                 '    """Demonstrate the low-level cache API: compute once, then serve from cache."""\n'
                 '    notes_per_photo = Note.objects.count() / Photo.objects.count()  # noqa: F841\n')
-    broken.rebuild_web()
-    assert page_status(broken, "/api/cached/") == 500
-    wait_for_log(broken, "web", "ZeroDivisionError")
+    a_request_fails(broken, "/api/cached/", "ZeroDivisionError")
     diagnosed(broken, "view-exception")
 
 
@@ -567,9 +562,7 @@ def test_view_killed_by_harakiri(broken):
                 "    time.sleep(5)\n    return JsonResponse({})\n\n\ndef home(request):")
     broken.edit("gallery/urls.py", '    path("", views.home, name="home"),',
                 '    path("", views.home, name="home"),\n    path("slow/", views.slow),')
-    broken.rebuild_web()
-    assert page_status(broken, "/slow/") >= 500
-    wait_for_log(broken, "web", "HARAKIRI")
+    a_request_fails(broken, "/slow/", "HARAKIRI", status=502)  # nginx's answer: uWSGI killed the worker
     diagnosed(broken, "harakiri")
 
 
@@ -596,10 +589,13 @@ def test_static_file_never_collected(broken):
     diagnosed(broken, "static-file-missing")
 
 
-def page_status(scene: Scene, path: str) -> int:
-    """The status of `path` through nginx, once web (just rebuilt) answers its healthcheck."""
+def a_request_fails(scene: Scene, path: str, logged: str, status: int = 500) -> None:
+    """web rebuilt from the edited code; `path` requested through nginx answers `status`, and web's
+    log shows `logged`."""
+    scene.rebuild_web()
     assert_ready(scene.stack)
-    return scene.stack.get(path).status_code
+    assert scene.stack.get(path).status_code == status
+    wait_for_log(scene, "web", logged)
 
 
 # --- the stack's own files ---------------------------------------------------------------------------
