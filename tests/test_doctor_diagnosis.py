@@ -289,6 +289,14 @@ def test_human_output_fits_100_columns_and_json_lists_the_cause_first():
     assert set(json.loads(to_json(report))[0]) >= {"id", "severity", "title", "evidence", "fix"}
 
 
+def test_cause_unknown_is_not_shown_as_a_cause():
+    report = Report(rank([_f("cause-unknown", 0, evidence=("web: fatal: x",)), _f("web-crash-loop", 36)]), [])
+    console = Console(record=True, width=100, force_terminal=False)
+    print_human(console, report, "/p")
+    text = console.export_text()
+    assert "Cause unknown" in text and "Most likely cause" not in text and "Symptoms found (1)" in text
+
+
 def test_healthy_report_says_what_was_checked():
     console = Console(record=True, width=100)
     print_human(console, Report([], ["web: running, healthy, restarts 0"]), "/p")
