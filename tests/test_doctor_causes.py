@@ -212,6 +212,22 @@ def test_a_module_web_cannot_import_is_told_apart(stack, lines, expected, named)
     assert "web-app-not-loaded" not in [f.id for f in report.findings[1:]]  # folded into the specific one
 
 
+def test_a_settings_module_that_does_not_exist_comes_before_checks_readings_of_other_settings(stack):
+    """check reads the project's settings when the module web runs is missing: what it says of them
+    is not why web stops."""
+    found = facts(stack, states={"web": {"state": "restarting", "exit_code": 1, "restarts": 3, "health": ""}},
+                  logs={stack.services.web: [*SETTINGS_IMPORT,
+                                             "ModuleNotFoundError: No module named 'mysite.nope'"]})
+    found.check = [Finding("settings-debug-on", ERROR, "DEBUG is on in the settings web runs", "DEBUG = False",
+                           CONFIG, "", ["djstack check: mysite/settings.py:26: error pages show code"]),
+                   Finding("settings-module-missing", ERROR, "DJANGO_SETTINGS_MODULE is mysite.nope, a module "
+                           "that does not exist", "Name an existing module", CONFIG, "",
+                           ["djstack check: docker-compose.yml:25: Django cannot import it"])]
+    order = ids(stack, found)
+    assert order[:2] == ["settings-module-not-found", "settings-debug-on"]
+    assert "settings-module-missing" not in order  # the same fault, folded into doctor's finding
+
+
 def test_an_app_that_failed_in_an_ended_run_but_loads_now_is_no_finding(stack):
     web = stack.services.web
     ended = ["ModuleNotFoundError: No module named 'gallery.broken'", "*** no app loaded. GAME OVER ***"]

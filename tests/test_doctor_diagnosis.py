@@ -111,6 +111,8 @@ RECORDED = [
     ("db-data-permission-denied", "db",
      "2026-12-01 21:32:00 0 [ERROR] mariadbd: Can't create/write to file '/var/lib/mysql/aria_log_control' "
      "(Errcode: 13 \"Permission denied\")"),
+    ("db-data-permission-denied", "db",
+     "touch: cannot touch '/var/lib/mysql/.djstack-init-incomplete': Permission denied"),
     ("db-name-unresolved", "web", "django.db.utils.OperationalError: (2005, \"Unknown server host 'db' (-2)\")"),
     ("db-connection-lost", "web",
      "django.db.utils.OperationalError: (2013, 'Lost connection to server during query')"),

@@ -97,7 +97,8 @@ def start_findings(stack: Stack, lines: list[str], values: Mapping[str, str]) ->
                 f"DJANGO_SETTINGS_MODULE (web's environment in {values['compose']}) must name an existing "
                 f"module — djstack's is {stack.project.overlay_module}, which imports "
                 f"{stack.project.settings_module}; then `docker compose up -d --force-recreate {values['web']}`.",
-                CONFIG, values["web"], evidence))
+                # Before check's other readings of the files: they read a settings module web does not run.
+                CONFIG - 1, values["web"], evidence))
             continue
         package = missing.group(1)
         # A dotted name's parent package imported (Python names the first part missing): a module of

@@ -59,6 +59,8 @@ PARSERS: tuple[Parser, ...] = (
     Parser("os-error", (DB, REDIS, WEB), r"Operating system error number (?P<code>\d+)"),
     Parser("os-error", (DB, REDIS, WEB), r"\((?:Errcode|errno): (?P<code>\d+)\b"),
     Parser("os-error", (DB, REDIS, WEB), r"\bErrcode: (?P<code>\d+)\b"),
+    # The image's entrypoint, before the server: `touch: cannot touch '/var/lib/mysql/x': Permission denied`.
+    Parser("os-error", (DB, REDIS), r"\bcannot \w+ '(?P<subject>/[^']+)': Permission denied", "13"),
     Parser("disk-full", ANY, r"No space left on device|\bDisk is full\b|Errcode: 28\b|errno: 28\b"),
     # --- uWSGI, in web's log -----------------------------------------------------------------------
     Parser("uwsgi-app-loaded", (WEB,), r"\bWSGI app \d+ \(mountpoint='[^']*'\) ready in \d+ seconds"),
