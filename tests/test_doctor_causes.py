@@ -214,7 +214,7 @@ def test_a_module_web_cannot_import_is_told_apart(stack, lines, expected, named)
 
 def test_a_settings_module_that_does_not_exist_comes_before_checks_readings_of_other_settings(stack):
     """check reads the project's settings when the module web runs is missing: what it says of them
-    is not why web stops."""
+    is not why web stops. (Without check's finding, doctor's own says it: the case above.)"""
     found = facts(stack, states={"web": {"state": "restarting", "exit_code": 1, "restarts": 3, "health": ""}},
                   logs={stack.services.web: [*SETTINGS_IMPORT,
                                              "ModuleNotFoundError: No module named 'mysite.nope'"]})
@@ -223,9 +223,12 @@ def test_a_settings_module_that_does_not_exist_comes_before_checks_readings_of_o
                    Finding("settings-module-missing", ERROR, "DJANGO_SETTINGS_MODULE is mysite.nope, a module "
                            "that does not exist", "Name an existing module", CONFIG, "",
                            ["djstack check: docker-compose.yml:25: Django cannot import it"])]
-    order = ids(stack, found)
-    assert order[:2] == ["settings-module-not-found", "settings-debug-on"]
-    assert "settings-module-missing" not in order  # the same fault, folded into doctor's finding
+    report = diagnose(stack, found)
+    # check's finding names the line that sets the module; web's traceback joins it as evidence.
+    assert [f.id for f in report.findings][:2] == ["settings-module-missing", "settings-debug-on"]
+    assert "settings-module-not-found" not in [f.id for f in report.findings]
+    assert "web: ModuleNotFoundError: No module named 'mysite.nope'" in report.findings[0].evidence
+    assert diagnose(stack, found).findings == report.findings  # the evidence gathered is left as it was
 
 
 def test_an_app_that_failed_in_an_ended_run_but_loads_now_is_no_finding(stack):

@@ -19,9 +19,11 @@ WEB_CANNOT_START = {"web-app-not-loaded", "settings-module-not-found", "missing-
 #: running code (a project's own env helper with a default reads as a variable that must be set).
 CHECK_WEB_CANNOT_START = {"settings-env-not-set", "settings-module-missing"}
 
-#: A specific finding → the general ones it explains (their evidence joins it).
+#: A specific finding → the general ones it explains (their evidence joins it, and their rank when deeper).
 SUPERSEDES = {
-    "settings-module-not-found": ("web-app-not-loaded", "settings-module-missing"),
+    # check names the line that sets DJANGO_SETTINGS_MODULE; web's traceback confirms it.
+    "settings-module-missing": ("settings-module-not-found",),
+    "settings-module-not-found": ("web-app-not-loaded",),
     "missing-dependency": ("web-app-not-loaded",),
     "db-name-unresolved": ("db-unreachable",),
     "static-missing": ("static-file-missing",),
@@ -75,12 +77,25 @@ def _contradicted(f: Finding) -> Finding:
 
 
 def _fold(found: list[Finding]) -> list[Finding]:
+    # Copies: a folded finding changes, and one from Facts.check must stay as gathered.
+    found = [replace(f, evidence=list(f.evidence)) for f in found]
     present = {f.id: f for f in found}
+
+    def superseder(f: Finding) -> Finding | None:
+        by = None
+        while True:  # the most specific one present: settings-module-missing over -not-found over …
+            nxt = next((present[s] for s, general in SUPERSEDES.items()
+                        if (by or f).id in general and s in present), None)
+            if nxt is None:
+                return by
+            by = nxt
+
     folded = []
     for f in found:
-        by = next((present[s] for s, general in SUPERSEDES.items() if f.id in general and s in present), None)
+        by = superseder(f)
         if by is None:
             folded.append(f)
         else:
+            by.rank = min(by.rank, f.rank)
             by.evidence += [line for line in f.evidence if line not in by.evidence]
     return folded
