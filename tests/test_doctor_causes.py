@@ -209,6 +209,7 @@ def test_a_module_web_cannot_import_is_told_apart(stack, lines, expected, named)
     assert named in "\n".join([report.findings[0].title, *report.findings[0].evidence])
     if expected == "missing-dependency":
         assert "requirements.txt" in report.findings[0].fix
+        assert "web: imported at mysite/settings.py:130: import sentry_sdk  # noqa" in report.findings[0].evidence
     assert "web-app-not-loaded" not in [f.id for f in report.findings[1:]]  # folded into the specific one
 
 
