@@ -104,6 +104,9 @@ RECORDED = [
     ("db-disk-full", "db",
      "2026-12-01 21:36:40 5 [ERROR] mariadbd: Disk full (./mysite/gallery_note.ibd); waiting for someone to free "
      "some space... (errno: 28 \"No space left on device\")"),
+    ("db-disk-full", "db", "2026-12-01 21:37:24 46 [ERROR] [FATAL] InnoDB: Error (Out of disk space) in rollback."),
+    ("db-disk-full", "db", "2026-12-01 21:37:19 46 [ERROR] InnoDB: preallocating 146800640 bytes for file "
+     "./mysite/filler.ibd failed with error 28"),
     ("db-disk-full", "web", "django.db.utils.OperationalError: (1114, \"The table 'gallery_note' is full\")"),
     ("db-config-invalid", "db", "2026-12-01 21:31:10 0 [ERROR] mariadbd: unknown variable 'no_such_option=1'"),
     ("db-data-permission-denied", "db",

@@ -1,6 +1,6 @@
 """What must hold for a finding, and what rules it out: a finding the evidence contradicts is dropped
-(or, for a `djstack check` reading of the files, demoted to a warning), and a more specific finding
-replaces the general one it explains."""
+(a `djstack check` reading of the files too, when web's log disproves it), and a more specific
+finding replaces the general one it explains."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from dataclasses import replace
 
 from .evidence import WEB, Evidence
 from .facts import Container, Facts
-from .finding import WARNING, Finding
+from .finding import Finding
 
 #: Findings that say web cannot start (load its app): uWSGI reporting the app loaded in web's current
 #: run contradicts them.
 WEB_CANNOT_START = {"web-app-not-loaded", "settings-module-not-found", "missing-dependency",
                     "migrations-conflict", "crash-exception"}
-#: djstack check's readings of the files that mean web cannot start. check reads the files, not the
-#: running code (a project's own env helper with a default reads as a variable that must be set).
-CHECK_WEB_CANNOT_START = {"settings-env-not-set", "settings-module-missing"}
+#: djstack check's readings of the files that mean web's settings cannot be imported. check reads the
+#: files, not the running code (a project's own env helper with a default reads as a variable that
+#: must be set): web's log showing the settings imported contradicts them.
+CHECK_SETTINGS_FAIL = {"settings-env-not-set", "settings-module-missing"}
 
 #: A specific finding → the general ones it explains (their evidence joins it, and their rank when deeper).
 SUPERSEDES = {
@@ -35,9 +36,10 @@ def app_loaded(evidence: Evidence) -> bool:
     return evidence.has("uwsgi-app-loaded", source=WEB, current=True)
 
 
-def site_answers(facts: Facts) -> bool:
-    site = facts.probes.get("site")
-    return site is not None and site.data.get("status") is not None
+def settings_imported(evidence: Evidence) -> bool:
+    """web's container imported its settings in some run: uWSGI loaded the app, migrate planned, or
+    Django opened a database connection. (Its runs share one environment: a restart keeps it.)"""
+    return evidence.has("uwsgi-app-loaded", "django-settings-loaded", source=WEB)
 
 
 def hold(found: list[Finding], evidence: Evidence, facts: Facts, names: Mapping[str, str]) -> list[Finding]:
@@ -55,8 +57,10 @@ def hold(found: list[Finding], evidence: Evidence, facts: Facts, names: Mapping[
         if f.id == "uwsgi-worker-killed" and _harakiri_killed(evidence):
             continue
         kept.append(f)
-    if loaded and site_answers(facts):
-        kept = [_contradicted(f) if f.id in CHECK_WEB_CANNOT_START else f for f in kept]
+    if settings_imported(evidence):
+        # A reading the running code disproves is no finding: shown, it would send the user to
+        # change a value that is right.
+        kept = [f for f in kept if f.id not in CHECK_SETTINGS_FAIL]
     return _fold(kept)
 
 
@@ -69,11 +73,6 @@ def _harakiri_killed(evidence: Evidence) -> bool:
     """Every worker killed by a signal is one harakiri killed (uWSGI logs both)."""
     harakiri = {f.code for f in evidence.of("uwsgi-harakiri", source=WEB)}  # the worker's number
     return all(f.subject in harakiri for f in evidence.of("uwsgi-worker-killed", source=WEB))
-
-
-def _contradicted(f: Finding) -> Finding:
-    return replace(f, severity=WARNING, title=f"{f.title} (djstack check's reading of the files; yet web "
-                   "loaded the app and the site answers)")
 
 
 def _fold(found: list[Finding]) -> list[Finding]:
