@@ -9,7 +9,7 @@ key mysql:1044 and never the 1045 of a wrong password, though both messages star
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .facts import Facts
 
@@ -153,7 +153,8 @@ def read_evidence(facts: Facts, names: dict[str, str]) -> Evidence:
         found += parse(key, lines[key], current[key])
         container = facts.containers.get(name)
         if container is not None and container.error:
-            found += parse(DOCKER, [f"{name}: {container.error}"])
+            # Docker's error for one container: the fact names the service.
+            found += [replace(f, subject=name) for f in parse(DOCKER, [container.error])]
     found += parse(NGINX, facts.nginx_error_log)
     found += parse(PROBE, [p.detail for p in facts.probes.values() if p.ok is False])
     return Evidence(found, lines, current)
