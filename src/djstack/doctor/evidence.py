@@ -69,6 +69,8 @@ PARSERS: tuple[Parser, ...] = (
            r"^Operations to perform:$|^Running migrations:$|^File \"[^\"]*/django/db/backends/"),
     # --- uWSGI, in web's log -----------------------------------------------------------------------
     Parser("uwsgi-app-loaded", (WEB,), r"\bWSGI app \d+ \(mountpoint='[^']*'\) ready in \d+ seconds"),
+    # A request an app answered (`app: -1` is none): says so too when the start scrolled out of the tail.
+    Parser("uwsgi-app-loaded", (WEB,), r"^\[pid: \d+\|app: \d+\|req: "),
     Parser("uwsgi-no-app", (WEB,),
            r"\*\*\* no app loaded\. |\bunable to load app \d+ |--- no python application found"),
     Parser("uwsgi-harakiri", (WEB,), r"\*\*\* HARAKIRI ON WORKER (?P<code>\d+) \(pid: \d+"),
