@@ -59,7 +59,14 @@ PARSERS: tuple[Parser, ...] = (
     Parser("os-error", (DB, REDIS, WEB), r"Operating system error number (?P<code>\d+)"),
     Parser("os-error", (DB, REDIS, WEB), r"\((?:Errcode|errno): (?P<code>\d+)\b"),
     Parser("os-error", (DB, REDIS, WEB), r"\bErrcode: (?P<code>\d+)\b"),
-    Parser("disk-full", ANY, r"No space left on device|\bDisk is full\b|Errcode: 28\b|errno: 28\b"),
+    # The image's entrypoint, before the server: `touch: cannot touch '/var/lib/mysql/x': Permission denied`.
+    Parser("os-error", (DB, REDIS), r"\bcannot \w+ '(?P<subject>/[^']+)': Permission denied", "13"),
+    # ENOSPC as the C library, MariaDB's server and InnoDB word it.
+    Parser("disk-full", ANY, r"No space left on device|\bDisk (?:is )?full\b|Errcode: 28\b|errno: 28\b"
+                             r"|\bfailed with error 28\b|\bOut of disk space\b"),
+    # --- Django, in web's log: it got past importing the settings (migrate planned, a connection tried)
+    Parser("django-settings-loaded", (WEB,),
+           r"^Operations to perform:$|^Running migrations:$|^File \"[^\"]*/django/db/backends/"),
     # --- uWSGI, in web's log -----------------------------------------------------------------------
     Parser("uwsgi-app-loaded", (WEB,), r"\bWSGI app \d+ \(mountpoint='[^']*'\) ready in \d+ seconds"),
     Parser("uwsgi-no-app", (WEB,),
