@@ -270,6 +270,10 @@ def test_a_crash_loop_without_a_known_signature_ends_with_its_last_exception(sta
     finding = first(stack, found)
     assert finding.id == "crash-exception" and "ValueError" in finding.title
     assert "mysite/settings.py:40" in finding.fix
+    # An exception long before the run ended is not why it ended.
+    later = [*ended, *[f"spawned uWSGI worker {n} (pid: {n + 8}, cores: 2)" for n in range(25)]]
+    found.logs, found.current_from = {web: later}, {web: len(later)}
+    assert ids(stack, found) == ["cause-unknown", "web-crash-loop"]
 
 
 def test_a_web_that_stays_down_says_the_exception_it_ended_with_first(stack):

@@ -119,10 +119,16 @@ def start_findings(stack: Stack, lines: list[str], values: Mapping[str, str]) ->
     return found
 
 
+#: How near the end of the lines an exception must be to be why the run ended (uWSGI and the
+#: entrypoint write a few lines after it).
+ENDING_LINES = 20
+
+
 def crash_exception(stack: Stack, lines: list[str], values: Mapping[str, str]) -> list[Finding]:
-    """The last exception outside a request in `lines` (web's runs that ended), as why they ended."""
+    """The last exception outside a request in `lines` (web's runs that ended), as why they ended:
+    only when it stands at their end (an older one is not why the last run stopped)."""
     raised = [r for r in raised_in(lines) if not r.path and not _explained(r, values)]
-    if not raised:
+    if not raised or raised[-1].index < len(lines) - ENDING_LINES:
         return []
     last = raised[-1]
     where = in_project(stack, project_frame(last))
