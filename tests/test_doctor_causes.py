@@ -77,7 +77,7 @@ def test_a_view_exception_names_the_projects_line_and_how_many_requests_it_hit(s
 
 def test_offline_compression_never_run_is_named_not_a_missing_secret(stack):
     """The issue's case: djstack check read SECRET_KEY through the project's helper as required; web
-    loaded and answered, so that reading is demoted and the page's own error is the cause."""
+    loaded the app, so that reading is dropped and the page's own error is the cause."""
     offline = request_traceback("/", ['  File "/app/gallery/views.py", line 12, in home',
                                       '    return render(request, "gallery/home.html")'],
                                 "compressor.exceptions.OfflineGenerationError: You have offline compression "
@@ -89,9 +89,7 @@ def test_offline_compression_never_run_is_named_not_a_missing_secret(stack):
                   probes=(Probe("site", False, "GET / → 500", {"status": 500}),))
     found.check = [check]
     report = diagnose(stack, found)
-    assert report.findings[0].id == "compress-offline-missing"
-    demoted = next(f for f in report.findings if f.id == "settings-env-not-set")
-    assert demoted.severity == WARNING
+    assert [f.id for f in report.findings] == ["compress-offline-missing", "site-error"]
     # Without the app loaded, check's reading stands.
     found.logs = {stack.services.web: ["*** no app loaded. GAME OVER ***"]}
     assert first(stack, found).id == "settings-env-not-set"
@@ -121,6 +119,25 @@ def test_wrong_password_only_for_1045(stack, line, expected):
                   probes=(Probe("db", False, f"database from web: {line.split(': ', 1)[1]}"),))
     assert ids(stack, found)[0] == expected
     assert ("db-access-denied" in ids(stack, found)) == (expected == "db-access-denied")
+
+
+def test_a_settings_reading_is_disproved_by_a_migrate_that_got_to_the_database(stack):
+    """web crash-loops on 1045 in migrate: its settings imported, so check's "settings require
+    APP_SECRET_KEY" (read through the project's helper with a default) is no cause."""
+    check = Finding("settings-env-not-set", ERROR, "settings require APP_SECRET_KEY; web's environment lacks it",
+                    "Set APP_SECRET_KEY under web's environment (mysite/settings.py:34)", CONFIG, "",
+                    ["djstack check: mysite/settings.py:34: Django stops at start with KeyError"])
+    run = ["Operations to perform:", "Traceback (most recent call last):",
+           f'  File "{DJANGO}/db/backends/base/base.py", line 279, in ensure_connection', "    self.connect()",
+           "django.db.utils.OperationalError: (1045, \"Access denied for user 'mysite'@'172.19.0.3' (using "
+           "password: YES)\")"]
+    found = facts(stack, states={"web": {"state": "restarting", "exit_code": 1, "restarts": 3, "health": ""}},
+                  logs={stack.services.web: run * 2})
+    found.check = [check]
+    order = ids(stack, found)
+    assert order[0] == "db-access-denied" and "settings-env-not-set" not in order
+    found.logs = {stack.services.web: run[1:2] + run[4:]}  # no sign the settings imported: check's reading stands
+    assert ids(stack, found)[0] == "settings-env-not-set"
 
 
 def test_a_database_name_changed_after_the_volume_was_made_says_how_to_put_it_back(stack):
@@ -209,7 +226,27 @@ def test_a_module_web_cannot_import_is_told_apart(stack, lines, expected, named)
     assert named in "\n".join([report.findings[0].title, *report.findings[0].evidence])
     if expected == "missing-dependency":
         assert "requirements.txt" in report.findings[0].fix
+        assert "web: imported at mysite/settings.py:130: import sentry_sdk  # noqa" in report.findings[0].evidence
     assert "web-app-not-loaded" not in [f.id for f in report.findings[1:]]  # folded into the specific one
+
+
+def test_a_settings_module_that_does_not_exist_comes_before_checks_readings_of_other_settings(stack):
+    """check reads the project's settings when the module web runs is missing: what it says of them
+    is not why web stops. (Without check's finding, doctor's own says it: the case above.)"""
+    found = facts(stack, states={"web": {"state": "restarting", "exit_code": 1, "restarts": 3, "health": ""}},
+                  logs={stack.services.web: [*SETTINGS_IMPORT,
+                                             "ModuleNotFoundError: No module named 'mysite.nope'"]})
+    found.check = [Finding("settings-debug-on", ERROR, "DEBUG is on in the settings web runs", "DEBUG = False",
+                           CONFIG, "", ["djstack check: mysite/settings.py:26: error pages show code"]),
+                   Finding("settings-module-missing", ERROR, "DJANGO_SETTINGS_MODULE is mysite.nope, a module "
+                           "that does not exist", "Name an existing module", CONFIG, "",
+                           ["djstack check: docker-compose.yml:25: Django cannot import it"])]
+    report = diagnose(stack, found)
+    # check's finding names the line that sets the module; web's traceback joins it as evidence.
+    assert [f.id for f in report.findings][:2] == ["settings-module-missing", "settings-debug-on"]
+    assert "settings-module-not-found" not in [f.id for f in report.findings]
+    assert "web: ModuleNotFoundError: No module named 'mysite.nope'" in report.findings[0].evidence
+    assert diagnose(stack, found).findings == report.findings  # the evidence gathered is left as it was
 
 
 def test_an_app_that_failed_in_an_ended_run_but_loads_now_is_no_finding(stack):
@@ -233,6 +270,10 @@ def test_a_crash_loop_without_a_known_signature_ends_with_its_last_exception(sta
     finding = first(stack, found)
     assert finding.id == "crash-exception" and "ValueError" in finding.title
     assert "mysite/settings.py:40" in finding.fix
+    # An exception long before the run ended is not why it ended.
+    later = [*ended, *[f"spawned uWSGI worker {n} (pid: {n + 8}, cores: 2)" for n in range(25)]]
+    found.logs, found.current_from = {web: later}, {web: len(later)}
+    assert ids(stack, found) == ["cause-unknown", "web-crash-loop"]
 
 
 def test_a_web_that_stays_down_says_the_exception_it_ended_with_first(stack):

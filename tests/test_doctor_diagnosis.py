@@ -104,6 +104,9 @@ RECORDED = [
     ("db-disk-full", "db",
      "2026-12-01 21:36:40 5 [ERROR] mariadbd: Disk full (./mysite/gallery_note.ibd); waiting for someone to free "
      "some space... (errno: 28 \"No space left on device\")"),
+    ("db-disk-full", "db", "2026-12-01 21:37:24 46 [ERROR] [FATAL] InnoDB: Error (Out of disk space) in rollback."),
+    ("db-disk-full", "db", "2026-12-01 21:37:19 46 [ERROR] InnoDB: preallocating 146800640 bytes for file "
+     "./mysite/filler.ibd failed with error 28"),
     ("db-disk-full", "web", "django.db.utils.OperationalError: (1114, \"The table 'gallery_note' is full\")"),
     ("db-config-invalid", "db", "2026-12-01 21:31:10 0 [ERROR] mariadbd: unknown variable 'no_such_option=1'"),
     ("db-data-permission-denied", "db",
@@ -111,6 +114,8 @@ RECORDED = [
     ("db-data-permission-denied", "db",
      "2026-12-01 21:32:00 0 [ERROR] mariadbd: Can't create/write to file '/var/lib/mysql/aria_log_control' "
      "(Errcode: 13 \"Permission denied\")"),
+    ("db-data-permission-denied", "db",
+     "touch: cannot touch '/var/lib/mysql/.djstack-init-incomplete': Permission denied"),
     ("db-name-unresolved", "web", "django.db.utils.OperationalError: (2005, \"Unknown server host 'db' (-2)\")"),
     ("db-connection-lost", "web",
      "django.db.utils.OperationalError: (2013, 'Lost connection to server during query')"),
@@ -287,6 +292,14 @@ def test_human_output_fits_100_columns_and_json_lists_the_cause_first():
     assert max(len(line) for line in text.splitlines()) <= WIDTH
     assert [f["id"] for f in json.loads(to_json(report))] == ["db-not-running", "site-error"]
     assert set(json.loads(to_json(report))[0]) >= {"id", "severity", "title", "evidence", "fix"}
+
+
+def test_cause_unknown_is_not_shown_as_a_cause():
+    report = Report(rank([_f("cause-unknown", 0, evidence=("web: fatal: x",)), _f("web-crash-loop", 36)]), [])
+    console = Console(record=True, width=100, force_terminal=False)
+    print_human(console, report, "/p")
+    text = console.export_text()
+    assert "Cause unknown" in text and "Most likely cause" not in text and "Symptoms found (1)" in text
 
 
 def test_healthy_report_says_what_was_checked():

@@ -23,6 +23,9 @@ from djstack.doctor.facts import Container, Facts, Probe
      "os-error:13", ""),
     ("web", "WSGI app 0 (mountpoint='') ready in 1 seconds on interpreter 0x55d0 pid: 1 (default app)",
      "uwsgi-app-loaded", ""),
+    ("web", "[pid: 9|app: 0|req: 3/5] 172.19.0.5 () {44 vars in 812 bytes} [Tue Dec  1 21:40:05 2026] GET / => "
+     "generated 3120 bytes in 20 msecs (HTTP/1.1 200) 7 headers in 229 bytes (1 switches on core 0)",
+     "uwsgi-app-loaded", ""),
     ("web", "Tue Dec  1 21:42:10 2026 - HARAKIRI [core 0] 172.19.0.5 - GET /slow/?a=1 since 1764625328",
      "uwsgi-harakiri-request", "GET /slow/?a=1"),
     ("web", "DAMN ! worker 2 (pid: 11) died, killed by signal 9 :( trying respawn ...", "uwsgi-worker-killed:9", "2"),
@@ -37,6 +40,12 @@ from djstack.doctor.facts import Container, Facts, Probe
 def test_a_line_states_a_typed_fact(source, line, key, subject):
     (fact,) = [f for f in parse(source, ["noise", line]) if f.key == key]
     assert (fact.subject, fact.index, fact.line) == (subject, 1, line.strip())
+
+
+def test_a_request_without_an_app_is_no_app_loaded():
+    line = ("[pid: 9|app: -1|req: -1/1] 172.19.0.5 () {44 vars in 812 bytes} [Tue Dec  1 21:40:05 2026] GET / => "
+            "generated 21 bytes in 0 msecs (HTTP/1.1 500) 2 headers in 83 bytes (0 switches on core 0)")
+    assert [f.kind for f in parse("web", [line])] == []
 
 
 def test_a_fact_is_read_only_from_the_services_that_say_it():

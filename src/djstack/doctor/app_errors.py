@@ -21,6 +21,8 @@ MORE_SPECIFIC_THAN = {"web-app-not-loaded"}
 _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
 #: Where Django imports DJANGO_SETTINGS_MODULE: a missing module imported from here is the settings module.
 _SETTINGS_IMPORT = "django/conf/__init__.py"
+#: Where Django imports each entry of INSTALLED_APPS.
+_APPS_IMPORT = "django/apps/config.py"
 
 
 def _explained(raised: Raised, values: Mapping[str, str]) -> bool:
@@ -69,11 +71,15 @@ def _request_finding(raised: Raised, where: str, hit: str, values: Mapping[str, 
                        + (f", {where}" if where else "") + f"); {rebuild} (it runs collectstatic).",
                        FILES, web, evidence)
     if raised.chain_has("TemplateSyntaxError", "TemplateDoesNotExist"):
-        template = template_name(raised) or where or "the template in the traceback"
+        template = template_name(raised) or "the template in the traceback"
+        if raised.chain_has("TemplateDoesNotExist"):
+            fix = (f"No templates/ folder of an app in INSTALLED_APPS (nor TEMPLATES DIRS) holds {template}: "
+                   f"create it, or correct the name" + (f" at {where}" if where else ""))
+        else:
+            fix = (f"Fix {template}: {raised.message[:160]} ({{% load %}} libraries come from apps in "
+                   "INSTALLED_APPS)")
         return Finding("template-error", ERROR, f"A template fails to render: {template} ({raised.name})",
-                       f"Fix {template}: {raised.message[:160]} ({{% load %}} libraries come from apps in "
-                       f"INSTALLED_APPS; templates from the apps' templates/ folders); {rebuild}.",
-                       REQUEST - 5, web, evidence)
+                       f"{fix}; {rebuild}.", REQUEST - 5, web, evidence)
     place = where or "the frame of your code in the traceback"
     return Finding("view-exception", ERROR, f"A view raises {raised.name} ({hit})",
                    f"Fix {place}: it raises {raised.name}: {raised.message[:160]}; {rebuild}.",
@@ -97,7 +103,8 @@ def start_findings(stack: Stack, lines: list[str], values: Mapping[str, str]) ->
                 f"DJANGO_SETTINGS_MODULE (web's environment in {values['compose']}) must name an existing "
                 f"module — djstack's is {stack.project.overlay_module}, which imports "
                 f"{stack.project.settings_module}; then `docker compose up -d --force-recreate {values['web']}`.",
-                CONFIG, values["web"], evidence))
+                # Before check's other readings of the files: they read a settings module web does not run.
+                CONFIG - 1, values["web"], evidence))
             continue
         package = missing.group(1)
         # A dotted name's parent package imported (Python names the first part missing): a module of
@@ -107,16 +114,21 @@ def start_findings(stack: Stack, lines: list[str], values: Mapping[str, str]) ->
         found.append(Finding(
             "missing-dependency", ERROR, f"web's image lacks the package that provides '{package}'",
             f"Add the distribution that provides `{package}` to {values['requirements']} (its name on PyPI "
-            f"may differ), then `docker compose up -d --build {values['web']}`."
-            + (f" Imported at {in_project(stack, project_frame(r))}." if project_frame(r) else ""),
-            SCHEMA - 1, values["web"], evidence))
+            f"may differ), then `docker compose up -d --build {values['web']}`.",
+            SCHEMA - 1, values["web"], evidence + _importer(stack, r)))
     return found
 
 
+#: How near the end of the lines an exception must be to be why the run ended (uWSGI and the
+#: entrypoint write a few lines after it).
+ENDING_LINES = 20
+
+
 def crash_exception(stack: Stack, lines: list[str], values: Mapping[str, str]) -> list[Finding]:
-    """The last exception outside a request in `lines` (web's runs that ended), as why they ended."""
+    """The last exception outside a request in `lines` (web's runs that ended), as why they ended:
+    only when it stands at their end (an older one is not why the last run stopped)."""
     raised = [r for r in raised_in(lines) if not r.path and not _explained(r, values)]
-    if not raised:
+    if not raised or raised[-1].index < len(lines) - ENDING_LINES:
         return []
     last = raised[-1]
     where = in_project(stack, project_frame(last))
@@ -125,6 +137,16 @@ def crash_exception(stack: Stack, lines: list[str], values: Mapping[str, str]) -
                     f"whole traceback; then `docker compose up -d --build {values['web']}`.", APP - 1,
                     values["web"], [f"web: {last.type}: {last.message}"[:200]]
                     + ([f"web: raised at {where}"] if where else []))]
+
+
+def _importer(stack: Stack, raised: Raised) -> list[str]:
+    """Who imported the missing module: a line of the project, or INSTALLED_APPS through Django."""
+    frame = _outer_frame(raised)
+    if frame is not None and frame.file.endswith(_APPS_IMPORT):
+        return ["web: INSTALLED_APPS names it (Django imports each app at start)"]
+    if frame is not None and frame is project_frame(raised):
+        return [f"web: imported at {in_project(stack, frame)}: {frame.code}"]
+    return []
 
 
 def _outer_frame(raised: Raised) -> Frame | None:

@@ -8,8 +8,8 @@ import re
 from collections.abc import Mapping
 
 from ..model import Stack
-from .evidence import DB, NGINX, REDIS, WEB, Evidence, Fact
-from .facts import Container, Facts
+from .evidence import DB, DOCKER, NGINX, REDIS, WEB, Evidence, Fact
+from .facts import Container
 from .finding import CONFIG, ENGINE, ERROR, FILES, MEMORY, Finding
 
 #: nginx's config files inside its container → where they live in the stack (Dockerfile.j2 copies
@@ -55,19 +55,18 @@ def _last_lines(facts: list[Fact], count: int) -> list[str]:
 _HOST_PORT = re.compile(r"(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]*\]):(\d+)")
 
 
-def host_port_taken(stack: Stack, facts: Facts) -> list[Finding]:
+def host_port_taken(stack: Stack, evidence: Evidence) -> list[Finding]:
     """Docker could not publish a container's port: another program holds it on the host."""
     found = []
-    for name, c in facts.containers.items():
-        if not re.search(r"port is already allocated|address already in use", c.error):
-            continue
-        port = _HOST_PORT.search(c.error)
+    for fact in evidence.of("port-taken", source=DOCKER):
+        port = _HOST_PORT.search(fact.line)
         number = port.group(1) if port else str(stack.http_port)
+        name = fact.subject
         found.append(Finding(
             "host-port-taken", ERROR, f"{name} cannot start: port {number} on the host is taken by another program",
             f"Find it with `sudo ss -ltnp 'sport = :{number}'` and stop it, or publish another port "
             f"(HTTP_PORT / HTTPS_PORT in {stack.from_root(stack.files.env)}); then `docker compose up -d {name}`.",
-            ENGINE + 1, name, [f"{name}: {c.error}"]))
+            ENGINE + 1, name, [f"{name}: {fact.line}"]))
     return found
 
 

@@ -1,6 +1,6 @@
 """What must hold for a finding, and what rules it out: a finding the evidence contradicts is dropped
-(or, for a `djstack check` reading of the files, demoted to a warning), and a more specific finding
-replaces the general one it explains."""
+(a `djstack check` reading of the files too, when web's log disproves it), and a more specific
+finding replaces the general one it explains."""
 
 from __future__ import annotations
 
@@ -9,19 +9,22 @@ from dataclasses import replace
 
 from .evidence import WEB, Evidence
 from .facts import Container, Facts
-from .finding import WARNING, Finding
+from .finding import Finding
 
 #: Findings that say web cannot start (load its app): uWSGI reporting the app loaded in web's current
 #: run contradicts them.
 WEB_CANNOT_START = {"web-app-not-loaded", "settings-module-not-found", "missing-dependency",
                     "migrations-conflict", "crash-exception"}
-#: djstack check's readings of the files that mean web cannot start. check reads the files, not the
-#: running code (a project's own env helper with a default reads as a variable that must be set).
-CHECK_WEB_CANNOT_START = {"settings-env-not-set", "settings-module-missing"}
+#: djstack check's readings of the files that mean web's settings cannot be imported. check reads the
+#: files, not the running code (a project's own env helper with a default reads as a variable that
+#: must be set): web's log showing the settings imported contradicts them.
+CHECK_SETTINGS_FAIL = {"settings-env-not-set", "settings-module-missing"}
 
-#: A specific finding → the general ones it explains (their evidence joins it).
+#: A specific finding → the general ones it explains (their evidence joins it, and their rank when deeper).
 SUPERSEDES = {
-    "settings-module-not-found": ("web-app-not-loaded", "settings-module-missing"),
+    # check names the line that sets DJANGO_SETTINGS_MODULE; web's traceback confirms it.
+    "settings-module-missing": ("settings-module-not-found",),
+    "settings-module-not-found": ("web-app-not-loaded",),
     "missing-dependency": ("web-app-not-loaded",),
     "db-name-unresolved": ("db-unreachable",),
     "static-missing": ("static-file-missing",),
@@ -33,9 +36,10 @@ def app_loaded(evidence: Evidence) -> bool:
     return evidence.has("uwsgi-app-loaded", source=WEB, current=True)
 
 
-def site_answers(facts: Facts) -> bool:
-    site = facts.probes.get("site")
-    return site is not None and site.data.get("status") is not None
+def settings_imported(evidence: Evidence) -> bool:
+    """web's container imported its settings in some run: uWSGI loaded the app, migrate planned, or
+    Django opened a database connection. (Its runs share one environment: a restart keeps it.)"""
+    return evidence.has("uwsgi-app-loaded", "django-settings-loaded", source=WEB)
 
 
 def hold(found: list[Finding], evidence: Evidence, facts: Facts, names: Mapping[str, str]) -> list[Finding]:
@@ -53,8 +57,10 @@ def hold(found: list[Finding], evidence: Evidence, facts: Facts, names: Mapping[
         if f.id == "uwsgi-worker-killed" and _harakiri_killed(evidence):
             continue
         kept.append(f)
-    if loaded and site_answers(facts):
-        kept = [_contradicted(f) if f.id in CHECK_WEB_CANNOT_START else f for f in kept]
+    if settings_imported(evidence):
+        # A reading the running code disproves is no finding: shown, it would send the user to
+        # change a value that is right.
+        kept = [f for f in kept if f.id not in CHECK_SETTINGS_FAIL]
     return _fold(kept)
 
 
@@ -69,18 +75,26 @@ def _harakiri_killed(evidence: Evidence) -> bool:
     return all(f.subject in harakiri for f in evidence.of("uwsgi-worker-killed", source=WEB))
 
 
-def _contradicted(f: Finding) -> Finding:
-    return replace(f, severity=WARNING, title=f"{f.title} (djstack check's reading of the files; yet web "
-                   "loaded the app and the site answers)")
-
-
 def _fold(found: list[Finding]) -> list[Finding]:
+    # Copies: a folded finding changes, and one from Facts.check must stay as gathered.
+    found = [replace(f, evidence=list(f.evidence)) for f in found]
     present = {f.id: f for f in found}
+
+    def superseder(f: Finding) -> Finding | None:
+        by = None
+        while True:  # the most specific one present: settings-module-missing over -not-found over …
+            nxt = next((present[s] for s, general in SUPERSEDES.items()
+                        if (by or f).id in general and s in present), None)
+            if nxt is None:
+                return by
+            by = nxt
+
     folded = []
     for f in found:
-        by = next((present[s] for s, general in SUPERSEDES.items() if f.id in general and s in present), None)
+        by = superseder(f)
         if by is None:
             folded.append(f)
         else:
+            by.rank = min(by.rank, f.rank)
             by.evidence += [line for line in f.evidence if line not in by.evidence]
     return folded

@@ -83,7 +83,7 @@ def diagnose(stack: Stack, facts: Facts) -> Report:
     logged += request_findings(stack, web_lines, values) + start_findings(stack, web_lines, values)
     logged += nginx_config_invalid(stack, evidence, facts.containers.get(names["nginx"]))
     logged += static_files_missing(stack, evidence)
-    found += host_port_taken(stack, facts) + [f for f in logged if not settled(f.id, facts)]
+    found += host_port_taken(stack, evidence) + [f for f in logged if not settled(f.id, facts)]
     found += crash_reason(stack, facts, evidence, found, values)
     findings = rank(hold(found, evidence, facts, names))
     if findings and findings[0].symptom and findings[0].is_error:

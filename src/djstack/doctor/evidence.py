@@ -9,7 +9,7 @@ key mysql:1044 and never the 1045 of a wrong password, though both messages star
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .facts import Facts
 
@@ -59,9 +59,18 @@ PARSERS: tuple[Parser, ...] = (
     Parser("os-error", (DB, REDIS, WEB), r"Operating system error number (?P<code>\d+)"),
     Parser("os-error", (DB, REDIS, WEB), r"\((?:Errcode|errno): (?P<code>\d+)\b"),
     Parser("os-error", (DB, REDIS, WEB), r"\bErrcode: (?P<code>\d+)\b"),
-    Parser("disk-full", ANY, r"No space left on device|\bDisk is full\b|Errcode: 28\b|errno: 28\b"),
+    # The image's entrypoint, before the server: `touch: cannot touch '/var/lib/mysql/x': Permission denied`.
+    Parser("os-error", (DB, REDIS), r"\bcannot \w+ '(?P<subject>/[^']+)': Permission denied", "13"),
+    # ENOSPC as the C library, MariaDB's server and InnoDB word it.
+    Parser("disk-full", ANY, r"No space left on device|\bDisk (?:is )?full\b|Errcode: 28\b|errno: 28\b"
+                             r"|\bfailed with error 28\b|\bOut of disk space\b"),
+    # --- Django, in web's log: it got past importing the settings (migrate planned, a connection tried)
+    Parser("django-settings-loaded", (WEB,),
+           r"^Operations to perform:$|^Running migrations:$|^File \"[^\"]*/django/db/backends/"),
     # --- uWSGI, in web's log -----------------------------------------------------------------------
     Parser("uwsgi-app-loaded", (WEB,), r"\bWSGI app \d+ \(mountpoint='[^']*'\) ready in \d+ seconds"),
+    # A request an app answered (`app: -1` is none): says so too when the start scrolled out of the tail.
+    Parser("uwsgi-app-loaded", (WEB,), r"^\[pid: \d+\|app: \d+\|req: "),
     Parser("uwsgi-no-app", (WEB,),
            r"\*\*\* no app loaded\. |\bunable to load app \d+ |--- no python application found"),
     Parser("uwsgi-harakiri", (WEB,), r"\*\*\* HARAKIRI ON WORKER (?P<code>\d+) \(pid: \d+"),
@@ -146,7 +155,8 @@ def read_evidence(facts: Facts, names: dict[str, str]) -> Evidence:
         found += parse(key, lines[key], current[key])
         container = facts.containers.get(name)
         if container is not None and container.error:
-            found += parse(DOCKER, [f"{name}: {container.error}"])
+            # Docker's error for one container: the fact names the service.
+            found += [replace(f, subject=name) for f in parse(DOCKER, [container.error])]
     found += parse(NGINX, facts.nginx_error_log)
     found += parse(PROBE, [p.detail for p in facts.probes.values() if p.ok is False])
     return Evidence(found, lines, current)

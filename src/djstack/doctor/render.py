@@ -30,10 +30,14 @@ def print_human(console: Console, report: Report, where: str) -> None:
             _print(console, f)
         return
     first, rest = report.findings[0], report.findings[1:]
-    console.print(Panel(_body(first), title=f"[bold red]Most likely cause[/] [dim]{first.id}[/]",
+    # cause-unknown is doctor saying it has no cause: the panel must not call it one.
+    known = first.id != "cause-unknown"
+    heading = "Most likely cause" if known else "Cause unknown"
+    console.print(Panel(_body(first), title=f"[bold red]{heading}[/] [dim]{first.id}[/]",
                         title_align="left", border_style="red"))
     if rest:
-        console.print(f"[bold]Also found ({len(rest)}), most likely consequences or further causes:[/]")
+        console.print(f"[bold]Also found ({len(rest)}), most likely consequences or further causes:[/]" if known
+                      else f"[bold]Symptoms found ({len(rest)}):[/]")
         for f in rest:
             _print(console, f)
     errors = sum(f.severity == ERROR for f in report.findings)

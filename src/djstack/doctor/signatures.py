@@ -65,6 +65,7 @@ SIGNATURES: tuple[Signature, ...] = (
               "{tls_key} must be the key of {tls_cert}: copy the matching pair (certbot's privkey.pem "
               "with its fullchain.pem; compare `openssl x509 -noout -pubkey -in {tls_cert}` with "
               "`openssl pkey -pubout -in {tls_key}`), then `docker compose up -d --force-recreate {nginx}`.",
+              # The rank of check's tls-certificate-unusable, which names the same files first.
               CONFIG, facts=("tls-key-mismatch",)),
     # --- web: uWSGI and Django ---------------------------------------------------------------------
     Signature("uwsgi-harakiri", (WEB,), r"HARAKIRI",
