@@ -55,18 +55,19 @@ FAULTS: dict[str, Fault] = {
     # --- db -------------------------------------------------------------------------------------------
     "db-name-changed": Fault("db-database-mismatch",
                              "MYSQL_DATABASE changed in .env after the volume was made, web recreated (1044)",
-                             shows=(r"1044",), never=("db-access-denied",)),
+                             shows=(r"1044",), fix=(r"MYSQL_DATABASE",), never=("db-access-denied",)),
     "db-dropped": Fault("db-unknown-database", "the database dropped as root (1049)", shows=(r"1049",),
                         never=("db-access-denied",)),
     "db-too-many-connections": Fault("db-too-many-connections",
                                      "max_connections 10 (MariaDB's least), all held, web restarted: 1040 in migrate",
-                                     shows=(r"1040",)),
-    "db-read-only": Fault("db-read-only", "SET GLOBAL read_only=1, then a POST (1290)", shows=(r"1290",)),
+                                     shows=(r"1040",), fix=(r"max_connections",)),
+    "db-read-only": Fault("db-read-only", "SET GLOBAL read_only=1, then a POST (1290)", shows=(r"1290",),
+                          fix=(r"read_only = 0",)),
     "db-lock-wait-timeout": Fault("db-lock-wait-timeout",
                                   "innodb_lock_wait_timeout 1 and the notes table locked FOR UPDATE, "
                                   "then a POST (1205)", shows=(r"1205",)),
     "db-config-invalid": Fault("db-config-invalid", "an unknown option in compose/mysql/conf/djstack.cnf, "
-                               "db restarted", shows=(r"no_such_option",)),
+                               "db restarted", shows=(r"no_such_option",), fix=(r"compose/mysql/conf/djstack\.cnf",)),
     "db-data-permission-denied": Fault("db-data-permission-denied",
                                        "db's data directory made mode 000, db restarted (errno 13)",
                                        shows=(r"/var/lib/mysql\S* ?.*Permission denied",)),
@@ -83,7 +84,7 @@ FAULTS: dict[str, Fault] = {
     "redis-noauth": Fault("redis-password-mismatch", "web's REDIS_PASSWORD emptied in docker-compose.yml, "
                           "web recreated (NOAUTH)", shows=(r"NOAUTH",)),
     "redis-oom": Fault("redis-out-of-memory", "CONFIG SET maxmemory 1 with noeviction, then a cache write",
-                       shows=(r"OOM",), never=("cache-probe-failed",)),
+                       shows=(r"OOM",), fix=(r"maxmemory",), never=("cache-probe-failed",)),
     "redis-misconf": Fault("redis-persistence-failed", "redis's /data made unwritable for it, then BGSAVE",
                            shows=(r"MISCONF",)),
     # --- nginx ----------------------------------------------------------------------------------------
@@ -97,28 +98,30 @@ FAULTS: dict[str, Fault] = {
     "tls-key-mismatch": Fault("tls-certificate-unusable", "a `--tls provided` stack given the key of another "
                               "certificate by hand, nginx restarted", live=False, shows=(r"privkey\.pem",)),
     "port-taken": Fault("host-port-taken", "another listener on the host's HTTP port, nginx recreated",
-                        shows=(r"address already in use|port is already allocated",)),
+                        shows=(r"address already in use|port is already allocated",), fix=(r"HTTP_PORT",)),
     # --- web: settings, code, migrations, uWSGI ------------------------------------------------------
     # djstack check names the file and line (docker-compose.yml's DJANGO_SETTINGS_MODULE): the cause.
     "settings-module-wrong": Fault("settings-module-missing",
                                    "DJANGO_SETTINGS_MODULE names a module that does not exist",
                                    shows=(r"settings_that_does_not_exist",)),
     "settings-missing-dependency": Fault("missing-dependency", "settings.py imports a package the image "
-                                         "lacks (in production only)", shows=(r"sentry_sdk",)),
+                                         "lacks (in production only)", shows=(r"sentry_sdk",),
+                                         fix=(r"requirements\.txt",)),
     "app-not-installed": Fault("missing-dependency", "INSTALLED_APPS names a package the image lacks "
                                "(in production only)", shows=(r"django_extensions",)),
     "migration-history-inconsistent": Fault("db-inconsistent-migrations", "contenttypes 0001's row deleted "
                                             "from django_migrations, web restarted",
                                             shows=(r"contenttypes\.0001_initial",)),
     "migration-conflict": Fault("migrations-conflict", "two 0002 migrations on the same parent",
-                                shows=(r"0002_note_a", r"0002_note_b")),
+                                shows=(r"0002_note_a", r"0002_note_b"), fix=(r"makemigrations --merge",)),
     "template-unknown-load": Fault("template-error", "a template with `{% load no_such_lib %}`, its page "
                                    "requested", shows=(r"no_such_lib", r"cached_page\.html"),
                                    never=("web-app-not-loaded",)),
     "template-missing": Fault("template-error", "a view renders a template that does not exist",
-                              shows=(r"no_such_template\.html",), never=("web-app-not-loaded",)),
+                              shows=(r"no_such_template\.html",), fix=(r"gallery/views\.py:\d+",),
+                              never=("web-app-not-loaded",)),
     "view-exception": Fault("view-exception", "a view divides by zero, its page requested",
-                            shows=(r"ZeroDivisionError", r"views\.py")),
+                            shows=(r"ZeroDivisionError", r"views\.py"), fix=(r"gallery/views\.py:\d+",)),
     "harakiri": Fault("uwsgi-harakiri", "harakiri 2 s in uwsgi.ini, a view that sleeps 5 s requested",
                       shows=(r"/slow/",)),
     "worker-killed": Fault("uwsgi-worker-killed", "one uWSGI worker (not PID 1) killed with SIGKILL",
@@ -128,14 +131,15 @@ FAULTS: dict[str, Fault] = {
     "compress-offline": Fault("compress-offline-missing", "django-compressor with COMPRESS_OFFLINE, `compress` "
                               "never run, a compressed page requested; the settings read their secret "
                               "through their own helper", live=False, shows=(r"OfflineGenerationError",),
-                              never=("settings-env-not-set",)),
+                              fix=(r"manage\.py compress",), never=("settings-env-not-set",)),
     # --- the stack's own files -------------------------------------------------------------------------
-    "env-file-missing": Fault("env-file-missing", ".env renamed away"),
-    "env-file-unreadable": Fault("env-file-missing", ".env chmod 000, doctor run as another user",
-                                 live=False),
+    "env-file-missing": Fault("env-file-missing", ".env renamed away", fix=(r"\.env",)),
+    "env-file-unreadable": Fault("env-file-missing", ".env chmod 000, doctor run as a user who may use Docker",
+                                 live=False, shows=(r"not readable",)),
     "secret-key-helper-default": Fault("db-access-denied", "settings read SECRET_KEY through the project's "
-                                       "own helper with a default, and MYSQL_PASSWORD is wrong",
-                                       live=False, never=("settings-env-not-set",)),
+                                       "own helper, from a variable web lacks but with a default, and "
+                                       "MYSQL_PASSWORD is wrong", live=False, shows=(r"1045",),
+                                       never=("settings-env-not-set",)),
 }
 
 
