@@ -86,7 +86,7 @@ def static_files_missing(stack: Stack, evidence: Evidence) -> list[Finding]:
 
 
 #: What an exit code says about how a container's main process ended.
-EXIT_MEANINGS = {0: "ended by itself", 1: "an error (see its log)", 2: "bad usage or a shell error",
+EXIT_MEANINGS = {0: "ended by itself", 1: "an error: see its log", 2: "bad usage or a shell error",
                  126: "the command cannot run", 127: "the command was not found",
                  137: "SIGKILL: the OOM killer, `docker kill`, or a stop that timed out",
                  139: "SIGSEGV: a crash in native code", 143: "SIGTERM: stopped (`docker stop`)"}
@@ -95,7 +95,7 @@ EXIT_MEANINGS = {0: "ended by itself", 1: "an error (see its log)", 2: "bad usag
 def exit_meaning(code: int) -> str:
     if code in EXIT_MEANINGS:
         return EXIT_MEANINGS[code]
-    return f"signal {code - 128}" if code > 128 else "an error (see its log)"
+    return f"signal {code - 128}" if code > 128 else "an error: see its log"
 
 
 def killed(key: str, name: str, c: Container | None) -> list[Finding]:
