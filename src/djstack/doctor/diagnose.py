@@ -12,7 +12,8 @@ from ..errors import ENGINE_START_HINT, DjstackError
 from ..lifecycle import notable_log_lines
 from ..model import STACK_FILES, Stack
 from .app_errors import crash_exception, request_findings, start_findings
-from .causes import cause_unknown, exit_meaning, host_port_taken, killed, nginx_config_invalid, static_files_missing
+from .causes import (cause_unknown, exit_meaning, host_port_taken, killed, nginx_config_invalid, start_refused,
+                     static_files_missing)
 from .conditions import hold
 from .evidence import PROBE, Evidence, read_evidence
 from .facts import Container, Facts
@@ -76,7 +77,8 @@ def diagnose(stack: Stack, facts: Facts) -> Report:
         if probe.ok is False:
             found += probe_findings(stack, probe.name, probe.detail, probe.data, values)
     logged = logged_findings(stack, facts, evidence, values, keys)
-    found += host_port_taken(stack, evidence) + [f for f in logged if not settled(f.id, facts)]
+    found += host_port_taken(stack, evidence) + start_refused(stack, facts, names)
+    found += [f for f in logged if not settled(f.id, facts)]
     found += crash_reason(stack, facts, evidence, found, values)
     findings = rank(hold(found, evidence, facts, names))
     if findings and findings[0].symptom and findings[0].is_error:
