@@ -347,6 +347,15 @@ def test_a_host_port_taken_is_named_before_the_container_that_is_down(stack):
     assert finding.id == "host-port-taken" and "8080" in finding.fix
 
 
+def test_another_start_error_of_docker_is_named_as_docker_said_it(stack):
+    error = ('error while creating mount source path "/srv/mysite/compose/nginx/log": mkdir /srv/mysite/compose/'
+             'nginx/log: read-only file system')
+    found = facts(stack, states={"nginx": {"state": "created", "exit_code": 128, "health": ""}})
+    found.containers[stack.services.nginx].error = error
+    finding = first(stack, found)
+    assert (finding.id, finding.evidence) == ("nginx-start-refused", [f"{stack.services.nginx}: {error}"])
+
+
 # --- honest uncertainty -----------------------------------------------------------------------------
 
 def test_only_symptoms_give_cause_unknown_with_the_last_error_lines_of_each_service(stack):

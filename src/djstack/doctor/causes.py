@@ -8,8 +8,8 @@ import re
 from collections.abc import Mapping
 
 from ..model import Stack
-from .evidence import DB, DOCKER, NGINX, REDIS, WEB, Evidence, Fact
-from .facts import Container
+from .evidence import DB, DOCKER, NGINX, PORT_TAKEN, REDIS, WEB, Evidence, Fact
+from .facts import Container, Facts
 from .finding import CONFIG, ENGINE, ERROR, FILES, MEMORY, Finding
 
 #: nginx's config files inside its container → where they live in the stack (Dockerfile.j2 copies
@@ -52,6 +52,7 @@ def _last_lines(facts: list[Fact], count: int) -> list[str]:
     return [f"nginx: {line}"[:200] for line in list(dict.fromkeys(f.line for f in facts))[-count:]]
 
 
+_PORT_TAKEN = re.compile(PORT_TAKEN)
 _HOST_PORT = re.compile(r"(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]*\]):(\d+)")
 
 
@@ -67,6 +68,21 @@ def host_port_taken(stack: Stack, evidence: Evidence) -> list[Finding]:
             f"Find it with `sudo ss -ltnp 'sport = :{number}'` and stop it, or publish another port "
             f"(HTTP_PORT / HTTPS_PORT in {stack.from_root(stack.files.env)}); then `docker compose up -d {name}`.",
             ENGINE + 1, name, [f"{name}: {fact.line}"]))
+    return found
+
+
+def start_refused(stack: Stack, facts: Facts, names: Mapping[str, str]) -> list[Finding]:
+    """Docker's own error for a container it could not start (State.Error), when it is not a taken
+    port (host-port-taken says that): a mount, an image, a command Docker names."""
+    found = []
+    for key, name in names.items():
+        c = facts.containers.get(name)
+        if c is None or not c.error or c.up or _PORT_TAKEN.search(c.error):
+            continue
+        found.append(Finding(
+            f"{key}-start-refused", ERROR, f"Docker cannot start {name}: {c.error[:120]}",
+            f"Fix what Docker names (a mount, the image, the command) in {stack.from_root(stack.files.compose)}, "
+            f"then `docker compose up -d {name}`.", ENGINE + 2, name, [f"{name}: {c.error}"]))
     return found
 
 
@@ -86,7 +102,7 @@ def static_files_missing(stack: Stack, evidence: Evidence) -> list[Finding]:
 
 
 #: What an exit code says about how a container's main process ended.
-EXIT_MEANINGS = {0: "ended by itself", 1: "an error (see its log)", 2: "bad usage or a shell error",
+EXIT_MEANINGS = {0: "ended by itself", 1: "an error: see its log", 2: "bad usage or a shell error",
                  126: "the command cannot run", 127: "the command was not found",
                  137: "SIGKILL: the OOM killer, `docker kill`, or a stop that timed out",
                  139: "SIGSEGV: a crash in native code", 143: "SIGTERM: stopped (`docker stop`)"}
@@ -95,7 +111,7 @@ EXIT_MEANINGS = {0: "ended by itself", 1: "an error (see its log)", 2: "bad usag
 def exit_meaning(code: int) -> str:
     if code in EXIT_MEANINGS:
         return EXIT_MEANINGS[code]
-    return f"signal {code - 128}" if code > 128 else "an error (see its log)"
+    return f"signal {code - 128}" if code > 128 else "an error: see its log"
 
 
 def killed(key: str, name: str, c: Container | None) -> list[Finding]:

@@ -12,7 +12,8 @@ from ..errors import ENGINE_START_HINT, DjstackError
 from ..lifecycle import notable_log_lines
 from ..model import STACK_FILES, Stack
 from .app_errors import crash_exception, request_findings, start_findings
-from .causes import cause_unknown, exit_meaning, host_port_taken, killed, nginx_config_invalid, static_files_missing
+from .causes import (cause_unknown, exit_meaning, host_port_taken, killed, nginx_config_invalid, start_refused,
+                     static_files_missing)
 from .conditions import hold
 from .evidence import PROBE, Evidence, read_evidence
 from .facts import Container, Facts
@@ -75,20 +76,27 @@ def diagnose(stack: Stack, facts: Facts) -> Report:
     for probe in facts.probes.values():
         if probe.ok is False:
             found += probe_findings(stack, probe.name, probe.detail, probe.data, values)
-    logged = match("nginx", facts.nginx_error_log, values)
-    for name, lines in facts.logs.items():
-        if name in keys:
-            logged += match(keys[name], lines, values)
-    web_lines = evidence.lines["web"]
-    logged += request_findings(stack, web_lines, values) + start_findings(stack, web_lines, values)
-    logged += nginx_config_invalid(stack, evidence, facts.containers.get(names["nginx"]))
-    logged += static_files_missing(stack, evidence)
-    found += host_port_taken(stack, evidence) + [f for f in logged if not settled(f.id, facts)]
+    logged = logged_findings(stack, facts, evidence, values, keys)
+    found += host_port_taken(stack, evidence) + start_refused(stack, facts, names)
+    found += [f for f in logged if not settled(f.id, facts)]
     found += crash_reason(stack, facts, evidence, found, values)
     findings = rank(hold(found, evidence, facts, names))
     if findings and findings[0].symptom and findings[0].is_error:
         findings.insert(0, cause_unknown(evidence, names, facts.nginx_error_log))
     return Report(findings, checked(facts, clean=not findings))
+
+
+def logged_findings(stack: Stack, facts: Facts, evidence: Evidence, values: Mapping[str, str],
+                    keys: Mapping[str, str]) -> list[Finding]:
+    """What the services' logs say: signatures, Python exceptions in web's, nginx's emergencies and 404s."""
+    logged = match("nginx", facts.nginx_error_log, dict(values))
+    for name, lines in facts.logs.items():
+        if name in keys:
+            logged += match(keys[name], lines, dict(values))
+    web_lines = evidence.lines["web"]
+    logged += request_findings(stack, web_lines, values) + start_findings(stack, web_lines, values)
+    logged += nginx_config_invalid(stack, evidence, facts.containers.get(values["nginx"]))
+    return logged + static_files_missing(stack, evidence)
 
 
 def crash_reason(stack: Stack, facts: Facts, evidence: Evidence, found: list[Finding],

@@ -39,6 +39,8 @@ class Parser:
     code: str = ""  # the code when the line states it only in words (a server log line)
 
 
+#: Docker's words for a host port another program holds.
+PORT_TAKEN = r"port is already allocated|address already in use"
 _DATABASE = r"(?:.*?(?:to database|Unknown database) '(?P<subject>[^']+)')?"
 
 ANY = (WEB, NGINX, DB, REDIS, PROBE, DOCKER)
@@ -94,7 +96,7 @@ PARSERS: tuple[Parser, ...] = (
     Parser("redis-save-failed", (REDIS,),
            r"Background saving error|Failed opening the RDB file|Write error saving DB on disk"),
     # --- Docker: why a container could not start ----------------------------------------------------
-    Parser("port-taken", (DOCKER,), r"port is already allocated|address already in use"),
+    Parser("port-taken", (DOCKER,), PORT_TAKEN),
 )
 
 _COMPILED = [(p, re.compile(p.pattern)) for p in PARSERS]
