@@ -21,7 +21,7 @@ import pytest
 
 from fault_corpus import assert_diagnosed, recording, save_evidence, secrets_of
 from helpers import DJSTACK, free_port
-from test_doctor import ROOT_SQL, Scene, diagnosed, wait_for_log
+from test_doctor import ROOT_SQL, Scene, assert_ready, diagnosed, wait_for_log
 from djstack.model import Volumes
 
 pytestmark = pytest.mark.e2e
@@ -129,7 +129,7 @@ def test_compress_offline_never_run(stack_factory):
                "{% load static compress %}\n{% block content %}\n{% compress css %}"
                "<link rel=\"stylesheet\" href=\"{% static 'gallery/site.css' %}\">{% endcompress %}")
     scene.rebuild_web()
-    scene.compose("up", "--detach", "--no-deps", "--wait", "web")
+    assert_ready(stack)
     assert stack.get("/cached-page/").status_code == 500
     wait_for_log(scene, "web", "OfflineGenerationError")
     diagnosed(scene, "compress-offline")

@@ -335,11 +335,12 @@ def test_db_dropped(broken):
 def test_db_too_many_connections(broken):
     broken.recreate.add("db")  # a restart undoes SET GLOBAL
     user = broken.env("MYSQL_USER")
-    # MariaDB's least max_connections (it keeps one more for root), every one held by a client.
+    # MariaDB's least max_connections (it keeps one more for root), every one held by a client, each
+    # trying again while another connection (db's healthcheck, a probe) has the slot it wants.
     limit = 10
     broken.root_sql(f"SET GLOBAL max_connections = {limit}; KILL USER {user}")
-    sleeper = 'MYSQL_PWD="$MYSQL_PASSWORD" mariadb -u"$MYSQL_USER" -e "SELECT SLEEP(600)"'
-    broken.hold("exec", "-T", "db", "sh", "-c", f"for i in $(seq {limit}); do {sleeper} & done; wait")
+    sleeper = 'until MYSQL_PWD="$MYSQL_PASSWORD" mariadb -u"$MYSQL_USER" -e "SELECT SLEEP(600)"; do sleep 0.5; done'
+    broken.hold("exec", "-T", "db", "sh", "-c", f"for i in $(seq {limit}); do ({sleeper}) & done; wait")
     wait_for_processlist(broken, "SLEEP(600)", limit)
     broken.compose("restart", "web")
     wait_for_log(broken, "web", "1040")
