@@ -178,3 +178,18 @@ def test_gather_probes_what_runs_and_reads_every_log(stack, engine, monkeypatch)
     found = facts.gather(stack, Compose(stack.dir), {"web": container(restarts=3, health="starting"),
                                                      "nginx": container("nginx")}, [])
     assert set(found.probes) == {"site", "unavailable"} and found.probes["unavailable"].ok is None
+
+
+def test_a_probe_that_times_out_stops_the_probes_and_doctor_goes_on(stack, engine, monkeypatch):
+    """A container hanging while it crash-loops: the probe's timeout is no crash of doctor (it exited 2)."""
+    from djstack.errors import CommandTimedOut
+
+    def hang():
+        raise CommandTimedOut(("docker", "compose", "exec", "nginx"), 30)
+
+    monkeypatch.setattr(facts, "http_status", lambda url, host: 502)
+    engine.on("exec", "-T", "nginx", "bash", stdout=[hang])
+    found = facts.gather(stack, Compose(stack.dir), {"web": container(restarts=3, health="starting"),
+                                                     "nginx": container("nginx")}, [])
+    assert set(found.probes) == {"site", "unavailable"}
+    assert found.probes["unavailable"].ok is None and "within 30 s" in found.probes["unavailable"].detail

@@ -15,6 +15,7 @@ from ..commands import docker as dc
 from ..commands import web as in_web
 from ..compose import Compose, healthcheck_command, passes_healthcheck, strip_ansi
 from ..lifecycle import a_static_file, http_status
+from ..errors import CommandTimedOut
 from ..model import Stack
 from .finding import Finding
 
@@ -192,7 +193,11 @@ class Unavailable(Exception):
 
 
 def _exec(command: execute.Command) -> execute.Result:
-    proc = execute.run(command, check=False)
+    try:
+        proc = execute.run(command, check=False)
+    except CommandTimedOut as exc:
+        # A container that hangs while it crash-loops: the probe says nothing, doctor goes on.
+        raise Unavailable(exc.message) from exc
     if proc.returncode != 0 and "Error response from daemon" in proc.stderr:
         raise Unavailable(_last(proc.stderr))
     return proc
