@@ -58,6 +58,21 @@ def test_db_disk_full(stack_factory):
     diagnosed(scene, "db-disk-full")
 
 
+@pytest.mark.parametrize("service,fault", [("db", "db-paused"), ("web", "web-paused")])
+def test_service_paused(stack_factory, service, fault):
+    """Paused, a container answers nothing and its log says nothing: doctor's probes wait out their
+    timeouts (minutes), too slow for the live module."""
+    stack = stack_factory()
+    scene = scene_of(stack)
+    scene.compose("pause", service)
+    try:
+        # A page through nginx, which waits on the frozen service, as a user's browser would.
+        subprocess.run(["curl", "-s", "-o", "/dev/null", "-m", "70", stack.url + "/"], check=False)
+        diagnosed(scene, fault)
+    finally:
+        scene.compose("unpause", service)
+
+
 def test_tls_key_mismatch(stack_factory, tmp_path):
     domain = "corpus.example"
     stack = stack_factory("--domain", domain, "--tls", "provided", "--https-port", str(free_port()), up=False)

@@ -144,10 +144,14 @@ def crash_exception(stack: Stack, lines: list[str], values: Mapping[str, str]) -
 
 
 def unfinished_migration(lines: list[str], index: int) -> str:
-    """The migration ("app.name") migrate began and never finished around the exception at `index`:
-    the one that raised it. (Its traceback names only Django's frames, and manage.py.)"""
-    near = lines[max(0, index - ENDING_LINES):index + ENDING_LINES]
-    began = [f.subject for f in parse(WEB, near) if f.kind == "django-migration-unfinished"]
+    """The migration ("app.name") that raised the exception at `index`: migrate was running (its
+    "Running migrations:" came last before the exception, uWSGI not started since) and never printed
+    its OK. (The traceback names only Django's frames, and manage.py.) migrate's stdout is flushed at
+    exit, so "Applying X..." follows the traceback, in the next run's lines: the last unfinished one."""
+    phases = [f.kind for f in parse(WEB, lines[:index]) if f.kind in ("django-migrate-running", "uwsgi-starting")]
+    if not phases or phases[-1] != "django-migrate-running":
+        return ""
+    began = [f.subject for f in parse(WEB, lines) if f.kind == "django-migration-unfinished"]
     return began[-1] if began else ""
 
 

@@ -71,8 +71,10 @@ PARSERS: tuple[Parser, ...] = (
            r"^Operations to perform:$|^Running migrations:$|^File \"[^\"]*/django/db/backends/"),
     # A migration migrate began: "  Applying gallery.0004_x..." and " OK" once it is applied. migrate's
     # stdout is flushed at exit, so an unfinished one may follow the traceback that ended it.
+    Parser("django-migrate-running", (WEB,), r"^Running migrations:$"),
     Parser("django-migration-unfinished", (WEB,), r"\bApplying (?P<subject>\w+\.\w+)\.\.\.(?! OK)"),
     # --- uWSGI, in web's log -----------------------------------------------------------------------
+    Parser("uwsgi-starting", (WEB,), r"^\*\*\* Starting uWSGI |^\[uWSGI\] getting INI configuration from "),
     # strict = true (djstack's uwsgi.ini): an option uWSGI does not know stops it before the app loads.
     Parser("uwsgi-unknown-option", (WEB,), r"^\[strict-mode\] unknown config directive: (?P<subject>\S+)"),
     Parser("uwsgi-app-loaded", (WEB,), r"\bWSGI app \d+ \(mountpoint='[^']*'\) ready in \d+ seconds"),
