@@ -35,6 +35,21 @@ FAULTS: dict[str, Fault] = {
     "wrong-db-password": Fault("db-access-denied", "MYSQL_PASSWORD changed in .env, web recreated",
                                shows=(r"1045",)),
     "db-stopped": Fault("db-not-running", "`docker compose stop db`"),
+    # --- faults the adversary's round found (doctor named a symptom, or a value that was right) -----
+    "db-user-changed": Fault("db-access-denied", "MYSQL_USER changed in .env after the volume was made, web "
+                             "recreated (1045: the password is right)", shows=(r"1045",),
+                             fix=(r"MYSQL_USER",)),
+    "db-paused": Fault("db-paused", "`docker pause` of db's container (web's queries hang; nginx times out)",
+                       live=False, never=("cause-unknown",)),
+    "web-paused": Fault("web-paused", "`docker pause` of web's container (nginx times out)", live=False),
+    "redis-config-typo": Fault("redis-config-invalid", "an unknown directive in compose/redis/redis.conf, redis "
+                               "recreated", shows=(r"maxmemroy",), fix=(r"compose/redis/redis\.conf",)),
+    "uwsgi-unknown-option": Fault("uwsgi-config-invalid", "an unknown option in compose/web/uwsgi.ini "
+                                  "(strict = true), web rebuilt", shows=(r"harakiri-verbos",),
+                                  fix=(r"compose/web/uwsgi\.ini",)),
+    "migration-sql-error": Fault("migration-failed", "a migration whose RunSQL has a syntax error (1064): web "
+                                 "crash-loops in migrate", shows=(r"gallery\.0002_bad_sql", r"1064"),
+                                 fix=(r"0002_bad_sql",), never=("crash-exception",)),
     "redis-stopped": Fault("redis-not-running", "`docker compose stop redis`"),
     "redis-password-changed": Fault("redis-auth", "REDIS_PASSWORD changed in .env, redis recreated"),
     "import-error-in-wsgi": Fault("web-app-not-loaded", "wsgi.py imports a project module that does not exist",

@@ -276,6 +276,68 @@ def test_a_crash_loop_without_a_known_signature_ends_with_its_last_exception(sta
     assert ids(stack, found) == ["cause-unknown", "web-crash-loop"]
 
 
+def test_a_migration_that_fails_is_named_not_manage_py(stack):
+    """An adversary's case: RunSQL with a syntax error; doctor said "Fix manage.py:18"."""
+    web = stack.services.web
+    ended = ["Running migrations:", "Traceback (most recent call last):",
+             '  File "/app/manage.py", line 18, in main', "    execute_from_command_line(sys.argv)",
+             f'  File "{DJANGO}/db/backends/utils.py", line 103, in _execute', "    return self.cursor.execute(sql)",
+             "django.db.utils.ProgrammingError: (1064, \"You have an error in your SQL syntax near 'WITH'\")",
+             "  Applying gallery.0002_bad_sql...static files: 0 published to /srv/static"]
+    found = facts(stack, states={"web": {"state": "restarting", "exit_code": 1, "restarts": 3, "health": ""}},
+                  logs={web: ended})
+    found.current_from = {web: len(ended)}
+    finding = first(stack, found)
+    assert finding.id == "migration-failed" and "gallery.0002_bad_sql" in finding.title
+    assert "0002_bad_sql" in finding.fix and "manage.py" not in finding.fix
+    found.logs = {web: ended[:-1] + ["  Applying gallery.0002_bad_sql... OK"]}  # applied: not the one that failed
+    assert first(stack, found).id == "crash-exception"
+
+
+def test_a_paused_service_is_the_cause_of_the_timeouts_above_it(stack):
+    """An adversary's case: db paused; doctor's first finding was nginx's upstream timeout."""
+    timeout = ("2026/12/01 22:34:15 [error] 7#7: *10 upstream timed out (110: Connection timed out) while "
+               "reading response header from upstream")
+    found = facts(stack, states={"db": {"state": "paused", "health": "unhealthy"}}, nginx_log=(timeout,))
+    finding = first(stack, found)
+    assert finding.id == "db-paused" and f"unpause {stack.services.db}" in finding.fix
+
+
+def test_a_redis_config_line_it_refuses_is_named_not_the_network(stack):
+    """An adversary's case: a typo in redis.conf; doctor said web cannot reach Redis (check the network)."""
+    redis = stack.services.redis
+    lines = ["1:M 01 Dec 2026 22:36:04.281 # Unresolved Configuration(s) Detected:",
+             "1:M 01 Dec 2026 22:36:04.281 # >>> 'maxmemroy 100mb'"]
+    probe = Probe("cache", False, "cache from web: ConnectionError: Error -2 connecting to redis:6379. "
+                                  "Name or service not known.")
+    found = facts(stack, states={"redis": {"state": "restarting", "exit_code": 1, "restarts": 3, "health": ""}},
+                  logs={redis: lines}, probes=(probe,))
+    finding = first(stack, found)
+    assert finding.id == "redis-config-invalid" and "maxmemroy 100mb" in finding.title
+    assert stack.files.redis_conf in finding.fix
+
+
+def test_an_unknown_uwsgi_option_is_named_and_an_app_loaded_since_rules_it_out(stack):
+    web = stack.services.web
+    ended = ["[uWSGI] getting INI configuration from /app/compose/web/uwsgi.ini",
+             "[strict-mode] unknown config directive: harakiri-verbos"]
+    found = facts(stack, states={"web": {"state": "restarting", "exit_code": 1, "restarts": 3, "health": ""}},
+                  logs={web: ended * 2})
+    found.current_from = {web: 4}
+    finding = first(stack, found)
+    assert finding.id == "uwsgi-config-invalid" and "harakiri-verbos" in finding.title
+    assert stack.files.uwsgi_ini in finding.fix
+    found.logs, found.current_from = {web: [*ended, *UWSGI_START, APP_LOADED]}, {web: 2}
+    assert "uwsgi-config-invalid" not in ids(stack, found)
+
+
+def test_a_refused_user_is_not_only_a_password(stack):
+    """An adversary's case: MYSQL_USER changed; the fix said to restore MYSQL_PASSWORD, which was right."""
+    line = "django.db.utils.OperationalError: (1045, \"Access denied for user 'shop'@'172.19.0.4' (using password: YES)\")"
+    finding = first(stack, facts(stack, logs={stack.services.web: [line]}))
+    assert finding.id == "db-access-denied" and "MYSQL_USER" in finding.fix
+
+
 def test_a_web_that_stays_down_says_the_exception_it_ended_with_first(stack):
     lines = ["Traceback (most recent call last):", '  File "/app/mysite/settings.py", line 40, in <module>',
              '    TIMEOUT = int(os.environ["TIMEOUT"])', "ValueError: invalid literal for int() with base 10: 'x'"]

@@ -38,6 +38,9 @@ RECORDED = [
      '2026/11/23 23:12:00 [error] 7#7: *5 open() "/srv/media/photos/a.png" failed (13: Permission denied)'),
     ("uwsgi-harakiri", "web",
      "Mon Nov 23 23:15:01 2026 - *** HARAKIRI ON WORKER 2 (pid: 11, try: 1, graceful: yes) ***"),
+    ("uwsgi-config-invalid", "web", "[strict-mode] unknown config directive: harakiri-verbos"),
+    ("redis-config-invalid", "redis", "1:M 01 Dec 2026 22:36:04.281 # >>> 'maxmemroy 100mb'"),
+    ("redis-config-invalid", "redis", ">>> 'maxmemroy \"100mb\"'"),  # Redis 7, under FATAL CONFIG FILE ERROR
     ("web-app-not-loaded", "web", "ModuleNotFoundError: No module named 'gallery.broken_on_purpose'"),
     ("web-app-not-loaded", "web", "*** no app loaded. GAME OVER ***"),
     ("db-inconsistent-migrations", "web",
@@ -258,6 +261,7 @@ def _container(**changes) -> Container:
     ({"state": "restarting", "exit_code": 1, "restarts": 4}, ["web-crash-loop"]),
     ({"health": "unhealthy"}, ["web-unhealthy"]),
     ({"oom_killed": True, "restarts": 1, "memory_limit": 64 * 2**20}, ["oom-killed"]),
+    ({"state": "paused", "health": "unhealthy"}, ["web-paused"]),
     (None, ["web-not-running"]),
 ])
 def test_container_states(changes, expected):

@@ -28,6 +28,11 @@ from djstack.doctor.facts import Container, Facts, Probe
      "uwsgi-app-loaded", ""),
     ("web", "Tue Dec  1 21:42:10 2026 - HARAKIRI [core 0] 172.19.0.5 - GET /slow/?a=1 since 1764625328",
      "uwsgi-harakiri-request", "GET /slow/?a=1"),
+    ("web", "[strict-mode] unknown config directive: harakiri-verbos", "uwsgi-unknown-option", "harakiri-verbos"),
+    # migrate's stdout flushed at exit, behind the entrypoint's next output
+    ("web", "  Applying gallery.0002_bad_sql...static files: 0 published to /srv/static",
+     "django-migration-unfinished", "gallery.0002_bad_sql"),
+    ("redis", "1:M 01 Dec 2026 22:36:04.281 # >>> 'maxmemroy 100mb'", "redis-config-invalid", "maxmemroy 100mb"),
     ("web", "DAMN ! worker 2 (pid: 11) died, killed by signal 9 :( trying respawn ...", "uwsgi-worker-killed:9", "2"),
     ("nginx", 'nginx: [emerg] unknown directive "servr_name" in /etc/nginx/nginx.conf:41', "nginx-emerg",
      "/etc/nginx/nginx.conf:41"),
@@ -69,3 +74,7 @@ def test_facts_know_the_run_they_come_from():
     assert evidence.has("uwsgi-app-loaded", source="web", current=True)
     assert evidence.has("port-taken", source="docker") and evidence.has("mysql:1049", source="probe")
     assert evidence.ended_lines("web") == ["*** no app loaded. GAME OVER ***"]
+
+
+def test_a_migration_that_finished_is_not_unfinished():
+    assert [f.kind for f in parse("web", ["  Applying gallery.0001_initial... OK"])] == []

@@ -27,6 +27,14 @@ from djstack.model import Volumes
 pytestmark = pytest.mark.e2e
 
 
+def scene_of(stack) -> Scene:
+    """`stack` for a fault, its files copied as they are now to the pristine copy a recording is
+    replayed on (diagnosed() replays there: the fault may take the stack's own files away)."""
+    scene = Scene(stack)
+    shutil.copytree(stack.root, scene.pristine, symlinks=True)
+    return scene
+
+
 def test_db_disk_full(stack_factory):
     stack = stack_factory(up=False)
     # db's volume made beforehand, as Compose would but on a small tmpfs: Compose takes it as its own.
@@ -35,7 +43,7 @@ def test_db_disk_full(stack_factory):
                     "--label", f"com.docker.compose.volume={Volumes().db}", f"{stack.name}_{Volumes().db}"],
                    check=True, capture_output=True)
     stack.djstack("up", str(stack.root))
-    scene = Scene(stack)
+    scene = scene_of(stack)
     # MariaDB crashes when the disk fills; restarted, it would find a new, empty tmpfs and start
     # afresh, which a real disk does not do: it stays down, as it went down.
     subprocess.run(["docker", "update", "--restart", "no", scene.container("db")], check=True, capture_output=True)
@@ -50,6 +58,21 @@ def test_db_disk_full(stack_factory):
     diagnosed(scene, "db-disk-full")
 
 
+@pytest.mark.parametrize("service,fault", [("db", "db-paused"), ("web", "web-paused")])
+def test_service_paused(stack_factory, service, fault):
+    """Paused, a container answers nothing and its log says nothing: doctor's probes wait out their
+    timeouts (minutes), too slow for the live module."""
+    stack = stack_factory()
+    scene = scene_of(stack)
+    scene.compose("pause", service)
+    try:
+        # A page through nginx, which waits on the frozen service, as a user's browser would.
+        subprocess.run(["curl", "-s", "-o", "/dev/null", "-m", "70", stack.url + "/"], check=False)
+        diagnosed(scene, fault)
+    finally:
+        scene.compose("unpause", service)
+
+
 def test_tls_key_mismatch(stack_factory, tmp_path):
     domain = "corpus.example"
     stack = stack_factory("--domain", domain, "--tls", "provided", "--https-port", str(free_port()), up=False)
@@ -59,7 +82,7 @@ def test_tls_key_mismatch(stack_factory, tmp_path):
     # A renewed certificate's key copied in by hand, beside the old certificate.
     self_signed(tmp_path, domain)
     shutil.copy(tmp_path / "privkey.pem", ssl_dir / "privkey.pem")
-    scene = Scene(stack)
+    scene = scene_of(stack)
     scene.compose("restart", "nginx")
     wait_for_log(scene, "nginx", "[emerg]")
     diagnosed(scene, "tls-key-mismatch")
@@ -92,7 +115,7 @@ EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 
 def test_secret_key_helper_default_beside_a_real_fault(stack_factory):
     stack = stack_factory()
-    scene = Scene(stack)
+    scene = scene_of(stack)
     settings = stack.root / "mysite/settings.py"
     settings.write_text(re.sub(r'SECRET_KEY = ".*"\n', lambda _: HELPER, settings.read_text(encoding="utf-8")),
                         encoding="utf-8")
@@ -119,7 +142,7 @@ def test_compress_offline_never_run(stack_factory):
     """The issue's case: a page fails with OfflineGenerationError in a project whose settings also
     read their secret through their own helper."""
     stack = stack_factory()
-    scene = Scene(stack)
+    scene = scene_of(stack)
     settings = stack.root / "mysite/settings.py"
     text = re.sub(r'SECRET_KEY = ".*"\n', lambda _: HELPER, settings.read_text(encoding="utf-8"))
     settings.write_text(text + COMPRESSOR, encoding="utf-8")

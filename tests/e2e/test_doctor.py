@@ -209,6 +209,37 @@ def test_wrong_db_password(broken):
     diagnosed(broken, "wrong-db-password")
 
 
+def test_db_user_changed_after_the_volume_was_made(broken):
+    broken.set_env("MYSQL_USER", "a_user_the_volume_never_had")
+    broken.compose("up", "--detach", "--no-deps", "web")
+    wait_for_log(broken, "web", "Access denied for user")
+    diagnosed(broken, "db-user-changed")
+
+
+def test_redis_config_typo(broken):
+    broken.recreate.add("redis")
+    with (broken.root / "compose/redis/redis.conf").open("a", encoding="utf-8") as conf:
+        conf.write("maxmemroy 100mb\n")
+    broken.compose("up", "--detach", "--no-deps", "--force-recreate", "redis")
+    wait_for_log(broken, "redis", "maxmemroy")
+    diagnosed(broken, "redis-config-typo")
+
+
+def test_uwsgi_unknown_option(broken):
+    broken.edit("compose/web/uwsgi.ini", "strict = true\n", "strict = true\nharakiri-verbos = true\n")
+    broken.rebuild_web()
+    wait_for_log(broken, "web", "unknown config directive")
+    diagnosed(broken, "uwsgi-unknown-option")
+
+
+def test_migration_with_an_sql_error(broken):
+    broken.write("gallery/migrations/0002_bad_sql.py", MIGRATION.replace(
+        "operations = []", 'operations = [migrations.RunSQL("ALTER TABLE gallery_note ADD COLUMN x INT WITH")]'))
+    broken.rebuild_web()
+    wait_for_log(broken, "web", "1064")
+    diagnosed(broken, "migration-sql-error")
+
+
 def test_db_stopped(broken):
     broken.compose("stop", "db")
     broken.recreate.add("db")

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 
 from ..model import Stack
+from .evidence import WEB, parse
 from .finding import APP, CONFIG, ERROR, FILES, REQUEST, SCHEMA, Finding
 from .signatures import match
 from .tracebacks import Frame, Raised, project_frame, raised_in, request_errors, template_name
@@ -131,12 +132,38 @@ def crash_exception(stack: Stack, lines: list[str], values: Mapping[str, str]) -
     if not raised or raised[-1].index < len(lines) - ENDING_LINES:
         return []
     last = raised[-1]
+    migration = unfinished_migration(lines, last.index)
+    if migration:
+        return [migration_failed(migration, last, values)]
     where = in_project(stack, project_frame(last))
     return [Finding("crash-exception", ERROR, f"web's runs end with {last.name}: {last.message[:120]}",
                     f"Fix {where or 'the code in the traceback'}: `djstack logs {values['web']}` shows the "
                     f"whole traceback; then `docker compose up -d --build {values['web']}`.", APP - 1,
                     values["web"], [f"web: {last.type}: {last.message}"[:200]]
                     + ([f"web: raised at {where}"] if where else []))]
+
+
+def unfinished_migration(lines: list[str], index: int) -> str:
+    """The migration ("app.name") that raised the exception at `index`: migrate was running (its
+    "Running migrations:" came last before the exception, uWSGI not started since) and never printed
+    its OK. (The traceback names only Django's frames, and manage.py.) migrate's stdout is flushed at
+    exit, so "Applying X..." follows the traceback, in the next run's lines: the last unfinished one."""
+    phases = [f.kind for f in parse(WEB, lines[:index]) if f.kind in ("django-migrate-running", "uwsgi-starting")]
+    if not phases or phases[-1] != "django-migrate-running":
+        return ""
+    began = [f.subject for f in parse(WEB, lines) if f.kind == "django-migration-unfinished"]
+    return began[-1] if began else ""
+
+
+def migration_failed(migration: str, raised: Raised, values: Mapping[str, str]) -> Finding:
+    app, _, name = migration.partition(".")
+    return Finding(
+        "migration-failed", ERROR, f"web stops in migrate: migration {migration} fails with {raised.name}",
+        f"Correct migration {name} of app {app} (its file {name}.py in the app's migrations/): "
+        f"{raised.message[:160]}; then `docker compose up -d --build {values['web']}` (its entrypoint "
+        "migrates). MySQL cannot roll back a schema change: if part of it was applied, undo that part "
+        f"first (`djstack dbshell`).", APP - 1, values["web"],
+        [f"web: {raised.type}: {raised.message}"[:200], f"web: migrate never finished applying {migration}"])
 
 
 def _importer(stack: Stack, raised: Raised) -> list[str]:

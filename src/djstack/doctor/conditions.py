@@ -14,7 +14,7 @@ from .finding import Finding
 #: Findings that say web cannot start (load its app): uWSGI reporting the app loaded in web's current
 #: run contradicts them.
 WEB_CANNOT_START = {"web-app-not-loaded", "settings-module-not-found", "missing-dependency",
-                    "migrations-conflict", "crash-exception"}
+                    "migrations-conflict", "crash-exception", "migration-failed", "uwsgi-config-invalid"}
 #: djstack check's readings of the files that mean web's settings cannot be imported. check reads the
 #: files, not the running code (a project's own env helper with a default reads as a variable that
 #: must be set): web's log showing the settings imported contradicts them.

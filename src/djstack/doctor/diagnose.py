@@ -157,7 +157,13 @@ def container_findings(key: str, name: str, c: Container | None, logs: dict[str,
             f"use less (fewer `processes` in {values['uwsgi_ini']} for web); then "
             f"`docker compose up -d --force-recreate {name}`.", MEMORY, name,
             [f"{state}, OOMKilled true, memory limit {limit}"]))
-    if c.state in ("exited", "dead", "created"):
+    if c.state == "paused":
+        # Frozen, not failed: it answers nothing, so every service above it times out or reads
+        # stale errors; its own log says nothing about why. The pause is the cause.
+        found.append(Finding(f"{key}-paused", ERROR, f"{name} is paused: its processes are frozen (`docker pause`)",
+                             f"`docker compose unpause {name}`.", tier, name,
+                             [f"{name}: state paused (docker compose ps shows it as Paused)"]))
+    elif c.state in ("exited", "dead", "created"):
         if c.exit_code == 0 and c.restart_policy in ("", "no", "on-failure"):
             found.append(Finding(
                 f"{key}-exited-0", ERROR, f"{name} exited with code 0: its main process ended",

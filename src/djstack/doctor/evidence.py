@@ -69,7 +69,14 @@ PARSERS: tuple[Parser, ...] = (
     # --- Django, in web's log: it got past importing the settings (migrate planned, a connection tried)
     Parser("django-settings-loaded", (WEB,),
            r"^Operations to perform:$|^Running migrations:$|^File \"[^\"]*/django/db/backends/"),
+    # A migration migrate began: "  Applying gallery.0004_x..." and " OK" once it is applied. migrate's
+    # stdout is flushed at exit, so an unfinished one may follow the traceback that ended it.
+    Parser("django-migrate-running", (WEB,), r"^Running migrations:$"),
+    Parser("django-migration-unfinished", (WEB,), r"\bApplying (?P<subject>\w+\.\w+)\.\.\.(?! OK)"),
     # --- uWSGI, in web's log -----------------------------------------------------------------------
+    Parser("uwsgi-starting", (WEB,), r"^\*\*\* Starting uWSGI |^\[uWSGI\] getting INI configuration from "),
+    # strict = true (djstack's uwsgi.ini): an option uWSGI does not know stops it before the app loads.
+    Parser("uwsgi-unknown-option", (WEB,), r"^\[strict-mode\] unknown config directive: (?P<subject>\S+)"),
     Parser("uwsgi-app-loaded", (WEB,), r"\bWSGI app \d+ \(mountpoint='[^']*'\) ready in \d+ seconds"),
     # A request an app answered (`app: -1` is none): says so too when the start scrolled out of the tail.
     Parser("uwsgi-app-loaded", (WEB,), r"^\[pid: \d+\|app: \d+\|req: "),
@@ -93,6 +100,9 @@ PARSERS: tuple[Parser, ...] = (
     Parser("redis", (WEB, PROBE), r"\bOOM command not allowed when used memory", "OOM"),
     Parser("redis", (WEB, PROBE), r"\bOutOfMemoryError\b", "OOM"),
     Parser("redis", (WEB, PROBE), r"\bBusyLoadingError\b", "LOADING"),
+    # A line of redis.conf it refuses, quoted: Redis 7 under "FATAL CONFIG FILE ERROR", Redis 8 under
+    # "Unresolved Configuration(s) Detected:" behind its log prefix.
+    Parser("redis-config-invalid", (REDIS,), r"(?:^|\s#\s)>>> '(?P<subject>.*)'$"),
     Parser("redis-save-failed", (REDIS,),
            r"Background saving error|Failed opening the RDB file|Write error saving DB on disk"),
     # --- Docker: why a container could not start ----------------------------------------------------

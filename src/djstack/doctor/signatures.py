@@ -84,6 +84,11 @@ SIGNATURES: tuple[Signature, ...] = (
               "Every worker is busy: find the slow views (nginx's 504s, harakiri lines), or raise "
               "`processes`/`threads` (and `listen`, with the host's net.core.somaxconn) in {uwsgi_ini}.",
               UPSTREAM, WARNING, facts=("uwsgi-listen-queue-full",)),
+    Signature("uwsgi-config-invalid", (WEB,), "",
+              "web does not start: uWSGI does not know the option '{subject}' ({uwsgi_ini})",
+              "Correct or remove `{subject}` in {uwsgi_ini} (its `strict = true` makes an unknown option "
+              "an error instead of a silent typo), then `docker compose up -d --build {web}`.", CONFIG,
+              facts=("uwsgi-unknown-option",)),
     Signature("web-app-not-loaded", (WEB,),
               # \\b: TemplateSyntaxError (a page's error) is not SyntaxError (the code's).
               r"\b(ModuleNotFoundError|ImportError|SyntaxError)\b",
@@ -104,10 +109,13 @@ SIGNATURES: tuple[Signature, ...] = (
     # --- db: MySQL/MariaDB error codes, as the client reports them ----------------------------------
     Signature("db-access-denied", (WEB, PROBE, DB), "",
               "The database refuses web's user and password",
-              "web's MYSQL_PASSWORD must be the password the db volume was initialised with: restore "
-              "MYSQL_PASSWORD in .env, or set the user's password in MySQL "
-              "(`docker compose exec {db} mysql -uroot -p` → ALTER USER), then "
-              "`docker compose up -d {web}`.", CREDENTIALS, settled_by="db", facts=("mysql:1045",)),
+              # 1045 does not say which of the two is wrong: the user is named in the evidence.
+              "web connects as MYSQL_USER with MYSQL_PASSWORD ({env}): both must be a user and password "
+              "the db volume was initialised with (or made since). Put back whichever you changed in "
+              "{env}; or, as root, set the user's password (ALTER USER) or create it and grant it the "
+              "database (`echo \"CREATE USER 'NAME'@'%' IDENTIFIED BY 'PASSWORD'; GRANT ALL ON {db_name}.* "
+              "TO 'NAME'@'%';\" | {root_mysql}`); then `docker compose up -d {web}`.", CREDENTIALS,
+              settled_by="db", facts=("mysql:1045",)),
     Signature("db-database-mismatch", (WEB, PROBE, DB), "",
               "web's user may not use database '{subject}': MYSQL_DATABASE in .env is not the database "
               "the db volume was made with",
@@ -225,6 +233,11 @@ SIGNATURES: tuple[Signature, ...] = (
               "Redis is still loading its data set into memory",
               "Wait until `docker compose exec {redis} redis-cli ping` answers PONG; a large "
               "appendonly file loads slowly.", BACKING + 1, WARNING, facts=("redis:LOADING",)),
+    Signature("redis-config-invalid", (REDIS,), "",
+              "redis does not start: its configuration has a line it refuses ({subject})",
+              "Correct or remove `{subject}` in {redis_conf} (an unknown directive or wrong arguments), "
+              "then `docker compose up -d --force-recreate {redis}`.", CONFIG, settled_by="cache",
+              facts=("redis-config-invalid",)),
     Signature("redis-unreachable", (WEB, PROBE),
               r"Error -?\d+ connecting to \S*:\d+|Connection refused.*6379|ConnectionError: Error",
               "web cannot reach Redis",
