@@ -131,6 +131,8 @@ FAULTS: dict[str, Fault] = {
                                 shows=(r"0002_note_a", r"0002_note_b"), fix=(r"makemigrations --merge",)),
     "template-unknown-load": Fault("template-error", "a template with `{% load no_such_lib %}`, its page "
                                    "requested", shows=(r"no_such_lib", r"cached_page\.html"),
+                                   # Django's "Must be one of:" heads a list on the next lines: cut.
+                                   fix=(r"tag library\. \(\{% load %\} libraries",),
                                    never=("web-app-not-loaded",)),
     "template-missing": Fault("template-error", "a view renders a template that does not exist",
                               shows=(r"no_such_template\.html",), fix=(r"gallery/views\.py:\d+",),

@@ -193,3 +193,13 @@ def test_a_probe_that_times_out_stops_the_probes_and_doctor_goes_on(stack, engin
                                                      "nginx": container("nginx")}, [])
     assert set(found.probes) == {"site", "unavailable"}
     assert found.probes["unavailable"].ok is None and "within 30 s" in found.probes["unavailable"].detail
+
+
+def test_nothing_is_probed_while_a_container_is_paused(stack, engine, monkeypatch):
+    """Requests to a paused db or web hang until their timeouts: doctor took over 2 minutes."""
+    monkeypatch.setattr(facts, "http_status", lambda url, host: pytest.fail("probed the site"))
+    engine.on("logs", stdout="a line\n")
+    found = facts.gather(stack, Compose(stack.dir), {"web": container(), "nginx": container("nginx"),
+                                                     "db": container("db", state="paused")}, [])
+    assert list(found.probes) == ["unavailable"] and "db paused" in found.probes["unavailable"].detail
+    assert not engine.ran_with("exec") and found.logs["db"] == ["a line"]

@@ -77,8 +77,9 @@ def _request_finding(raised: Raised, where: str, hit: str, values: Mapping[str, 
             fix = (f"No templates/ folder of an app in INSTALLED_APPS (nor TEMPLATES DIRS) holds {template}: "
                    f"create it, or correct the name" + (f" at {where}" if where else ""))
         else:
-            fix = (f"Fix {template}: {raised.message[:160]} ({{% load %}} libraries come from apps in "
-                   "INSTALLED_APPS)")
+            # Django lists the known libraries on the lines after "Must be one of:": not in the message.
+            message = raised.message.removesuffix(" Must be one of:")[:160]
+            fix = f"Fix {template}: {message} ({{% load %}} libraries come from apps in INSTALLED_APPS)"
         return Finding("template-error", ERROR, f"A template fails to render: {template} ({raised.name})",
                        f"{fix}; {rebuild}.", REQUEST - 5, web, evidence)
     place = where or "the frame of your code in the traceback"

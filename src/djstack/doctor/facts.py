@@ -304,7 +304,12 @@ def gather(stack: Stack, compose: Compose, containers: dict[str, Container], che
     web_settled = s.web in up and not (web.restarts > 0 and web.health not in ("", "healthy"))
     probes: dict[str, Probe] = {}
     started = time.time()
+    # A paused container takes connections and never answers: every probe through it would wait out
+    # its timeout (minutes in all). Its state says enough.
+    paused = sorted(name for name, c in containers.items() if c.state == "paused")
     try:
+        if paused:
+            raise Unavailable(f"{', '.join(paused)} paused, nothing probed")
         if s.nginx in up:
             probes["site"] = probe_site(stack)
             probes["nginx→web"] = probe_nginx_to_web(stack, compose)
