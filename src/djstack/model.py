@@ -54,6 +54,7 @@ class Paths:
     static: str = "/srv/static"  # static volume: web publishes into it, nginx serves it
     media: str = "/srv/media"  # media volume: web writes uploads, nginx serves them
     nginx_logs: str = "/var/log/nginx"
+    nginx_conf: str = "/etc/nginx/nginx.conf"  # the image's copy of compose/nginx/nginx.conf
     nginx_ssl: str = "/etc/nginx/ssl"
     nginx_upstream: str = "/etc/nginx/upstream"  # web.conf: which web container nginx sends requests to
     acme_webroot: str = "/var/www/acme"  # certbot --webroot writes challenges here (host: compose/nginx/acme)

@@ -12,15 +12,11 @@ from .evidence import DB, DOCKER, NGINX, PORT_TAKEN, REDIS, WEB, Evidence, Fact
 from .facts import Container, Facts
 from .finding import CONFIG, ENGINE, ERROR, FILES, MEMORY, Finding
 
-#: nginx's config files inside its container → where they live in the stack (Dockerfile.j2 copies
-#: nginx.conf into the image; docker-compose.yml.j2 mounts the folders).
-NGINX_IN_CONTAINER = "/etc/nginx/nginx.conf"
-
-
 def host_file(stack: Stack, path: str) -> str:
-    """The stack's file (from the project root) that nginx reads at `path` in its container."""
+    """The stack's file (from the project root) that nginx reads at `path` in its container
+    (Dockerfile.j2 copies nginx.conf into the image; docker-compose.yml.j2 mounts the folders)."""
     s = stack
-    if path == NGINX_IN_CONTAINER:
+    if path == s.paths.nginx_conf:
         return s.from_root(s.files.nginx_conf)
     for inside, outside in ((s.paths.nginx_upstream, s.files.nginx_upstream), (s.paths.nginx_ssl, s.files.ssl)):
         if path.startswith(inside + "/"):
@@ -39,7 +35,7 @@ def nginx_config_invalid(stack: Stack, evidence: Evidence, nginx: Container | No
     path, _, line = last.subject.rpartition(":")
     where = f"{host_file(stack, path)}:{line}"
     message = re.sub(r"^.*\[emerg\] (?:\d+#\d+: )?", "", last.line).removesuffix(f" in {last.subject}")
-    rebuild = "--build " if path == NGINX_IN_CONTAINER else "--force-recreate "
+    rebuild = "--build " if path == stack.paths.nginx_conf else "--force-recreate "
     return [Finding("nginx-config-invalid", ERROR, f"nginx's configuration is invalid: {message} ({where})",
                     f"Correct {where} ({message}); test it with "
                     f"`docker compose run --rm --no-deps {stack.services.nginx} nginx -t`, then "
