@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacks import LiveStack, new_stack, remove, running_stack
+from stacks import LiveStack, new_https_stack, new_stack, remove, running_stack
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +40,16 @@ def module_stack(tmp_path_factory) -> LiveStack:
     whose tests kill, restart, wipe or restore it, which the shared live_stack must never see."""
     with running_stack(tmp_path_factory.mktemp("e2e-module")) as stack:
         yield stack
+
+
+@pytest.fixture(scope="session")
+def https_stack(tmp_path_factory) -> LiveStack:
+    """examples/mysite in HTTPS mode (stacks.DOMAINS, a self-signed certificate), up once for the
+    session and shared by every module that reads it (TLS, headers, confinement): tests must leave
+    it as they found it."""
+    stack = new_https_stack(tmp_path_factory.mktemp("e2e-https"), "--tls", "self-signed")
+    try:
+        stack.djstack("up", str(stack.root))
+        yield stack
+    finally:
+        remove(stack)

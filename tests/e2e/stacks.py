@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import time
 from contextlib import contextmanager
@@ -136,3 +139,51 @@ def running_stack(parent: Path):
         yield stack
     finally:
         remove(stack)
+
+
+# HTTPS stacks ---------------------------------------------------------------------------------------
+
+#: The domains of the shared HTTPS stack (conftest's https_stack), reached on 127.0.0.1 with their Host/SNI.
+DOMAINS = ("djstack.test", "www.djstack.test")
+
+
+def new_https_stack(parent: Path, *init_args: str, domains: tuple[str, ...] = DOMAINS) -> LiveStack:
+    """Like new_stack, with --domain for each of `domains` and a free HTTPS port (`stack.https_port`)."""
+    https_port = free_port()
+    stack = new_stack(parent, *[a for d in domains for a in ("--domain", d)], "--https-port", str(https_port),
+                      *init_args)
+    stack.https_port = https_port
+    return stack
+
+
+def https(stack, path: str, host: str = DOMAINS[0], session=None, method: str = "GET", **kwargs):
+    """A request to the stack's HTTPS port with the Host of `host` (the certificate is not verified)."""
+    client = session or requests
+    return client.request(method, f"https://127.0.0.1:{stack.https_port}{path}", verify=False, timeout=30,
+                          allow_redirects=False, headers={"Host": f"{host}:{stack.https_port}", **kwargs.pop("headers", {})},
+                          **kwargs)
+
+
+def http(stack, path: str, host: str = DOMAINS[0]):
+    return requests.get(f"http://127.0.0.1:{stack.port}{path}", headers={"Host": host}, timeout=30,
+                        allow_redirects=False)
+
+
+def tls_handshake(stack, *, ciphers: str | None = None, version: ssl.TLSVersion | None = None,
+                  sni: str = DOMAINS[0]) -> tuple[str, tuple]:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if version:
+        context.minimum_version = context.maximum_version = version
+    if ciphers:
+        context.set_ciphers(ciphers)
+    with socket.create_connection(("127.0.0.1", stack.https_port), timeout=30) as raw:
+        with context.wrap_socket(raw, server_hostname=sni) as conn:
+            return conn.version(), conn.cipher()
+
+
+def container(stack, service: str) -> dict:
+    """`docker inspect` of the service's container."""
+    cid = stack.compose("ps", "-q", service).stdout.strip()
+    return json.loads(subprocess.run(["docker", "inspect", cid], capture_output=True, text=True, check=True).stdout)[0]

@@ -1,5 +1,5 @@
 """HTTPS mode end to end: a stack with --domain and a self-signed certificate, reached on 127.0.0.1 with
-the Host header (and SNI) of its domains; plus the hardening of a running stack and the secret scan.
+the Host header (and SNI) of its domains (the shared https_stack of conftest.py); plus the hardening of a running stack and the secret scan.
 """
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import socket
 import ssl
 import subprocess
 import tarfile
@@ -15,54 +14,13 @@ import tarfile
 import pytest
 import requests
 
-import stacks as e2e  # the e2e stack helpers: this module shares one HTTPS stack
+import stacks as e2e
+from stacks import DOMAINS, container, http, https, tls_handshake
 from djstack.envfile import read_env
 from djstack.model import SECRET_KEYS
 
 pytestmark = [pytest.mark.e2e,  # and the certificate is self-signed: no warning for each request
               pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")]
-
-DOMAINS = ("djstack.test", "www.djstack.test")
-
-
-@pytest.fixture(scope="module")
-def https_stack(tmp_path_factory):
-    https_port = e2e.free_port()
-    stack = e2e.new_stack(tmp_path_factory.mktemp("e2e-https"), *[a for d in DOMAINS for a in ("--domain", d)],
-                          "--tls", "self-signed", "--https-port", str(https_port))
-    stack.https_port = https_port
-    try:
-        stack.djstack("up", str(stack.root))
-        yield stack
-    finally:
-        e2e.remove(stack)
-
-
-def https(stack, path: str, host: str = DOMAINS[0], session=None, method: str = "GET", **kwargs):
-    client = session or requests
-    return client.request(method, f"https://127.0.0.1:{stack.https_port}{path}", verify=False, timeout=30,
-                          allow_redirects=False, headers={"Host": f"{host}:{stack.https_port}", **kwargs.pop("headers", {})},
-                          **kwargs)
-
-
-def http(stack, path: str, host: str = DOMAINS[0]):
-    return requests.get(f"http://127.0.0.1:{stack.port}{path}", headers={"Host": host}, timeout=30,
-                        allow_redirects=False)
-
-
-def tls_handshake(stack, *, ciphers: str | None = None, version: ssl.TLSVersion | None = None,
-                  sni: str = DOMAINS[0]) -> tuple[str, tuple]:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    if version:
-        context.minimum_version = context.maximum_version = version
-    if ciphers:
-        context.set_ciphers(ciphers)
-    with socket.create_connection(("127.0.0.1", stack.https_port), timeout=30) as raw:
-        with context.wrap_socket(raw, server_hostname=sni) as conn:
-            return conn.version(), conn.cipher()
-
 
 def test_http_redirects_to_https(https_stack):
     for host in DOMAINS:
@@ -146,11 +104,6 @@ def test_djstack_check_is_clean(https_stack):
 # Hardening of a running stack -------------------------------------------------------------------
 
 
-def container(stack, service: str) -> dict:
-    cid = stack.compose("ps", "-q", service).stdout.strip()
-    return json.loads(subprocess.run(["docker", "inspect", cid], capture_output=True, text=True, check=True).stdout)[0]
-
-
 def test_only_nginx_publishes_and_db_redis_are_internal(https_stack):
     published = {svc: container(https_stack, svc)["HostConfig"]["PortBindings"] or {} for svc in ("web", "nginx", "db", "redis")}
     assert {svc for svc, ports in published.items() if ports} == {"nginx"}
@@ -229,10 +182,8 @@ def test_no_secret_in_images_or_container_config(https_stack):
 @pytest.fixture(scope="module")
 def provided_stack(tmp_path_factory):
     """--tls provided with a certificate put in compose/nginx/ssl/ by hand, as a person would."""
-    https_port = e2e.free_port()
-    stack = e2e.new_stack(tmp_path_factory.mktemp("e2e-provided"), "--domain", DOMAINS[0], "--tls", "provided",
-                          "--https-port", str(https_port), "--hsts-seconds", "600")
-    stack.https_port = https_port
+    stack = e2e.new_https_stack(tmp_path_factory.mktemp("e2e-provided"), "--tls", "provided", "--hsts-seconds", "600",
+                                domains=DOMAINS[:1])
     ssl_dir = stack.root / "compose/nginx/ssl"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
                     "-keyout", ssl_dir / "privkey.pem", "-out", ssl_dir / "fullchain.pem",
