@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
+from urllib.parse import unquote
 
 from ..errors import NoStack
 from ..model import STACK_FILES, Stack, StackOptions, bad_env_entries, build_stack
@@ -283,6 +284,18 @@ class Context:
                 source = f"{value.var} in web's environment" if isinstance(value, settings_mod.EnvStr) else "settings"
                 return str(value), source
         return (parts.password, "the cache URL") if parts.password else ("", "none")
+
+    @cached_property
+    def redis_user_used(self) -> tuple[str, str] | None:
+        """The Redis user web signs in as (`default` when it names none), and where it is set."""
+        parts, _ = self.settings.redis_cache() if self.settings else (None, None)
+        if parts is None:
+            return None
+        options = self.settings.value("CACHES", "default", "OPTIONS")
+        name = options.get("username") if isinstance(options, dict) else None
+        if isinstance(name, str) and name:
+            return str(name), "the cache's OPTIONS"
+        return (unquote(parts.username), "the cache URL") if parts.username else ("default", "no user named")
 
     # --- nginx ------------------------------------------------------------------------------------
 
