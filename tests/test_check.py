@@ -244,6 +244,10 @@ CATALOGUE = [
           ((OVERLAY, "redis://<<redis_user>>@", "redis://cache@"),), OVERLAY, '"LOCATION":'),
     Plant("redis user off", "redis-user-unknown",
           ((COMPOSE, "--user <<redis_user>> on ", "--user <<redis_user>> off "),), OVERLAY, '"LOCATION":'),
+    Plant("redis user may run CONFIG", "redis-user-unconfined",
+          ((COMPOSE, " -@dangerous", ""),), COMPOSE, REDIS_COMMAND),
+    Plant("redis user given back CONFIG", "redis-user-unconfined",
+          ((COMPOSE, " +info", " +info +config"),), COMPOSE, REDIS_COMMAND),
     Plant("redis password in redis.conf", "redis-hardcoded-password",
           ((REDIS_CONF, "", "requirepass <<REDIS_PASSWORD>>\n"),), REDIS_CONF, "requirepass"),
     Plant("redis password in the ACL", "redis-hardcoded-password",
@@ -464,6 +468,8 @@ TUTORIAL_DEFECTS = [
     # `bind 127.0.0.1` in redis.conf; its password written in the file
     ("redis-bind-loopback", "compose/redis/redis.conf", 6),
     ("redis-hardcoded-password", "compose/redis/redis.conf", 9),
+    # ...and that password is the default user's, which may run every command (CONFIG, FLUSHALL, …)
+    ("redis-user-unconfined", "compose/redis/redis.conf", 9),
     # proxy_set_header under uwsgi_pass (does nothing)
     ("nginx-proxy-set-header-ignored", "compose/nginx/nginx.conf", 35),
     # client_max_body_size 10M while Django keeps its 2.5 MB default

@@ -152,6 +152,25 @@ def test_a_user_turned_off_later_on_the_line_is_off(stack_dir):
     assert "redis-user-unknown" in found(stack_dir)
 
 
+def test_a_stack_from_before_the_acl_is_unconfined(stack_dir):
+    """`--requirepass` (djstack's files before the ACL): the password is right, but web signs in as the
+    default user, which may run every command."""
+    edit(stack_dir, COMPOSE, DEFAULT_OFF + "\n" + ACL_USER, ' --requirepass "$$REDISCLI_AUTH"')
+    edit(stack_dir, OVERLAY, f"redis://{RedisAcl().user}@", "redis://")
+    places = found(stack_dir)
+    assert places["redis-user-unconfined"] == {(COMPOSE, line_number(stack_dir, COMPOSE, "- sh"))}
+    assert not {"redis-password-mismatch", "redis-no-password", "redis-user-unknown"} & set(places)
+
+
+@pytest.mark.parametrize("rules, unconfined", [
+    (" '+config|get'", False),  # a subcommand (quoted: | is a pipe in sh): CONFIG SET stays denied
+    (" +@admin", True), (" -@all +@all", True), (" nocommands +get", False), (" +flushall", True),
+    (" +FLUSHALL -@dangerous", False)])
+def test_acl_rules_apply_in_order(stack_dir, rules, unconfined):
+    edit(stack_dir, COMPOSE, ACL_USER, ACL_USER + rules)
+    assert ("redis-user-unconfined" in found(stack_dir)) is unconfined
+
+
 def test_nopass_on_the_default_user_is_no_password(stack_dir):
     edit(stack_dir, COMPOSE, DEFAULT_OFF, " --user default on nopass")
     assert "redis-no-password" in found(stack_dir)

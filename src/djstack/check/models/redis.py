@@ -58,6 +58,15 @@ def command_options(words: list[str], env: dict, file: str, line: int | None) ->
     return options
 
 
+#: Commands that hand Redis itself over to whoever may run them, with their ACL categories (Redis's
+#: command reference): a user allowed any of them is not confined to being a cache.
+DANGEROUS: dict[str, frozenset[str]] = {
+    **{name: frozenset({"admin", "slow", "dangerous"}) for name in ("config", "debug", "module", "acl",
+                                                                      "shutdown", "replicaof")},
+    "flushall": frozenset({"keyspace", "write", "slow", "dangerous"}),
+}
+
+
 @dataclass(frozen=True)
 class AclUser:
     """A Redis user as the configuration leaves it (`requirepass`, then `user` lines, in order)."""
@@ -67,12 +76,28 @@ class AclUser:
     nopass: bool  # anyone may sign in as it without a password
     passwords: tuple[str, ...]
     option: RedisOption | None  # the line that last set it; None for Redis's own default user
+    dangerous: frozenset[str] = frozenset(DANGEROUS)  # the DANGEROUS commands it may run
+
+
+def allowed_after(allowed: set[str], rule: str) -> set[str]:
+    """The DANGEROUS commands allowed after one ACL rule (rules on subcommands, `cmd|sub`, are left out:
+    they never allow a whole command)."""
+    if rule in ("allcommands", "+@all"):
+        return set(DANGEROUS)
+    if rule in ("nocommands", "-@all", "reset"):
+        return set()
+    sign, name = rule[:1], rule[1:].lower()
+    if sign not in "+-" or not name:
+        return allowed
+    named = {c for c, cats in DANGEROUS.items() if name[1:] in cats} if name.startswith("@") else {name} & set(DANGEROUS)
+    return allowed | named if sign == "+" else allowed - named
 
 
 def apply_acl(user: AclUser, option: RedisOption) -> AclUser:
-    """`user` after the rules of one `user NAME rule…` line (the rules on access, not on commands)."""
-    on, nopass, passwords = user.on, user.nopass, list(user.passwords)
+    """`user` after the rules of one `user NAME rule…` line."""
+    on, nopass, passwords, allowed = user.on, user.nopass, list(user.passwords), set(user.dangerous)
     for rule in option.args[1:]:
+        allowed = allowed_after(allowed, rule)
         if rule in ("on", "off"):
             on = rule == "on"
         elif rule.startswith(">"):
@@ -83,7 +108,7 @@ def apply_acl(user: AclUser, option: RedisOption) -> AclUser:
         elif rule in ("nopass", "resetpass", "reset"):
             passwords, nopass = [], rule == "nopass"
             on = on and rule != "reset"
-    return AclUser(user.name, on, nopass, tuple(passwords), option)
+    return AclUser(user.name, on, nopass, tuple(passwords), option, frozenset(allowed))
 
 
 @dataclass
@@ -105,7 +130,7 @@ class Redis:
         for option in self.conf + self.command:
             if option.key == "requirepass" and name == "default" and user is not None:
                 password = option.args[0] if option.args else ""
-                user = AclUser(name, user.on, not password, (password,) if password else (), option)
+                user = AclUser(name, user.on, not password, (password,) if password else (), option, user.dangerous)
             elif option.key == "user" and option.args and option.args[0] == name:
-                user = apply_acl(user or AclUser(name, False, False, (), option), option)
+                user = apply_acl(user or AclUser(name, False, False, (), option, frozenset()), option)
         return user

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..finding import ERROR, WARNING, Hit
+from ..models.redis import DANGEROUS
 from ..registry import rule
 
 LOOPBACK = ("127.0.0.1", "-127.0.0.1", "::1", "-::1", "localhost")
@@ -143,3 +144,32 @@ def hardcoded_password(ctx):
             yield Hit(option.file, option.line, "the Redis password is written in the file",
                       "it is in git, and goes stale when REDIS_PASSWORD in .env changes.",
                       'Pass it from .env: ">$REDISCLI_AUTH" in the compose command\'s ACL user.')
+
+
+@rule("redis-user-unconfined", WARNING, "redis", ("compose", "redis", "settings"))
+def user_unconfined(ctx):
+    """Finds: The Redis user web signs in as allowed commands that hand Redis over (CONFIG, DEBUG,
+    MODULE, ACL, SHUTDOWN, REPLICAOF, FLUSHALL): e.g. the default user with `requirepass`.
+
+    Breaks: Whoever gets web's Redis password (a leak, a flaw in the app) can reconfigure Redis (CONFIG
+    SET dir and dbfilename write files where Redis may), load modules, replicate it away or wipe it.
+
+    Fix: An ACL user for the app without Redis's @dangerous commands, the default user off:
+    `--user default off --user app on ">$REDISCLI_AUTH" ~* &* +@all -@dangerous +flushdb +info`.
+
+    Example:
+            command: ["sh", "-c", "exec redis-server /usr/local/etc/redis/redis.conf --requirepass \"$$REDISCLI_AUTH\""]
+    """
+    redis, used = ctx.redis, ctx.redis_user_used
+    user = redis.user(used[0] if used else "default") if redis else None
+    if user is None or not user.on or not user.dangerous:
+        return
+    if user.option is not None and user.option in redis.conf:
+        where = (user.option.file, user.option.line)
+    else:
+        service = ctx.service(ctx.stack.services.redis)
+        where = (service.compose.rel, redis.command_line or service.line)
+    named = [c.upper() for c in DANGEROUS if c in user.dangerous]
+    commands = ", ".join(named[:3]) + (", …" if len(named) > 3 else "")
+    yield Hit(*where, f"web's Redis user {user.name!r} may run {commands}",
+              "whoever has web's Redis password can reconfigure Redis, or wipe it.", acl_fix(ctx.stack))
