@@ -26,6 +26,10 @@ class CertAuthority:
         return self.folder / "root.pem"
 
     @property
+    def root_key(self) -> Path:
+        return self.folder / "root.key"
+
+    @property
     def issuer(self) -> tuple[Path, Path]:
         """The intermediate's certificate and key."""
         return self.folder / "intermediate.pem", self.folder / "intermediate.key"
@@ -50,22 +54,22 @@ class CertAuthority:
         index.write_text(f"V\t991231235959Z\t\t{serial}\tunknown\t/CN=leaf\n")
         return index
 
-    def ocsp_responder(self, cert: Path, port: int) -> list[str]:
-        """The argv of an OCSP responder on all addresses at `port` answering for `cert`, signed by
-        the intermediate (as a CA's own responder signs)."""
+    def ocsp_responder(self, cert: Path, port: int, signer: tuple[Path, Path] | None = None) -> list[str]:
+        """The argv of an OCSP responder on all addresses at `port` answering for `cert`, its answers
+        signed by the intermediate (as a CA's own responder signs) or by `signer` (certificate, key)."""
         issuer, issuer_key = self.issuer
+        signer_cert, signer_key = signer or self.issuer
         return ["openssl", "ocsp", "-port", str(port), "-index", str(self.index(cert)), "-CA", str(issuer),
-                "-rsigner", str(issuer), "-rkey", str(issuer_key), "-nmin", "10"]
+                "-rsigner", str(signer_cert), "-rkey", str(signer_key), "-nmin", "10"]
 
 
 def make_ca(folder: Path) -> CertAuthority:
     folder.mkdir(parents=True, exist_ok=True)
     ca = CertAuthority(folder)
-    root_key = folder / "root.key"
-    _openssl(*NEW_EC_CERT, "-keyout", root_key, "-out", ca.root, "-days", 30, "-subj", "/CN=djstack test root",
+    _openssl(*NEW_EC_CERT, "-keyout", ca.root_key, "-out", ca.root, "-days", 30, "-subj", "/CN=djstack test root",
              "-addext", "basicConstraints=critical,CA:TRUE", *CA_EXTENSIONS)
     issuer, issuer_key = ca.issuer
     _openssl(*NEW_EC_CERT, "-keyout", issuer_key, "-out", issuer, "-days", 30, "-subj", "/CN=djstack test issuer",
-             "-CA", ca.root, "-CAkey", root_key, "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
+             "-CA", ca.root, "-CAkey", ca.root_key, "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
              *CA_EXTENSIONS)
     return ca

@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -108,7 +109,7 @@ def provided_stack(tmp_path_factory):
                                 "--hsts-seconds", "600", domains=DOMAINS[:1])
     cert, key = stack.root / "compose/nginx/ssl/fullchain.pem", stack.root / "compose/nginx/ssl/privkey.pem"
     ca.issue(cert, key, DOMAINS[:1], 90, ocsp_url=f"http://{gateway}:{ocsp_port}")
-    stack.ca = ca
+    stack.ca, stack.ocsp_host = ca, gateway
     responder = subprocess.Popen(ca.ocsp_responder(cert, ocsp_port), stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
     try:
@@ -159,27 +160,59 @@ def test_ocsp_response_is_stapled(provided_stack):
                                                                      ca_file=provided_stack.ca.root))
 
 
-def test_certificate_without_ocsp_url_starts_clean(provided_stack, tmp_path):
-    """A certificate naming no OCSP responder (Let's Encrypt's, since 2025): nginx starts, warns once,
-    staples nothing, and doctor finds nothing wrong."""
-    folder = provided_stack.root / "compose/nginx/ssl"
+@contextmanager
+def other_certificate(stack, ocsp_url: str = ""):
+    """The stack with another certificate of the test CA (`ocsp_url` its responder, if any) while the
+    block runs, nginx restarted on it; the stack's own pair back afterwards. Yields the certificate."""
+    folder = stack.root / "compose/nginx/ssl"
     kept = {name: (folder / name).read_bytes() for name in ("fullchain.pem", "privkey.pem")}
     try:
-        provided_stack.ca.issue(folder / "fullchain.pem", folder / "privkey.pem", DOMAINS[:1], 90)
-        provided_stack.compose("restart", "nginx")
-        assert provided_stack.wait_docker_healthy()["nginx"]["Health"] == "healthy"
-        assert https(provided_stack, "/").status_code == 200
-        assert "OCSP response: no response sent" in stapled(provided_stack)
-        log = provided_stack.compose("logs", "--no-color", "nginx").stdout
-        assert '"ssl_stapling" ignored, no OCSP responder URL in the certificate' in log
-        proc = subprocess.run([*DJSTACK, "doctor", str(provided_stack.root), "--json"], capture_output=True,
-                              text=True, timeout=600)
-        assert (proc.returncode, json.loads(proc.stdout)) == (0, []), proc.stdout + proc.stderr
+        stack.ca.issue(folder / "fullchain.pem", folder / "privkey.pem", DOMAINS[:1], 90, ocsp_url=ocsp_url)
+        stack.compose("restart", "nginx")
+        assert stack.wait_docker_healthy()["nginx"]["Health"] == "healthy"
+        assert https(stack, "/").status_code == 200
+        yield folder / "fullchain.pem"
     finally:
         for name, data in kept.items():
             (folder / name).write_bytes(data)
-        provided_stack.compose("restart", "nginx")
-        provided_stack.wait_docker_healthy()
+        stack.compose("restart", "nginx")
+        stack.wait_docker_healthy()
+
+
+def doctor_findings(stack) -> tuple[int, list]:
+    proc = subprocess.run([*DJSTACK, "doctor", str(stack.root), "--json"], capture_output=True, text=True, timeout=600)
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_certificate_without_ocsp_url_starts_clean(provided_stack):
+    """A certificate naming no OCSP responder (Let's Encrypt's, since 2025): nginx starts, warns once,
+    staples nothing, and doctor finds nothing wrong."""
+    with other_certificate(provided_stack):
+        assert "OCSP response: no response sent" in stapled(provided_stack)
+        log = provided_stack.compose("logs", "--no-color", "nginx").stdout
+        assert '"ssl_stapling" ignored, no OCSP responder URL in the certificate' in log
+        assert doctor_findings(provided_stack) == (0, [])
+
+
+def test_unverifiable_ocsp_answer_is_not_stapled(provided_stack, tmp_path):
+    """ssl_stapling_verify: an answer signed by a certificate that no trusted root issued is dropped,
+    never sent to clients; the site works on without a staple."""
+    stranger = make_ca(tmp_path / "stranger")
+    port = free_port()
+    with other_certificate(provided_stack, ocsp_url=f"http://{provided_stack.ocsp_host}:{port}") as cert:
+        responder = subprocess.Popen(provided_stack.ca.ocsp_responder(cert, port, signer=(stranger.root, stranger.root_key)),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            refused = "OCSP_basic_verify() failed"
+            while refused not in (log := provided_stack.compose("logs", "--no-color", "nginx").stdout):
+                assert "OCSP response: no response sent" in stapled(provided_stack)
+                assert time.monotonic() < deadline, log
+                time.sleep(1)
+            assert "OCSP response: no response sent" in stapled(provided_stack)
+        finally:
+            responder.terminate()
+            responder.wait(timeout=10)
 
 
 def test_provided_certificate_gets_hsts(provided_stack):
