@@ -191,8 +191,11 @@ class Confinement:
     user: str | None = None
 
 
-#: nginx's page cache (uwsgi_cache_path max_size), in its /tmp tmpfs beside the request bodies.
+#: nginx's page cache (uwsgi_cache_path max_size), in its /tmp tmpfs beside the request bodies, and how
+#: much of one response may wait there (uwsgi_max_temp_file_size; beyond it nginx reads from uWSGI only
+#: as fast as the client takes it).
 NGINX_PAGE_CACHE = "64m"
+NGINX_RESPONSE_FILE = "16m"
 
 #: Per service. A capability is added back only for a root process that cannot do its work without it;
 #: web, db and redis run as their own users from the start and need none. Binding 80/443 needs no
@@ -206,7 +209,8 @@ CONFINEMENT = {
             ("SETGID", "the master starts the workers as group www-data"),
             ("SETUID", "the master starts the workers as user www-data: they keep no capability"),
         ),
-        tmpfs=(("/tmp", "128m", f"request bodies, responses and the {NGINX_PAGE_CACHE} page cache"),
+        tmpfs=(("/tmp", "128m",
+                f"bodies, responses (up to {NGINX_RESPONSE_FILE} each), the {NGINX_PAGE_CACHE} page cache"),
                ("/run", "1m", "nginx.pid"))),
     "db": Confinement(
         tmpfs=(("/run/mysqld", "1m", "the server's socket and pid file"),
@@ -262,6 +266,7 @@ class Stack:
     limits: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     confinement: Mapping[str, Confinement] = field(default_factory=lambda: CONFINEMENT)
     nginx_page_cache: str = NGINX_PAGE_CACHE
+    nginx_response_file: str = NGINX_RESPONSE_FILE
     project_env: tuple[ProjectVariable, ...] = ()
     web_release: str = "latest"  # the live release's image tag (`djstack deploy` records it)
     previous_release: str = ""  # the one live before it (PREVIOUS_KEY)

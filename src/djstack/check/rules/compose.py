@@ -168,7 +168,7 @@ def confinement_removed(ctx):
             missing.append(("read_only: true", service.key_line("read_only")))
         memory, swap = service.scalar("mem_limit"), service.scalar("memswap_limit")
         if memory and (not swap or swap.text.strip().lower() != memory.text.strip().lower()):
-            missing.append(("memswap_limit equal to mem_limit", service.key_line("memswap_limit")))
+            missing.append(("memswap_limit = mem_limit", service.key_line("memswap_limit")))
         if missing:
             what = ", ".join(text for text, _ in missing)
             yield Hit(service.compose.rel, missing[0][1] or service.line, f"{service.name} without {what}",
