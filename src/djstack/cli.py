@@ -10,7 +10,7 @@ import click
 
 from . import __version__, ui
 from .errors import DjstackError
-from .model import IMAGE_SOURCES, TLS_MODES, StackOptions
+from .model import CSP_MODES, IMAGE_SOURCES, TLS_MODES, StackOptions
 from .releases import DEFAULT_KEEP, DEFAULT_TIMEOUT
 
 FOLDER = click.argument(
@@ -73,6 +73,11 @@ def main() -> None:
 @click.option("--hsts-seconds", type=click.IntRange(0), metavar="SECONDS",
               help="HSTS max-age with --tls provided (0 = off). Default: 31536000 (a year). "
                    "Always off for self-signed certificates.")
+@click.option("--csp", type=click.Choice(CSP_MODES),
+              help="Content-Security-Policy nginx adds where Django sends none: default (restricts plugins, "
+                   "<base>, form targets and framing), strict-report-only (that, and reports what strict "
+                   "would block), strict (only the site's own scripts and styles, no inline code). "
+                   "Default: default.")
 @click.option("--name", help="Compose project name. Default: the project folder's name.")
 @click.option("--python", "python", metavar="X.Y",
               help="The Python the web image runs. Default: what the project asks for (.python-version, "
@@ -88,7 +93,7 @@ def main() -> None:
 @click.option("--force", is_flag=True,
               help="Replace files that differ from what djstack would write, keeping each as FILE.bak.")
 @handles_errors
-def init(folder, image_source, hosts, http_port, http_bind, domains, tls, https_port, hsts_seconds, name,
+def init(folder, image_source, hosts, http_port, http_bind, domains, tls, https_port, hsts_seconds, csp, name,
          python, settings, pip_index_url, pip_ca_bundle, debian_mirror, force):
     """Write the stack's files into the Django project in FOLDER (default: here).
 
@@ -112,6 +117,7 @@ def init(folder, image_source, hosts, http_port, http_bind, domains, tls, https_
         tls=tls,
         https_port=https_port,
         hsts_seconds=hsts_seconds,
+        csp=csp,
         python=python,
         settings=settings,
     )

@@ -173,6 +173,36 @@ MEDIA_INLINE_TYPES = (("image/jpeg", "jpg jpeg"), ("image/png", "png"), ("image/
 #: POSTs a minute per client address to the admin login (nginx limit_req); 0 turns the limit off.
 DEFAULT_LOGIN_RATE = 10
 
+#: --csp: the Content-Security-Policy nginx sends where Django sends none. "default" restricts only
+#: what no ordinary Django page needs (plugins, <base>, form targets off HTTPS, framing);
+#: "strict-report-only" enforces that and reports (in the browser's console) what "strict" would
+#: block; "strict" allows only the site's own scripts, styles, fonts and frames, and no inline code.
+CSP_MODES = ("default", "strict-report-only", "strict")
+#: The default policy. form-action allows any https: target, because a login or payment form may post
+#: to, or be redirected to, another site (OAuth, a payment provider), which Chrome checks as well.
+CSP_DEFAULT = ("object-src 'none'", "base-uri 'self'", "form-action 'self' https:")
+#: The strict policy (the admin has no inline script, style or handler: it keeps working under it).
+CSP_STRICT = ("default-src 'self'", "img-src 'self' data:", "object-src 'none'", "base-uri 'self'",
+              "form-action 'self'")
+#: Powerful features no ordinary site uses, off for the page and every frame in it. Payment stays
+#: allowed (a payment provider's frame asks for it).
+PERMISSIONS_POLICY = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+                      "microphone=(), usb=()")
+
+
+@dataclass(frozen=True)
+class CspHeader:
+    """A Content-Security-Policy header nginx sends: its name, the nginx variable that holds it for
+    Django's answers, and its policy without frame-ancestors (nginx adds that, see nginx.conf)."""
+
+    name: str
+    var: str
+    policy: str
+
+    def value(self, frame_ancestors: str) -> str:
+        return f"{self.policy}; frame-ancestors {frame_ancestors}"
+
+
 #: Resource limits per service: (memory, pids), recorded in .env as <SERVICE>_MEM_LIMIT / _PIDS_LIMIT.
 #: Generous enough for the defaults (uWSGI's processes, InnoDB's buffer pool), tight enough that one
 #: runaway service cannot take the host's memory or fork without end.
@@ -271,6 +301,7 @@ class Stack:
     web_release: str = "latest"  # the live release's image tag (`djstack deploy` records it)
     previous_release: str = ""  # the one live before it (PREVIOUS_KEY)
     login_rate: int = DEFAULT_LOGIN_RATE
+    csp: str = "default"  # CSP_MODES
     # How long db may take to accept connections after a start (a first start initialises the data
     # folder): its healthcheck's start_period, and how long web's entrypoint waits for it.
     db_start_seconds: int = 180
@@ -413,6 +444,16 @@ class Stack:
         """The Strict-Transport-Security header nginx sends when HSTS is on."""
         return f"max-age={self.hsts_seconds}; includeSubDomains"
 
+    @property
+    def csp_headers(self) -> tuple[CspHeader, ...]:
+        """The Content-Security-Policy headers of the --csp mode (strict upgrades http: URLs under HTTPS)."""
+        strict = "; ".join(CSP_STRICT + (("upgrade-insecure-requests",) if self.https else ()))
+        enforced = CspHeader("Content-Security-Policy", "$djstack_csp",
+                             strict if self.csp == "strict" else "; ".join(CSP_DEFAULT))
+        if self.csp == "strict-report-only":
+            return enforced, CspHeader("Content-Security-Policy-Report-Only", "$djstack_csp_report_only", strict)
+        return (enforced,)
+
     def url_path(self, django_url: str) -> str | None:
         """STATIC_URL/MEDIA_URL as an nginx location ('/static/'); None when it is a full URL (CDN)."""
         if re.match(r"^[a-z]+://", django_url) or django_url.startswith("//"):
@@ -440,6 +481,7 @@ class Stack:
             "HTTPS_PORT": str(self.https_port),
             "HSTS_SECONDS": str(self.hsts_seconds),
             "ADMIN_LOGIN_RATE": str(self.login_rate),
+            "CSP": self.csp,
             "DJANGO_ALLOWED_HOSTS": ",".join(self.hosts),
             "DJANGO_CSRF_TRUSTED_ORIGINS": ",".join(self.csrf_trusted_origins),
             "MYSQL_DATABASE": self.db_name,
@@ -521,6 +563,7 @@ class StackOptions:
     tls: str | None = None
     https_port: int | None = None
     hsts_seconds: int | None = None
+    csp: str | None = None  # --csp
     python: str | None = None  # --python X.Y
     settings: str | None = None  # --settings MODULE: the project's production settings
 
@@ -587,6 +630,7 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         limits[svc] = (parse_memory(recorded.get(mem_key) or mem, mem_key),
                        parse_pids(recorded.get(pids_key) or str(pids), pids_key))
     login_rate = parse_login_rate(recorded.get("ADMIN_LOGIN_RATE") or str(DEFAULT_LOGIN_RATE))
+    csp = parse_csp(pick(options.csp, "CSP", "default"))
     project_env = tuple(
         ProjectVariable(read.name, f"{_relative(read.file, project.root)}:{read.line}", read.kind,
                         recorded.get(read.name, ""))
@@ -618,6 +662,7 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         hsts_seconds=hsts,
         limits=limits,
         login_rate=login_rate,
+        csp=csp,
         project_env=project_env,
         web_release=recorded.get("WEB_RELEASE") or "latest",
         previous_release=recorded.get(PREVIOUS_KEY, ""),
@@ -712,6 +757,13 @@ def parse_login_rate(text: str) -> int:
     return int(text)
 
 
+def parse_csp(text: str) -> str:
+    if text not in CSP_MODES:
+        raise BadEnvEntry("CSP", f"Unknown CSP mode {text!r} (from CSP in .env or --csp).",
+                          f"Use one of: {', '.join(CSP_MODES)}.")
+    return text
+
+
 _MEMORY = re.compile(r"^[1-9][0-9]*[kmg]?$")
 
 
@@ -774,6 +826,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "HTTPS_PORT": lambda text: parse_port(text, "HTTPS_PORT", "--https-port"),
     "HSTS_SECONDS": parse_hsts,
     "ADMIN_LOGIN_RATE": parse_login_rate,
+    "CSP": parse_csp,
     **{mem: partial(parse_memory, key=mem) for mem, _ in map(limit_keys, DEFAULT_LIMITS)},
     **{pids: partial(parse_pids, key=pids) for _, pids in map(limit_keys, DEFAULT_LIMITS)},
 }
