@@ -205,3 +205,17 @@ def test_too_many_fields_is_one_line_not_a_traceback(example_copy):
     assert len(lines) == 1, proc.stderr
     assert re.fullmatch(r".* ERROR django\.security\.TooManyFieldsSent: The number of GET/POST parameters "
                         r"exceeded settings\.DATA_UPLOAD_MAX_NUMBER_FIELDS\. \(POST /admin/login/\)", lines[0])
+
+
+def test_init_detects_the_projects_own_csp_and_check_accepts_the_result(example_copy):
+    from djstack.check import run_check
+    from djstack.initialise import run_init
+    from djstack.model import StackOptions
+
+    settings = example_copy / "mysite/settings.py"
+    settings.write_text(settings.read_text() + "MIDDLEWARE += ['csp.middleware.CSPMiddleware']\n")
+    stack, _ = run_init(example_copy, StackOptions(image_source="official"), force=False)
+    assert stack.project.own_csp == "csp.middleware.CSPMiddleware"
+    conf = (example_copy / stack.files.nginx_conf).read_text()
+    assert "add_header Content-Security-Policy" not in block(conf, "location / {")
+    assert [f.id for f in run_check(example_copy) if f.id.startswith("nginx-")] == []
