@@ -241,6 +241,47 @@ class CspHeader:
 DEFAULT_LIMITS = {"web": ("1g", 512), "nginx": ("256m", 256), "db": ("1g", 512), "redis": ("512m", 128)}
 
 
+@dataclass(frozen=True)
+class Confinement:
+    """What a service may do once Docker's default capabilities are dropped (`cap_drop: [ALL]`) and its
+    root filesystem is read-only: the capabilities it gets back, the tmpfs folders it writes to (each
+    (path, size, why); tmpfs is memory, counted in the service's mem_limit) and the user it runs as
+    (None: the image's own)."""
+
+    capabilities: tuple[tuple[str, str], ...] = ()  # (capability, why)
+    tmpfs: tuple[tuple[str, str, str], ...] = ()
+    user: str | None = None
+
+
+#: nginx's page cache (uwsgi_cache_path max_size), in its /tmp tmpfs beside the request bodies, and how
+#: much of one response may wait there (uwsgi_max_temp_file_size; beyond it nginx reads from uWSGI only
+#: as fast as the client takes it).
+NGINX_PAGE_CACHE = "64m"
+NGINX_RESPONSE_FILE = "16m"
+
+#: Per service. A capability is added back only for a root process that cannot do its work without it;
+#: web, db and redis run as their own users from the start and need none. Binding 80/443 needs no
+#: NET_BIND_SERVICE: nginx's net.ipv4.ip_unprivileged_port_start is 0 (docker-compose.yml).
+CONFINEMENT = {
+    "web": Confinement(tmpfs=(("/tmp", "128m", "uploads over 2.5 MB (Django's temporary files)"),)),
+    "nginx": Confinement(
+        capabilities=(
+            ("CHOWN", "the master gives its temporary folders in /tmp to the workers' user"),
+            ("DAC_OVERRIDE", "the master writes the log folder and reads the key of the deploying user"),
+            ("SETGID", "the master starts the workers as group www-data"),
+            ("SETUID", "the master starts the workers as user www-data: they keep no capability"),
+        ),
+        tmpfs=(("/tmp", "128m",
+                f"bodies, responses (up to {NGINX_RESPONSE_FILE} each), the {NGINX_PAGE_CACHE} page cache"),
+               ("/run", "1m", "nginx.pid"))),
+    "db": Confinement(
+        tmpfs=(("/run/mysqld", "1m", "the server's socket and pid file"),
+               ("/tmp", "256m", "temporary tables and sort files")),
+        user="mysql"),
+    "redis": Confinement(user="redis"),
+}
+
+
 #: Placeholders by the type a setting reads a variable as: collectstatic imports the settings at build
 #: time, when no real value exists (none of these is ever used to serve or sign anything).
 PLACEHOLDERS = {"int": "0", "float": "0", "bool": "false", "url": "http://build.invalid/", "json": "{}",
@@ -286,6 +327,9 @@ class Stack:
     https_port: int = 443
     hsts_seconds: int = 0
     limits: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    confinement: Mapping[str, Confinement] = field(default_factory=lambda: CONFINEMENT)
+    nginx_page_cache: str = NGINX_PAGE_CACHE
+    nginx_response_file: str = NGINX_RESPONSE_FILE
     project_env: tuple[ProjectVariable, ...] = ()
     web_release: str = "latest"  # the live release's image tag (`djstack deploy` records it)
     previous_release: str = ""  # the one live before it (PREVIOUS_KEY)
