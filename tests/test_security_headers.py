@@ -16,7 +16,7 @@ from djstack.detect.apps import own_csp
 from djstack.errors import BadEnvEntry
 from djstack.model import CSP_MODES, PERMISSIONS_POLICY, bad_env_entries, parse_csp
 from helpers import require_tool, write_tree
-from test_render import HTTPS_OPTIONS, golden_stack
+from test_render import HTTPS_OPTIONS, for_this_nginx, golden_stack
 
 DJANGO_CSP = "django.middleware.csp.ContentSecurityPolicyMiddleware"
 MIDDLEWARE = 'MIDDLEWARE = ["django.middleware.security.SecurityMiddleware", "{}"]\n'
@@ -159,8 +159,8 @@ def test_nginx_accepts_every_variant(example_copy, tmp_path, name):
              else replace(stack, csp=name))
     tls.make_self_signed(stack)
     conf = tmp_path / "nginx.conf"
-    conf.write_text(nginx_conf(stack).replace(f"{stack.paths.nginx_ssl}/",
-                                              f"{stack.project.root / stack.tls_files.folder}/"))
+    conf.write_text(for_this_nginx(nginx_conf(stack), nginx).replace(f"{stack.paths.nginx_ssl}/",
+                                                                     f"{stack.project.root / stack.tls_files.folder}/"))
     proc = subprocess.run([nginx, "-t", "-c", str(conf)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 

@@ -56,6 +56,7 @@ class Paths:
     nginx_logs: str = "/var/log/nginx"
     nginx_conf: str = "/etc/nginx/nginx.conf"  # the image's copy of compose/nginx/nginx.conf
     nginx_ssl: str = "/etc/nginx/ssl"
+    nginx_public_roots: str = "/etc/ssl/certs/ca-certificates.crt"  # both nginx images' ca-certificates
     nginx_upstream: str = "/etc/nginx/upstream"  # web.conf: which web container nginx sends requests to
     acme_webroot: str = "/var/www/acme"  # certbot --webroot writes challenges here (host: compose/nginx/acme)
     mysql_conf: str = "/etc/mysql/conf.d/djstack.cnf"  # an extra file, never the image's main config
@@ -106,6 +107,37 @@ IMAGE_SOURCES = tuple(IMAGE_SETS)
 TLS_MODES = ("off", "provided", "self-signed")
 #: HSTS for real certificates: one year. Off for self-signed ones (a browser would pin an untrusted site).
 DEFAULT_HSTS_SECONDS = 31536000
+
+
+#: Key exchange groups offered, preferred first (OpenSSL's group list): the hybrid post-quantum one,
+#: then Mozilla's three. X25519MLKEM768 comes with OpenSSL 3.5, which both image sets' nginx links
+#: (Debian trixie's; the official nginx:1.28 is built on trixie since 1.28.1); its "?" lets a 3.5 built
+#: without it skip it. An OpenSSL before 3.5 refuses the whole list, and nginx does not start.
+TLS_GROUPS = ("?X25519MLKEM768", "X25519", "prime256v1", "secp384r1")
+
+
+@dataclass(frozen=True)
+class TlsProfile:
+    """One of Mozilla's server-side TLS profiles (ssl-config.mozilla.org, the guidelines sslyze's
+    --mozilla_config checks) as nginx takes it. TLS 1.3's three suites are OpenSSL's default in both."""
+
+    protocols: str  # nginx ssl_protocols
+    ciphers: str  # TLS 1.2's suites (OpenSSL names), forward-secret AEAD only; "" without TLS 1.2
+    certificate_days: int  # the profile's longest certificate life: the self-signed certificate's
+    groups: tuple[str, ...] = TLS_GROUPS  # nginx ssl_ecdh_curve
+
+
+#: --tls-profile: intermediate (TLS 1.2 and 1.3: clients from Firefox 27, Chrome 31, IE 11, Safari 9 on) or
+#: modern (TLS 1.3 only: Firefox 63, Chrome 70, Safari 12.1 on). Mozilla's longest certificate lives are
+#: 366 and 90 days.
+TLS_PROFILES = {
+    "intermediate": TlsProfile(
+        "TLSv1.2 TLSv1.3",
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",
+        365),
+    "modern": TlsProfile("TLSv1.3", "", 90),
+}
 
 
 @dataclass(frozen=True)
@@ -291,6 +323,7 @@ class Stack:
     max_upload_mb: int = 10
     domains: tuple[str, ...] = ()  # --domain: the names the certificate covers (HTTPS mode)
     tls: str = "off"
+    tls_profile: str = "intermediate"  # a key of TLS_PROFILES
     https_port: int = 443
     hsts_seconds: int = 0
     limits: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
@@ -323,6 +356,10 @@ class Stack:
         return self.tls != "off"
 
     @property
+    def tls_settings(self) -> TlsProfile:
+        return TLS_PROFILES[self.tls_profile]
+
+    @property
     def https_port_suffix(self) -> str:
         """':PORT' in https:// URLs when the published HTTPS port is not 443."""
         return "" if self.https_port == 443 else f":{self.https_port}"
@@ -334,6 +371,12 @@ class Stack:
             return f"https://{host}{self.https_port_suffix}/"
         port = "" if self.http_port == 80 else f":{self.http_port}"
         return f"http://{host}{port}/"
+
+    @property
+    def site_url(self) -> str:
+        """The site's address for a person: in HTTPS mode at its first domain (nginx answers 400 to any
+        other name), else base_url."""
+        return f"https://{self.domains[0]}{self.https_port_suffix}/" if self.https else self.base_url
 
     @property
     def csrf_trusted_origins(self) -> tuple[str, ...]:
@@ -478,6 +521,7 @@ class Stack:
             "HTTP_PORT": str(self.http_port),
             "DOMAINS": ",".join(self.domains),
             "TLS": self.tls,
+            "TLS_PROFILE": self.tls_profile,
             "HTTPS_PORT": str(self.https_port),
             "HSTS_SECONDS": str(self.hsts_seconds),
             "ADMIN_LOGIN_RATE": str(self.login_rate),
@@ -561,6 +605,7 @@ class StackOptions:
     debian_mirror: str | None = None
     domains: tuple[str, ...] = ()
     tls: str | None = None
+    tls_profile: str | None = None
     https_port: int | None = None
     hsts_seconds: int | None = None
     csp: str | None = None  # --csp
@@ -658,6 +703,7 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         debian_mirror=pick(options.debian_mirror, "DEBIAN_MIRROR", ""),
         domains=domains,
         tls=tls,
+        tls_profile=parse_tls_profile(pick(options.tls_profile, "TLS_PROFILE", "intermediate")),
         https_port=https_port,
         hsts_seconds=hsts,
         limits=limits,
@@ -724,6 +770,13 @@ def parse_tls(text: str, domains: tuple[str, ...]) -> str:
     if text != "off" and not domains:
         raise BadEnvEntry("TLS", f"TLS {text} needs the site's domain names.",
                           "Pass --domain NAME (repeatable), e.g. --domain example.com --domain www.example.com.")
+    return text
+
+
+def parse_tls_profile(text: str) -> str:
+    if text not in TLS_PROFILES:
+        raise BadEnvEntry("TLS_PROFILE", f"Unknown TLS profile {text!r} (from TLS_PROFILE in .env or --tls-profile).",
+                          f"Use one of: {', '.join(TLS_PROFILES)}.")
     return text
 
 
@@ -824,6 +877,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "DJANGO_ALLOWED_HOSTS": lambda text: parse_hosts(_listed(text)),
     "HTTP_PORT": lambda text: parse_port(text, "HTTP_PORT", "--port"),
     "HTTPS_PORT": lambda text: parse_port(text, "HTTPS_PORT", "--https-port"),
+    "TLS_PROFILE": parse_tls_profile,
     "HSTS_SECONDS": parse_hsts,
     "ADMIN_LOGIN_RATE": parse_login_rate,
     "CSP": parse_csp,
