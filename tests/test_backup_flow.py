@@ -86,7 +86,7 @@ def test_backup_needs_db_and_web_running(stack, engine, tmp_path):
 def test_restore_takes_a_safety_backup_then_replaces_database_and_media(stack, engine, tmp_path, monkeypatch):
     folder = tmp_path / "backups"
     made = run.backup(stack, folder).path
-    engine.on("run", "--rm", "--no-deps", "-T", "--user", "root", stdout="2\n")
+    engine.on("run", "--rm", "--no-deps", "-T", "--entrypoint", "sh", stdout="2\n")
     engine.on(*db_script("db-tables.sh"), stdout="shop\nauth_user\n")
     engine.on(*db_script("db-query.sh"), stdout="5\n7\n")
     result = run.restore(stack, made, yes=True, allow_other_project=False, folder=folder)

@@ -150,6 +150,9 @@ CATALOGUE = [
     Plant("proxy_set_header under uwsgi_pass", "nginx-proxy-set-header-ignored",
           ((NGINX, PASS, PASS + "\n            proxy_set_header X-Real-IP $remote_addr;"),),
           NGINX, "proxy_set_header X-Real-IP $remote_addr;"),
+    Plant("static location without the server's policy", "nginx-location-drops-security-headers",
+          ((NGINX, "a minute\n            add_header X-Content-Type-Options nosniff always;", "a minute"),),
+          NGINX, "location <<static_url>> {"),
     Plant("scheme never sent", "nginx-forwarded-proto-not-sent",
           ((NGINX, "uwsgi_param HTTP_X_FORWARDED_PROTO $scheme;", ""),), NGINX, PASS),
     Plant("scheme sent with proxy_set_header", "nginx-forwarded-proto-not-sent",
@@ -262,6 +265,15 @@ CATALOGUE = [
           ((COMPOSE, "    image: ${DB_IMAGE:?set DB_IMAGE in .env}\n",
             '    image: ${DB_IMAGE:?set DB_IMAGE in .env}\n    ports:\n      - "<<db_port>>:<<db_port>>"\n'),),
           COMPOSE, '- "<<db_port>>:<<db_port>>"'),
+    Plant("nginx gets SYS_ADMIN", "compose-privilege-added",
+          ((COMPOSE, "      - CHOWN  #", "      - SYS_ADMIN\n      - CHOWN  #"),), COMPOSE, "- SYS_ADMIN"),
+    Plant("web privileged", "compose-privilege-added",
+          ((COMPOSE, "    cap_drop: [ALL]\n", "    privileged: true\n    cap_drop: [ALL]\n"),), COMPOSE, "privileged: true"),
+    Plant("web's root writable", "compose-confinement-removed",
+          ((COMPOSE, "    read_only: true\n", "    read_only: false\n"),), COMPOSE, "read_only: false"),
+    Plant("db swaps", "compose-confinement-removed",
+          ((COMPOSE, "    memswap_limit: ${DB_MEM_LIMIT:-", "    memswap_limit: ${DB_SWAP:-4g}  # was ${DB_MEM_LIMIT:-"),),
+          COMPOSE, "memswap_limit: ${DB_SWAP:-4g}"),
     Plant("compose version", "compose-version-obsolete", ((COMPOSE, "name: ", 'version: "3"\nname: '),), COMPOSE, "version:"),
     Plant("nginx service renamed", "compose-service-missing",
           ((COMPOSE, "  <<nginx>>:\n    build:\n      context: ./compose/nginx", "  proxy:\n    build:\n      context: ./compose/nginx"),),
@@ -447,6 +459,11 @@ def test_https_with_forwarded_scheme_needs_no_trusted_origins(example_copy):
 # init.sql uses `ALTER USER … IDENTIFIED WITH mysql_native_password BY`, not `GRANT … IDENTIFIED BY`
 # (its GRANT has no password), so that defect is covered by the catalogue above, not here.
 TUTORIAL_DEFECTS = [
+    # every service keeps Docker's default capabilities on a writable root filesystem
+    ("compose-confinement-removed", "docker-compose.yml", 18),
+    ("compose-confinement-removed", "docker-compose.yml", 30),
+    ("compose-confinement-removed", "docker-compose.yml", 44),
+    ("compose-confinement-removed", "docker-compose.yml", 64),
     # compose `version:` (obsolete)
     ("compose-version-obsolete", "docker-compose.yml", 1),
     # DB and Redis ports published to the world

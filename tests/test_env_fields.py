@@ -19,6 +19,7 @@ BAD = {
     "COMPOSE_PROJECT_NAME": ("!!!", "Cannot make a Compose project name from '!!!'."),
     "DOMAINS": ("example..com", "--domain 'example..com' is not a valid domain name."),
     "TLS": ("on", "Unknown TLS mode 'on' (from TLS in .env or --tls)."),
+    "TLS_PROFILE": ("old", "Unknown TLS profile 'old' (from TLS_PROFILE in .env or --tls-profile)."),
     "DJANGO_ALLOWED_HOSTS": ("localhost,bad host", "'bad host' is not a valid host name for ALLOWED_HOSTS."),
     "HTTP_PORT": ("eighty", "HTTP_PORT 'eighty' is not a port number (from .env or --port)."),
     "HTTPS_PORT": ("70000", "HTTPS_PORT '70000' is not a port number (from .env or --https-port)."),

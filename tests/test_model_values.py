@@ -155,6 +155,29 @@ def test_tls_modes(project):
     refused(project, "TLS", {"TLS": "self-signed"})  # no domain to make a certificate for
 
 
+def test_tls_profiles(project):
+    """Mozilla's profiles: intermediate by default, modern on request and kept by .env; the self-signed
+    certificate lives as long as the profile allows."""
+    stack = build(project, domains=("example.com",))
+    assert (stack.tls_profile, stack.tls_settings.protocols, stack.tls_settings.certificate_days) == (
+        "intermediate", "TLSv1.2 TLSv1.3", 365)
+    modern = build(project, {"TLS_PROFILE": "modern"}, domains=("example.com",))
+    assert (modern.tls_settings.protocols, modern.tls_settings.ciphers, modern.tls_settings.certificate_days) == (
+        "TLSv1.3", "", 90)
+    assert build(project, {"TLS_PROFILE": "modern"}, tls_profile="intermediate").tls_profile == "intermediate"
+    assert modern.env()["TLS_PROFILE"] == "modern"
+    refused(project, "TLS_PROFILE", tls_profile="old")
+
+
+def test_the_printed_address_is_the_first_domain_in_https_mode(project):
+    """nginx answers 400 to any name but the domains: the address to open is the first one's."""
+    https = build(project, domains=("example.com", "www.example.com"), https_port=8443)
+    assert (https.site_url, https.base_url) == ("https://example.com:8443/", "https://127.0.0.1:8443/")
+    assert build(project, domains=("example.com",)).site_url == "https://example.com/"
+    plain = build(project, http_port=8080)
+    assert plain.site_url == plain.base_url == "http://127.0.0.1:8080/"
+
+
 def test_hsts_only_for_provided_certificates(project):
     provided = build(project, domains=("example.com",))
     assert provided.hsts_seconds == 31536000

@@ -4,9 +4,11 @@ files made by this host's openssl, so init, up and check can tell problems apart
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from helpers import unique_name
 
@@ -26,10 +28,10 @@ def test_the_openssl_commands_as_data():
                                            timeout=60)
     assert host.x509_expired(CERT).argv == ("openssl", "x509", "-in", str(CERT), "-noout", "-checkend", "0")
     assert host.x509_names(CERT).argv == ("openssl", "x509", "-in", str(CERT), "-noout", "-ext", "subjectAltName")
-    made = host.self_signed(CERT, KEY, 825, ("shop.test", "www.shop.test"))
+    made = host.self_signed(CERT, KEY, 365, ("shop.test", "www.shop.test"))
     assert made == Command((
         "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", str(KEY), "-out", str(CERT), "-days", "825", "-subj", "/CN=shop.test",
+        "-keyout", str(KEY), "-out", str(CERT), "-days", "365", "-subj", "/CN=shop.test",
         "-addext", "subjectAltName=DNS:shop.test,DNS:www.shop.test",
         "-addext", "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=serverAuth"), timeout=60)
 
@@ -44,6 +46,14 @@ def https_stack(example_copy):
     stack, _ = run_init(example_copy, options(), force=False)
     assert tls.problems(stack) == []
     return stack
+
+
+@pytest.mark.parametrize("profile,days", [("intermediate", 365), ("modern", 90)])
+def test_self_signed_certificate_lives_as_long_as_the_profile_allows(example_copy, profile, days):
+    """Mozilla's longest certificate lives (366 and 90 days), which sslyze's --mozilla_config checks."""
+    stack, _ = run_init(example_copy, replace(options(), tls_profile=profile), force=False)
+    cert = x509.load_pem_x509_certificate(tls.cert_paths(stack)[0].read_bytes())
+    assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days == days
 
 
 def other_pair(folder: Path, domain: str) -> tuple[Path, Path]:

@@ -10,7 +10,7 @@ import click
 
 from . import __version__, ui
 from .errors import DjstackError
-from .model import IMAGE_SOURCES, TLS_MODES, StackOptions
+from .model import CSP_MODES, IMAGE_SOURCES, TLS_MODES, TLS_PROFILES, StackOptions
 from .releases import DEFAULT_KEEP, DEFAULT_TIMEOUT
 
 FOLDER = click.argument(
@@ -69,10 +69,18 @@ def main() -> None:
               help="off: plain HTTP. provided: your certificate in compose/nginx/ssl/fullchain.pem and "
                    "privkey.pem (e.g. Let's Encrypt's). self-signed: init makes one, for testing. "
                    "Default: provided with --domain, else off (or what .env recorded).")
+@click.option("--tls-profile", type=click.Choice(tuple(TLS_PROFILES)),
+              help="Mozilla's TLS profile: intermediate (TLS 1.2 and 1.3) or modern (TLS 1.3 only, for clients "
+                   "from 2018 on; a self-signed certificate then lives 90 days). Default: intermediate.")
 @click.option("--https-port", type=click.IntRange(1, 65535), help="Host port for HTTPS. Default: 443.")
 @click.option("--hsts-seconds", type=click.IntRange(0), metavar="SECONDS",
               help="HSTS max-age with --tls provided (0 = off). Default: 31536000 (a year). "
                    "Always off for self-signed certificates.")
+@click.option("--csp", type=click.Choice(CSP_MODES),
+              help="Content-Security-Policy nginx adds where Django sends none: default (restricts plugins, "
+                   "<base>, form targets and framing), strict-report-only (that, and reports what strict "
+                   "would block), strict (only the site's own scripts and styles, no inline code). "
+                   "Default: default.")
 @click.option("--name", help="Compose project name. Default: the project folder's name.")
 @click.option("--python", "python", metavar="X.Y",
               help="The Python the web image runs. Default: what the project asks for (.python-version, "
@@ -88,8 +96,8 @@ def main() -> None:
 @click.option("--force", is_flag=True,
               help="Replace files that differ from what djstack would write, keeping each as FILE.bak.")
 @handles_errors
-def init(folder, image_source, hosts, http_port, http_bind, domains, tls, https_port, hsts_seconds, name,
-         python, settings, pip_index_url, pip_ca_bundle, debian_mirror, force):
+def init(folder, image_source, hosts, http_port, http_bind, domains, tls, tls_profile, https_port, hsts_seconds, csp,
+         name, python, settings, pip_index_url, pip_ca_bundle, debian_mirror, force):
     """Write the stack's files into the Django project in FOLDER (default: here).
 
     Existing files are never overwritten unless --force. Re-running keeps .env's secrets and choices.
@@ -110,8 +118,10 @@ def init(folder, image_source, hosts, http_port, http_bind, domains, tls, https_
         debian_mirror=debian_mirror,
         domains=tuple(domains),
         tls=tls,
+        tls_profile=tls_profile,
         https_port=https_port,
         hsts_seconds=hsts_seconds,
+        csp=csp,
         python=python,
         settings=settings,
     )
@@ -123,7 +133,7 @@ def init(folder, image_source, hosts, http_port, http_bind, domains, tls, https_
         note = f" (previous kept as {result.backup})" if result.backup else ""
         ui.say(f"  {result.action:<9} {result.path}{note}")
     if stack.https:
-        ui.say(f"HTTPS ({stack.tls}) for {', '.join(stack.domains)}: certificate "
+        ui.say(f"HTTPS ({stack.tls}, TLS profile {stack.tls_profile}) for {', '.join(stack.domains)}: certificate "
                f"{stack.tls_files.folder}/{stack.tls_files.cert}, key {stack.tls_files.folder}/{stack.tls_files.key}.")
     ui.ok(f"Stack written. Next: djstack up {folder}")
 
@@ -139,7 +149,7 @@ def up(folder):
 
     stack = load_initialised(folder)
     run_up(stack, read_env(stack.env_path))
-    ui.say(f"[bold]{stack.name}[/] is up: [bold]{stack.base_url}[/]")
+    ui.say(f"[bold]{stack.name}[/] is up: [bold]{stack.site_url}[/]")
 
 
 @main.command()

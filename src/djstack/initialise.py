@@ -125,6 +125,12 @@ def decisions(stack: Stack) -> list[tuple[str, str]]:
         own = ", ".join(placement.own_docker_files(p.root)) or "its own Docker files"
         said.append(("stack", f"in {stack.stack_dir}/, because the project has {own} of its own (left as they are); "
                               f"plain Compose: cd {stack.dir} && docker compose up -d"))
+    if p.own_csp:
+        said.append(("headers", f"the project's own Content-Security-Policy ({p.own_csp} in MIDDLEWARE): nginx "
+                                "adds none to Django's answers, only to the files it serves itself"))
+    else:
+        said.append(("headers", f"Content-Security-Policy {stack.csp} and a Permissions-Policy on every answer "
+                                "(nginx; a header Django sets itself is kept instead)"))
     if p.asgi:
         said.append(("asgi", p.asgi.statement))
     for v in stack.project_env:

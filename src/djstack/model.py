@@ -57,6 +57,7 @@ class Paths:
     nginx_logs: str = "/var/log/nginx"
     nginx_conf: str = "/etc/nginx/nginx.conf"  # the image's copy of compose/nginx/nginx.conf
     nginx_ssl: str = "/etc/nginx/ssl"
+    nginx_public_roots: str = "/etc/ssl/certs/ca-certificates.crt"  # both nginx images' ca-certificates
     nginx_upstream: str = "/etc/nginx/upstream"  # web.conf: which web container nginx sends requests to
     acme_webroot: str = "/var/www/acme"  # certbot --webroot writes challenges here (host: compose/nginx/acme)
     mysql_conf: str = "/etc/mysql/conf.d/djstack.cnf"  # an extra file, never the image's main config
@@ -127,6 +128,37 @@ TLS_MODES = ("off", "provided", "self-signed")
 DEFAULT_HSTS_SECONDS = 31536000
 
 
+#: Key exchange groups offered, preferred first (OpenSSL's group list): the hybrid post-quantum one,
+#: then Mozilla's three. X25519MLKEM768 comes with OpenSSL 3.5, which both image sets' nginx links
+#: (Debian trixie's; the official nginx:1.28 is built on trixie since 1.28.1); its "?" lets a 3.5 built
+#: without it skip it. An OpenSSL before 3.5 refuses the whole list, and nginx does not start.
+TLS_GROUPS = ("?X25519MLKEM768", "X25519", "prime256v1", "secp384r1")
+
+
+@dataclass(frozen=True)
+class TlsProfile:
+    """One of Mozilla's server-side TLS profiles (ssl-config.mozilla.org, the guidelines sslyze's
+    --mozilla_config checks) as nginx takes it. TLS 1.3's three suites are OpenSSL's default in both."""
+
+    protocols: str  # nginx ssl_protocols
+    ciphers: str  # TLS 1.2's suites (OpenSSL names), forward-secret AEAD only; "" without TLS 1.2
+    certificate_days: int  # the profile's longest certificate life: the self-signed certificate's
+    groups: tuple[str, ...] = TLS_GROUPS  # nginx ssl_ecdh_curve
+
+
+#: --tls-profile: intermediate (TLS 1.2 and 1.3: clients from Firefox 27, Chrome 31, IE 11, Safari 9 on) or
+#: modern (TLS 1.3 only: Firefox 63, Chrome 70, Safari 12.1 on). Mozilla's longest certificate lives are
+#: 366 and 90 days.
+TLS_PROFILES = {
+    "intermediate": TlsProfile(
+        "TLSv1.2 TLSv1.3",
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",
+        365),
+    "modern": TlsProfile("TLSv1.3", "", 90),
+}
+
+
 @dataclass(frozen=True)
 class StackFiles:
     """The stack's files and folders on the host, relative to the stack folder (Stack.dir; Stack.path
@@ -192,10 +224,81 @@ MEDIA_INLINE_TYPES = (("image/jpeg", "jpg jpeg"), ("image/png", "png"), ("image/
 #: POSTs a minute per client address to the admin login (nginx limit_req); 0 turns the limit off.
 DEFAULT_LOGIN_RATE = 10
 
+#: --csp: the Content-Security-Policy nginx sends where Django sends none. "default" restricts only
+#: what no ordinary Django page needs (plugins, <base>, form targets off HTTPS, framing);
+#: "strict-report-only" enforces that and reports (in the browser's console) what "strict" would
+#: block; "strict" allows only the site's own scripts, styles, fonts and frames, and no inline code.
+CSP_MODES = ("default", "strict-report-only", "strict")
+#: The default policy. form-action allows any https: target, because a login or payment form may post
+#: to, or be redirected to, another site (OAuth, a payment provider), which Chrome checks as well.
+CSP_DEFAULT = ("object-src 'none'", "base-uri 'self'", "form-action 'self' https:")
+#: The strict policy (the admin has no inline script, style or handler: it keeps working under it).
+CSP_STRICT = ("default-src 'self'", "img-src 'self' data:", "object-src 'none'", "base-uri 'self'",
+              "form-action 'self'")
+#: Powerful features no ordinary site uses, off for the page and every frame in it. Payment stays
+#: allowed (a payment provider's frame asks for it).
+PERMISSIONS_POLICY = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+                      "microphone=(), usb=()")
+
+
+@dataclass(frozen=True)
+class CspHeader:
+    """A Content-Security-Policy header nginx sends: its name, the nginx variable that holds it for
+    Django's answers, and its policy without frame-ancestors (nginx adds that, see nginx.conf)."""
+
+    name: str
+    var: str
+    policy: str
+
+    def value(self, frame_ancestors: str) -> str:
+        return f"{self.policy}; frame-ancestors {frame_ancestors}"
+
+
 #: Resource limits per service: (memory, pids), recorded in .env as <SERVICE>_MEM_LIMIT / _PIDS_LIMIT.
 #: Generous enough for the defaults (uWSGI's processes, InnoDB's buffer pool), tight enough that one
 #: runaway service cannot take the host's memory or fork without end.
 DEFAULT_LIMITS = {"web": ("1g", 512), "nginx": ("256m", 256), "db": ("1g", 512), "redis": ("512m", 128)}
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """What a service may do once Docker's default capabilities are dropped (`cap_drop: [ALL]`) and its
+    root filesystem is read-only: the capabilities it gets back, the tmpfs folders it writes to (each
+    (path, size, why); tmpfs is memory, counted in the service's mem_limit) and the user it runs as
+    (None: the image's own)."""
+
+    capabilities: tuple[tuple[str, str], ...] = ()  # (capability, why)
+    tmpfs: tuple[tuple[str, str, str], ...] = ()
+    user: str | None = None
+
+
+#: nginx's page cache (uwsgi_cache_path max_size), in its /tmp tmpfs beside the request bodies, and how
+#: much of one response may wait there (uwsgi_max_temp_file_size; beyond it nginx reads from uWSGI only
+#: as fast as the client takes it).
+NGINX_PAGE_CACHE = "64m"
+NGINX_RESPONSE_FILE = "16m"
+
+#: Per service. A capability is added back only for a root process that cannot do its work without it;
+#: web, db and redis run as their own users from the start and need none. Binding 80/443 needs no
+#: NET_BIND_SERVICE: nginx's net.ipv4.ip_unprivileged_port_start is 0 (docker-compose.yml).
+CONFINEMENT = {
+    "web": Confinement(tmpfs=(("/tmp", "128m", "uploads over 2.5 MB (Django's temporary files)"),)),
+    "nginx": Confinement(
+        capabilities=(
+            ("CHOWN", "the master gives its temporary folders in /tmp to the workers' user"),
+            ("DAC_OVERRIDE", "the master writes the log folder and reads the key of the deploying user"),
+            ("SETGID", "the master starts the workers as group www-data"),
+            ("SETUID", "the master starts the workers as user www-data: they keep no capability"),
+        ),
+        tmpfs=(("/tmp", "128m",
+                f"bodies, responses (up to {NGINX_RESPONSE_FILE} each), the {NGINX_PAGE_CACHE} page cache"),
+               ("/run", "1m", "nginx.pid"))),
+    "db": Confinement(
+        tmpfs=(("/run/mysqld", "1m", "the server's socket and pid file"),
+               ("/tmp", "256m", "temporary tables and sort files")),
+        user="mysql"),
+    "redis": Confinement(user="redis"),
+}
 
 
 #: Placeholders by the type a setting reads a variable as: collectstatic imports the settings at build
@@ -239,13 +342,18 @@ class Stack:
     max_upload_mb: int = 10
     domains: tuple[str, ...] = ()  # --domain: the names the certificate covers (HTTPS mode)
     tls: str = "off"
+    tls_profile: str = "intermediate"  # a key of TLS_PROFILES
     https_port: int = 443
     hsts_seconds: int = 0
     limits: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    confinement: Mapping[str, Confinement] = field(default_factory=lambda: CONFINEMENT)
+    nginx_page_cache: str = NGINX_PAGE_CACHE
+    nginx_response_file: str = NGINX_RESPONSE_FILE
     project_env: tuple[ProjectVariable, ...] = ()
     web_release: str = "latest"  # the live release's image tag (`djstack deploy` records it)
     previous_release: str = ""  # the one live before it (PREVIOUS_KEY)
     login_rate: int = DEFAULT_LOGIN_RATE
+    csp: str = "default"  # CSP_MODES
     # How long db may take to accept connections after a start (a first start initialises the data
     # folder): its healthcheck's start_period, and how long web's entrypoint waits for it.
     db_start_seconds: int = 180
@@ -268,6 +376,10 @@ class Stack:
         return self.tls != "off"
 
     @property
+    def tls_settings(self) -> TlsProfile:
+        return TLS_PROFILES[self.tls_profile]
+
+    @property
     def https_port_suffix(self) -> str:
         """':PORT' in https:// URLs when the published HTTPS port is not 443."""
         return "" if self.https_port == 443 else f":{self.https_port}"
@@ -279,6 +391,12 @@ class Stack:
             return f"https://{host}{self.https_port_suffix}/"
         port = "" if self.http_port == 80 else f":{self.http_port}"
         return f"http://{host}{port}/"
+
+    @property
+    def site_url(self) -> str:
+        """The site's address for a person: in HTTPS mode at its first domain (nginx answers 400 to any
+        other name), else base_url."""
+        return f"https://{self.domains[0]}{self.https_port_suffix}/" if self.https else self.base_url
 
     @property
     def csrf_trusted_origins(self) -> tuple[str, ...]:
@@ -389,6 +507,16 @@ class Stack:
         """The Strict-Transport-Security header nginx sends when HSTS is on."""
         return f"max-age={self.hsts_seconds}; includeSubDomains"
 
+    @property
+    def csp_headers(self) -> tuple[CspHeader, ...]:
+        """The Content-Security-Policy headers of the --csp mode (strict upgrades http: URLs under HTTPS)."""
+        strict = "; ".join(CSP_STRICT + (("upgrade-insecure-requests",) if self.https else ()))
+        enforced = CspHeader("Content-Security-Policy", "$djstack_csp",
+                             strict if self.csp == "strict" else "; ".join(CSP_DEFAULT))
+        if self.csp == "strict-report-only":
+            return enforced, CspHeader("Content-Security-Policy-Report-Only", "$djstack_csp_report_only", strict)
+        return (enforced,)
+
     def url_path(self, django_url: str) -> str | None:
         """STATIC_URL/MEDIA_URL as an nginx location ('/static/'); None when it is a full URL (CDN)."""
         if re.match(r"^[a-z]+://", django_url) or django_url.startswith("//"):
@@ -413,9 +541,11 @@ class Stack:
             "HTTP_PORT": str(self.http_port),
             "DOMAINS": ",".join(self.domains),
             "TLS": self.tls,
+            "TLS_PROFILE": self.tls_profile,
             "HTTPS_PORT": str(self.https_port),
             "HSTS_SECONDS": str(self.hsts_seconds),
             "ADMIN_LOGIN_RATE": str(self.login_rate),
+            "CSP": self.csp,
             "DJANGO_ALLOWED_HOSTS": ",".join(self.hosts),
             "DJANGO_CSRF_TRUSTED_ORIGINS": ",".join(self.csrf_trusted_origins),
             "MYSQL_DATABASE": self.db_name,
@@ -496,8 +626,10 @@ class StackOptions:
     debian_mirror: str | None = None
     domains: tuple[str, ...] = ()
     tls: str | None = None
+    tls_profile: str | None = None
     https_port: int | None = None
     hsts_seconds: int | None = None
+    csp: str | None = None  # --csp
     python: str | None = None  # --python X.Y
     settings: str | None = None  # --settings MODULE: the project's production settings
 
@@ -564,6 +696,7 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         limits[svc] = (parse_memory(recorded.get(mem_key) or mem, mem_key),
                        parse_pids(recorded.get(pids_key) or str(pids), pids_key))
     login_rate = parse_login_rate(recorded.get("ADMIN_LOGIN_RATE") or str(DEFAULT_LOGIN_RATE))
+    csp = parse_csp(pick(options.csp, "CSP", "default"))
     project_env = tuple(
         ProjectVariable(read.name, f"{_relative(read.file, project.root)}:{read.line}", read.kind,
                         recorded.get(read.name, ""))
@@ -591,10 +724,12 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         debian_mirror=pick(options.debian_mirror, "DEBIAN_MIRROR", ""),
         domains=domains,
         tls=tls,
+        tls_profile=parse_tls_profile(pick(options.tls_profile, "TLS_PROFILE", "intermediate")),
         https_port=https_port,
         hsts_seconds=hsts,
         limits=limits,
         login_rate=login_rate,
+        csp=csp,
         project_env=project_env,
         web_release=recorded.get("WEB_RELEASE") or "latest",
         previous_release=recorded.get(PREVIOUS_KEY, ""),
@@ -659,6 +794,13 @@ def parse_tls(text: str, domains: tuple[str, ...]) -> str:
     return text
 
 
+def parse_tls_profile(text: str) -> str:
+    if text not in TLS_PROFILES:
+        raise BadEnvEntry("TLS_PROFILE", f"Unknown TLS profile {text!r} (from TLS_PROFILE in .env or --tls-profile).",
+                          f"Use one of: {', '.join(TLS_PROFILES)}.")
+    return text
+
+
 def parse_port(value, key: str, option: str) -> int:
     text = str(value)
     if not text.isdigit() or not 0 < int(text) < 65536:
@@ -687,6 +829,13 @@ def parse_login_rate(text: str) -> int:
         raise BadEnvEntry("ADMIN_LOGIN_RATE", f".env: ADMIN_LOGIN_RATE={text!r} is not a number.",
                           "Use the number of login POSTs a minute per address, or 0 for no limit.")
     return int(text)
+
+
+def parse_csp(text: str) -> str:
+    if text not in CSP_MODES:
+        raise BadEnvEntry("CSP", f"Unknown CSP mode {text!r} (from CSP in .env or --csp).",
+                          f"Use one of: {', '.join(CSP_MODES)}.")
+    return text
 
 
 _MEMORY = re.compile(r"^[1-9][0-9]*[kmg]?$")
@@ -749,8 +898,10 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "DJANGO_ALLOWED_HOSTS": lambda text: parse_hosts(_listed(text)),
     "HTTP_PORT": lambda text: parse_port(text, "HTTP_PORT", "--port"),
     "HTTPS_PORT": lambda text: parse_port(text, "HTTPS_PORT", "--https-port"),
+    "TLS_PROFILE": parse_tls_profile,
     "HSTS_SECONDS": parse_hsts,
     "ADMIN_LOGIN_RATE": parse_login_rate,
+    "CSP": parse_csp,
     **{mem: partial(parse_memory, key=mem) for mem, _ in map(limit_keys, DEFAULT_LIMITS)},
     **{pids: partial(parse_pids, key=pids) for _, pids in map(limit_keys, DEFAULT_LIMITS)},
 }

@@ -15,7 +15,7 @@ import jinja2
 
 from .errors import DjstackError
 from .files import atomic_write
-from .model import MEDIA_INLINE_TYPES, SECRET_KEYS, Stack
+from .model import MEDIA_INLINE_TYPES, PERMISSIONS_POLICY, SECRET_KEYS, Stack
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("djstack", "templates"),
@@ -83,7 +83,7 @@ RULES: dict[str, list[FileRule]] = {
     "compose/web/build-hook.sh.j2": [FileRule(mode=0o755, keep=True)],
     "compose/nginx/nginx.conf.j2": [FileRule(values=lambda s: dict(
         static_location=s.url_path(s.project.static_url), media_location=s.url_path(s.project.media_url),
-        media_types=MEDIA_INLINE_TYPES))],
+        media_types=MEDIA_INLINE_TYPES, permissions_policy=PERMISSIONS_POLICY))],
     "compose/nginx/acme/gitignore.j2": [FileRule(only=lambda s: s.https)],
 }
 

@@ -17,8 +17,6 @@ from .errors import ProgramMissing, TlsProblem
 from .execute import Command
 from .model import Stack
 
-SELF_SIGNED_DAYS = 825
-
 
 def _openssl(command: Command) -> execute.Result:
     try:
@@ -45,7 +43,7 @@ def make_self_signed(stack: Stack) -> bool:
     tmp_cert, tmp_key = cert.with_name(".new-" + cert.name), key.with_name(".new-" + key.name)
     old_umask = os.umask(0o077)  # the key is never readable by others, not even for a moment
     try:
-        proc = _openssl(host.self_signed(tmp_cert, tmp_key, SELF_SIGNED_DAYS, stack.domains))
+        proc = _openssl(host.self_signed(tmp_cert, tmp_key, stack.tls_settings.certificate_days, stack.domains))
         if proc.returncode != 0:
             raise TlsProblem("openssl", f"openssl could not make a self-signed certificate:\n{proc.stderr.strip()}",
                              f"Put your own {stack.tls_files.cert} and {stack.tls_files.key} in "

@@ -14,7 +14,6 @@ import tarfile
 import pytest
 import requests
 
-import stacks as e2e
 from stacks import DOMAINS, container, http, https, tls_handshake
 from djstack.envfile import read_env
 from djstack.model import SECRET_KEYS
@@ -174,35 +173,3 @@ def test_no_secret_in_images_or_container_config(https_stack):
         if image.endswith("-web"):
             assert "app/manage.py" in paths  # the scan did see the project's files
             assert not [p for p in paths if p.startswith("app/compose/nginx/ssl/") or p == "app/.env"]
-
-
-# Provided certificates: HSTS on ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def provided_stack(tmp_path_factory):
-    """--tls provided with a certificate put in compose/nginx/ssl/ by hand, as a person would."""
-    stack = e2e.new_https_stack(tmp_path_factory.mktemp("e2e-provided"), "--tls", "provided", "--hsts-seconds", "600",
-                                domains=DOMAINS[:1])
-    ssl_dir = stack.root / "compose/nginx/ssl"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-                    "-keyout", ssl_dir / "privkey.pem", "-out", ssl_dir / "fullchain.pem",
-                    "-subj", f"/CN={DOMAINS[0]}", "-addext", f"subjectAltName=DNS:{DOMAINS[0]}"],
-                   check=True, capture_output=True)
-    try:
-        stack.djstack("up", str(stack.root))
-        yield stack
-    finally:
-        e2e.remove(stack)
-
-
-def test_provided_certificate_gets_hsts(provided_stack):
-    for path in ("/", "/static/gallery/site.css", "/no-such-page/"):
-        response = https(provided_stack, path)
-        assert response.headers["Strict-Transport-Security"] == "max-age=600; includeSubDomains", path
-    # Only over HTTPS: the plain-HTTP redirect carries none (browsers ignore it there anyway).
-    assert "Strict-Transport-Security" not in http(provided_stack, "/").headers
-    proc = provided_stack.compose("exec", "-T", "web", "python", "manage.py", "check", "--deploy")
-    output = (proc.stdout + proc.stderr).strip()
-    print(output)
-    assert "System check identified no issues" in output and "WARNING" not in output

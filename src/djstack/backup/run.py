@@ -199,10 +199,10 @@ def _load_database(compose: Compose, stack: Stack, dump: Path) -> None:
 
 
 def _replace_media(compose: Compose, stack: Stack, media: Path) -> int:
-    """Unpack into a staging folder inside the volume, then swap it in; owner = the app user."""
+    """Unpack into a staging folder inside the volume, then swap it in, as the app user."""
     # web is stopped: a one-off container of the same service mounts the same media volume.
-    out = _run_fed(commands.replace_media(compose.project, stack.services.web, stack.paths.media,
-                                                 stack.user.name, media), "unpacking the media")
+    out = _run_fed(commands.replace_media(compose.project, stack.services.web, stack.paths.media, media),
+                   "unpacking the media")
     return int(out.split()[-1]) if out.split() else 0
 
 

@@ -89,9 +89,9 @@ def exec(project: Project, service: str, argv: Sequence[str], *, stdin: bytes | 
 
 
 def one_off(project: Project, service: str, argv: Sequence[str], *, stdin: Path | None = None,
-            timeout: float | None = None, as_root_shell: bool = False) -> Command:
-    """Run `argv` in a new container of the service, without its dependencies, removed afterwards.
-    as_root_shell: as root, with `sh` as the entrypoint (argv are then sh's arguments)."""
-    root = ["--user", "root", "--entrypoint", "sh"] if as_root_shell else []
-    return compose(project, "run", "--rm", "--no-deps", "-T", *root, service, *argv, stdin=stdin,
+            timeout: float | None = None, sh_entrypoint: bool = False) -> Command:
+    """Run `argv` in a new container of the service (its user, its confinement), without its
+    dependencies, removed afterwards. sh_entrypoint: `sh` as the entrypoint (argv are sh's arguments)."""
+    entrypoint = ["--entrypoint", "sh"] if sh_entrypoint else []
+    return compose(project, "run", "--rm", "--no-deps", "-T", *entrypoint, service, *argv, stdin=stdin,
                    timeout=timeout)

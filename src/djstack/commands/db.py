@@ -58,7 +58,7 @@ def media_tar(project: Project, web: str, media: str) -> Command:
     return exec(project, web, ["tar", "-C", media, "-c", "."], timeout=None)
 
 
-def replace_media(project: Project, web: str, media: str, owner: str, tar_file: Path) -> Command:
-    """Replace the media folder with the tar in `tar_file` and give it to `owner`; prints the file
-    count. A one-off container: web is stopped meanwhile, and the volume is the same."""
-    return one_off(project, web, shell("media-replace.sh", media, owner)[1:], stdin=tar_file, as_root_shell=True)
+def replace_media(project: Project, web: str, media: str, tar_file: Path) -> Command:
+    """Replace the media folder with the tar in `tar_file`; prints the file count. A one-off container
+    as web's user (who then owns every file): web is stopped meanwhile, and the volume is the same."""
+    return one_off(project, web, shell("media-replace.sh", media)[1:], stdin=tar_file, sh_entrypoint=True)

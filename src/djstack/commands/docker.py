@@ -77,8 +77,10 @@ def exec_in(container: str, argv: Sequence[str], timeout: float = 30) -> Command
 
 
 def read_from_image(image: str, path: str) -> Command:
-    """A file of an image, on stdout, from a throwaway container of it."""
-    return docker("run", "--rm", "--entrypoint", "cat", image, path, timeout=120)
+    """A file of an image, on stdout, from a throwaway container of it: no capability, no network, nothing
+    written."""
+    return docker("run", "--rm", "--cap-drop", "ALL", "--network", "none", "--read-only", "--entrypoint", "cat",
+                  image, path, timeout=120)
 
 
 def import_rootfs(tarball: Path, image: str, changes: Sequence[str], message: str, timeout: float) -> Command:

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import DjstackError, NotDjangoProject
 from . import placement
-from .apps import AsgiInfo, asgi_info, uses_gis
+from .apps import AsgiInfo, asgi_info, own_csp, uses_gis
 from .envreads import EnvRead, env_reads
 from .settings import choose_settings, locate_wsgi
 from .buildsteps import JsBuild, ManageStep, build_steps
@@ -47,6 +47,7 @@ class DjangoProject:
     js_build: JsBuild | None = None  # a package.json build, run in a Node stage of the image
     own_static_storage: bool = False  # the settings choose their static files storage (whitenoise…)
     python_request: PythonRequest | None = None  # the Python version a project file asks for
+    own_csp: str | None = None  # the middleware sending the project's own Content-Security-Policy
 
     @property
     def overlay_module(self) -> str:
@@ -94,6 +95,7 @@ def detect(folder: Path, settings: str | None = None) -> DjangoProject:
         manage_steps=tuple(steps),
         js_build=js_build,
         own_static_storage=own_static_storage(settings_file, app_dir),
+        own_csp=own_csp(settings_file, app_dir),
     )
 
 

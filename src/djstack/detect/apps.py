@@ -1,8 +1,9 @@
-"""What the settings say about the app: its INSTALLED_APPS, GeoDjango, and an ASGI side.
+"""What the settings say about the app: its INSTALLED_APPS, GeoDjango, its own CSP, and an ASGI side.
 
-GeoDjango needs GDAL/GEOS/PROJ in the image; the stack serves WSGI (uWSGI), so a project built
-around websockets or a custom asgi.py must be told what will not work. Read statically through the
-settings evaluator (every branch), never imported.
+GeoDjango needs GDAL/GEOS/PROJ in the image; nginx adds no Content-Security-Policy to the answers of
+a project that makes its own; the stack serves WSGI (uWSGI), so a project built around websockets or
+a custom asgi.py must be told what will not work. Read statically through the settings evaluator
+(every branch), never imported.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .evaluate import Environment, Evaluator, Module, items_of
+from .evaluate import Environment, Evaluator, Module, items_of, known
 from .pysource import called, is_str, module_file, parse, relative_path
 
 #: Database URL schemes of GeoDjango's backends (dj-database-url, django-environ).
@@ -23,13 +24,13 @@ def installed_apps(settings_file: Path, app_dir: Path) -> list[str]:
     """Every app name INSTALLED_APPS can hold, across the import chain: literal lists and tuples,
     names of other lists (DJANGO_APPS + THIRD_PARTY_APPS), `*spread`, `+=`, append/insert/extend.
     Both branches of an if count (an app installed only `if DEBUG:` is still listed)."""
-    return _apps(_app_lists(settings_file, app_dir)[1])
+    return _apps(_any_branch(settings_file, app_dir)[1])
 
 
 def uses_gis(settings_file: Path, app_dir: Path) -> bool:
     """GeoDjango: django.contrib.gis installed, or a GIS database backend named anywhere in the
     settings' chain (an ENGINE "django.contrib.gis.db.backends.…", a postgis:// URL default)."""
-    evaluator, module = _app_lists(settings_file, app_dir)
+    evaluator, module = _any_branch(settings_file, app_dir)
     if any(app == "django.contrib.gis" or app.startswith("django.contrib.gis.") for app in _apps(module)):
         return True
     for file in evaluator.files:
@@ -39,7 +40,28 @@ def uses_gis(settings_file: Path, app_dir: Path) -> bool:
     return False
 
 
-def _app_lists(settings_file: Path, app_dir: Path) -> tuple[Evaluator, Module]:
+#: Middleware that sets a Content-Security-Policy, and the settings holding its policies (django-csp
+#: has a default policy of its own: it always sends one).
+CSP_MIDDLEWARE = {
+    "django.middleware.csp.ContentSecurityPolicyMiddleware": ("SECURE_CSP", "SECURE_CSP_REPORT_ONLY"),
+    "csp.middleware.CSPMiddleware": (),
+}
+
+
+def own_csp(settings_file: Path, app_dir: Path) -> str | None:
+    """The middleware through which the project sends its own Content-Security-Policy, or None.
+    Django's own (6.0) sends nothing while its two settings are empty, so it counts only when one of
+    them may hold a policy (a value the reader cannot know counts: doubt keeps the project's own)."""
+    module = _any_branch(settings_file, app_dir)[1]
+    for name in items_of(module.values.get("MIDDLEWARE", [])):
+        if name in CSP_MIDDLEWARE:
+            settings = CSP_MIDDLEWARE[name]
+            if not settings or any(not known(v) or v for v in map(module.values.get, settings)):
+                return name
+    return None
+
+
+def _any_branch(settings_file: Path, app_dir: Path) -> tuple[Evaluator, Module]:
     """The settings evaluated for what any branch could put in a list (every_branch)."""
     evaluator = Evaluator(app_dir.resolve(), Environment({}), every_branch=True)
     return evaluator, evaluator.load(settings_file.resolve())

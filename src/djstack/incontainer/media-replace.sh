@@ -1,6 +1,6 @@
-# In a one-off web container as root: replace the media folder $1 with the tar on stdin, owned by
-# user $2. Unpacked into a staging folder inside the volume first, then swapped in; prints the
-# number of files.
+# In a one-off web container, as web's own user (it owns the folder and, once unpacked, every file:
+# no root, no chown, no capability needed): replace the media folder $1 with the tar on stdin.
+# Unpacked into a staging folder inside the volume first, then swapped in; prints the number of files.
 set -e
 cd "$1"
 rm -rf .djstack-restore
@@ -9,5 +9,4 @@ tar -C .djstack-restore -x -f -
 find . -mindepth 1 -maxdepth 1 ! -name .djstack-restore -exec rm -rf {} +
 find .djstack-restore -mindepth 1 -maxdepth 1 -exec mv {} . \;
 rmdir .djstack-restore
-chown -R "$2:$2" .
 find . -type f | wc -l

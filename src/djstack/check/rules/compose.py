@@ -95,3 +95,82 @@ def redis_port_published(ctx):
             ports: ["6379:6379"]
     """
     yield from _published(ctx, ctx.stack.services.redis, "Redis")
+
+
+def _stack_services(ctx):
+    """(service in the compose file, the model's confinement of it) for each service of the stack."""
+    for key, confinement in ctx.stack.confinement.items():
+        service = ctx.service(getattr(ctx.stack.services, key))
+        if service is not None:
+            yield service, confinement
+
+
+def _texts(service, key: str) -> list[tuple[str, int]]:
+    """A list-valued key's items (interpolated, upper-cased) with their lines; a scalar counts as one item."""
+    node = service.get(key)
+    nodes = seq(node) if isinstance(node, yaml.SequenceNode) else [node] if isinstance(node, yaml.ScalarNode) else []
+    return [(service.compose.value(n).text.strip().upper(), line_of(n)) for n in nodes if isinstance(n, yaml.ScalarNode)]
+
+
+@rule("compose-privilege-added", ERROR, "compose", ("compose",))
+def privilege_added(ctx):
+    """Finds: `privileged: true` on a service of the stack, or a `cap_add` capability beyond those djstack
+    gives it (none for web, db and redis; CHOWN, DAC_OVERRIDE, SETGID and SETUID for nginx's master).
+
+    Breaks: A process that is broken into keeps what the capability allows: SYS_ADMIN mounts
+    filesystems, NET_ADMIN rewrites the network, SYS_PTRACE reads other processes' memory, and
+    `privileged` hands over the host's devices. The stack's services work without them.
+
+    Fix: Delete the line; if a process in the container really needs one, add that one alone, with a
+    comment saying why.
+
+    Example:
+          web:
+            cap_add: [SYS_ADMIN]
+    """
+    for service, confinement in _stack_services(ctx):
+        privileged = service.scalar("privileged")
+        if privileged and privileged.text.strip().lower() == "true":
+            yield Hit(service.compose.rel, service.key_line("privileged"), f"{service.name} runs privileged",
+                      "it gets every capability and the host's devices: a break-in owns the host.",
+                      f"Delete `privileged: true` from {service.name}.")
+        allowed = {cap for cap, _ in confinement.capabilities}
+        for cap, line in _texts(service, "cap_add"):
+            if cap.removeprefix("CAP_") not in allowed:
+                yield Hit(service.compose.rel, line, f"{service.name} gets capability {cap} back",
+                          f"{service.name} works without it; a process broken into would keep it.",
+                          f"Delete {cap} from {service.name}'s cap_add.")
+
+
+@rule("compose-confinement-removed", WARNING, "compose", ("compose",))
+def confinement_removed(ctx):
+    """Finds: A service of the stack without `cap_drop: [ALL]`, without `read_only: true`, or with a
+    `memswap_limit` other than its `mem_limit`.
+
+    Breaks: Without `cap_drop`, root in the container keeps Docker's 14 default capabilities (chown
+    any file, kill any process, raw sockets…); with a writable root filesystem a break-in can change
+    the container's programs; with more swap than memory a leaking service swaps the host to a crawl
+    before its limit stops it.
+
+    Fix: Put back the lines `djstack init` writes: `cap_drop: [ALL]`, `read_only: true` (with a
+    `tmpfs:` entry where the service writes), `memswap_limit` equal to `mem_limit`.
+
+    Example:
+          web:
+            read_only: false
+    """
+    for service, _ in _stack_services(ctx):
+        missing = []  # (what, the line where it is wrong or missing)
+        if "ALL" not in {cap for cap, _ in _texts(service, "cap_drop")}:
+            missing.append(("cap_drop: [ALL]", service.key_line("cap_drop")))
+        read_only = service.scalar("read_only")
+        if not read_only or read_only.text.strip().lower() != "true":
+            missing.append(("read_only: true", service.key_line("read_only")))
+        memory, swap = service.scalar("mem_limit"), service.scalar("memswap_limit")
+        if memory and (not swap or swap.text.strip().lower() != memory.text.strip().lower()):
+            missing.append(("memswap_limit = mem_limit", service.key_line("memswap_limit")))
+        if missing:
+            what = ", ".join(text for text, _ in missing)
+            yield Hit(service.compose.rel, missing[0][1] or service.line, f"{service.name} without {what}",
+                      "a break-in keeps Docker's default capabilities, a writable root, or swap.",
+                      "Write them as `djstack init` does (a tmpfs where the service writes).")

@@ -202,6 +202,42 @@ def proxy_set_header_ignored(ctx):
                       "Send them as uwsgi_param HTTP_X_FORWARDED_FOR $proxy_add_x_forwarded_for; etc.")
 
 
+#: Headers a server adds for every answer, which a location with add_header lines of its own must repeat.
+SECURITY_HEADERS = ("content-security-policy", "permissions-policy", "strict-transport-security",
+                    "x-content-type-options", "x-frame-options", "referrer-policy")
+
+
+@rule("nginx-location-drops-security-headers", WARNING, "nginx", ('nginx',))
+def location_drops_security_headers(ctx):
+    """Finds: A location nginx answers itself (files, a return) whose own add_header lines leave out a
+    security header its server or http block adds (Content-Security-Policy, Permissions-Policy,
+    Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options, Referrer-Policy).
+
+    Breaks: nginx takes add_header from the innermost level that has any: one add_header in a location
+    (a Cache-Control) silently drops every header of its server for that location's answers.
+    Locations that pass requests to web are left out: Django may send those headers itself.
+
+    Fix: Repeat the server's security add_header lines in the location.
+
+    Example:
+        add_header Content-Security-Policy "object-src 'none'" always;
+        location /downloads/ { add_header Cache-Control "public"; }
+    """
+    for server in ctx.nginx.servers if ctx.nginx else []:
+        for location, chain in server.locations():
+            own = named(chain[0], "add_header")
+            if not own or named(chain[0], "uwsgi_pass") or named(chain[0], "proxy_pass"):
+                continue
+            kept = {d.args[0].lower() for d in own if d.args}
+            dropped = [d.args[0] for d in inherited(chain[1:], "add_header")
+                       if d.args and d.args[0].lower() in SECURITY_HEADERS and d.args[0].lower() not in kept]
+            if dropped:
+                yield Hit(location.file, location.line, f"location {location.args[-1]} drops {dropped[0]}"
+                          + (f" and {len(dropped) - 1} more" if len(dropped) > 1 else ""),
+                          "Its own add_header lines replace all of its server's, for its answers.",
+                          "Repeat the server's security add_header lines in this location.")
+
+
 @rule("nginx-forwarded-proto-not-sent", ERROR, "nginx", ('nginx', 'settings'))
 def forwarded_proto_not_sent(ctx):
     """Finds: SECURE_PROXY_SSL_HEADER in the settings while nginx never sets that header for web.
