@@ -171,6 +171,19 @@ def test_acl_rules_apply_in_order(stack_dir, rules, unconfined):
     assert ("redis-user-unconfined" in found(stack_dir)) is unconfined
 
 
+@pytest.mark.parametrize("url_user, unknown", [("", True), (f"{RedisAcl().user}@", False)])
+def test_the_caches_options_name_the_user_when_its_url_does_not(stack_dir, url_user, unknown):
+    """Django passes OPTIONS to redis-py's pool, whose from_url takes the URL's user over theirs."""
+    edit(stack_dir, OVERLAY, f"redis://{RedisAcl().user}@", f"redis://{url_user}")
+    edit(stack_dir, OVERLAY, '"OPTIONS": {"password":', '"OPTIONS": {"username": "cache", "password":')
+    assert ("redis-user-unknown" in found(stack_dir)) is unknown
+
+
+def test_a_password_in_the_cache_url_wins_over_the_options(stack_dir):
+    edit(stack_dir, OVERLAY, f"redis://{RedisAcl().user}@", f"redis://{RedisAcl().user}:x9-stale-0123456789abcdef@")
+    assert "redis-password-mismatch" in found(stack_dir)
+
+
 def test_nopass_on_the_default_user_is_no_password(stack_dir):
     edit(stack_dir, COMPOSE, DEFAULT_OFF, " --user default on nopass")
     assert "redis-no-password" in found(stack_dir)

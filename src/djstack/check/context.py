@@ -271,31 +271,42 @@ class Context:
         return posixpath.normpath(posixpath.join(theirs[0].target, posixpath.relpath(root, mount.target)))
 
     @cached_property
-    def redis_password_used(self) -> tuple[str, str] | None:
-        """The password web sends to Redis, and where it is set."""
+    def _redis_cache(self):
+        """(URL parts, OPTIONS) of the default cache when it is Redis at a URL; else None. redis-py
+        takes a user or password from the URL over the one in OPTIONS (its from_url: "querystring
+        arguments always win")."""
         parts, _ = self.settings.redis_cache() if self.settings else (None, None)
         if parts is None:
             return None
         options = self.settings.value("CACHES", "default", "OPTIONS")
-        options = options if isinstance(options, dict) else {}
+        return parts, options if isinstance(options, dict) else {}
+
+    @cached_property
+    def redis_password_used(self) -> tuple[str, str] | None:
+        """The password web sends to Redis, and where it is set."""
+        if self._redis_cache is None:
+            return None
+        parts, options = self._redis_cache
+        if parts.password:
+            return parts.password, "the cache URL"
         for key in ("password", "PASSWORD"):
             if isinstance(options.get(key), str) and options[key]:
                 value = options[key]
                 source = f"{value.var} in web's environment" if isinstance(value, settings_mod.EnvStr) else "settings"
                 return str(value), source
-        return (parts.password, "the cache URL") if parts.password else ("", "none")
+        return "", "none"
 
     @cached_property
     def redis_user_used(self) -> tuple[str, str] | None:
         """The Redis user web signs in as (`default` when it names none), and where it is set."""
-        parts, _ = self.settings.redis_cache() if self.settings else (None, None)
-        if parts is None:
+        if self._redis_cache is None:
             return None
-        options = self.settings.value("CACHES", "default", "OPTIONS")
-        name = options.get("username") if isinstance(options, dict) else None
-        if isinstance(name, str) and name:
-            return str(name), "the cache's OPTIONS"
-        return (unquote(parts.username), "the cache URL") if parts.username else ("default", "no user named")
+        parts, options = self._redis_cache
+        if parts.username:
+            return unquote(parts.username), "the cache URL"
+        if isinstance(options.get("username"), str) and options["username"]:
+            return str(options["username"]), "the cache's OPTIONS"
+        return "default", "no user named"
 
     # --- nginx ------------------------------------------------------------------------------------
 
