@@ -281,32 +281,30 @@ class Context:
         options = self.settings.value("CACHES", "default", "OPTIONS")
         return parts, options if isinstance(options, dict) else {}
 
+    def _redis_sent(self, in_url: str | None, keys: tuple[str, ...]) -> tuple[str, str] | None:
+        """What web sends Redis as one credential: the cache URL's, else OPTIONS' (the first of `keys`)."""
+        if in_url:
+            return unquote(in_url), "the cache URL"
+        for key in keys:
+            value = self._redis_cache[1].get(key)
+            if isinstance(value, str) and value:
+                from_env = isinstance(value, settings_mod.EnvStr)
+                return str(value), f"{value.var} in web's environment" if from_env else "settings"
+        return None
+
     @cached_property
     def redis_password_used(self) -> tuple[str, str] | None:
         """The password web sends to Redis, and where it is set."""
         if self._redis_cache is None:
             return None
-        parts, options = self._redis_cache
-        if parts.password:
-            return parts.password, "the cache URL"
-        for key in ("password", "PASSWORD"):
-            if isinstance(options.get(key), str) and options[key]:
-                value = options[key]
-                source = f"{value.var} in web's environment" if isinstance(value, settings_mod.EnvStr) else "settings"
-                return str(value), source
-        return "", "none"
+        return self._redis_sent(self._redis_cache[0].password, ("password", "PASSWORD")) or ("", "none")
 
     @cached_property
     def redis_user_used(self) -> tuple[str, str] | None:
         """The Redis user web signs in as (`default` when it names none), and where it is set."""
         if self._redis_cache is None:
             return None
-        parts, options = self._redis_cache
-        if parts.username:
-            return unquote(parts.username), "the cache URL"
-        if isinstance(options.get("username"), str) and options["username"]:
-            return str(options["username"]), "the cache's OPTIONS"
-        return "default", "no user named"
+        return self._redis_sent(self._redis_cache[0].username, ("username",)) or ("default", "no user named")
 
     # --- nginx ------------------------------------------------------------------------------------
 
