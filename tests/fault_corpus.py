@@ -95,9 +95,10 @@ FAULTS: dict[str, Fault] = {
                                 shows=(r"2005",), never=("db-not-running",)),
     # --- redis ----------------------------------------------------------------------------------------
     # The files disagree (web's REDIS_PASSWORD in docker-compose.yml is not .env's): djstack check's
-    # finding is the cause, the NOAUTH replies its effect.
+    # finding is the cause, Redis's replies its effect: NOAUTH (no password sent), or WRONGPASS since
+    # web signs in as the ACL user (with an empty password).
     "redis-noauth": Fault("redis-password-mismatch", "web's REDIS_PASSWORD emptied in docker-compose.yml, "
-                          "web recreated (NOAUTH)", shows=(r"NOAUTH",)),
+                          "web recreated (NOAUTH, WRONGPASS)", shows=(r"NOAUTH|WRONGPASS",)),
     "redis-oom": Fault("redis-out-of-memory", "CONFIG SET maxmemory 1 with noeviction, then a cache write",
                        shows=(r"OOM",), fix=(r"maxmemory",), never=("cache-probe-failed",)),
     "redis-misconf": Fault("redis-persistence-failed", "redis's /data made unwritable for it, then BGSAVE",

@@ -49,7 +49,7 @@ def values(stack: Stack) -> dict[str, str]:
         "static": s.paths.static, "media": s.paths.media, "app": s.paths.app,
         "mysql_conf": s.paths.mysql_conf, "redis_conf": s.paths.redis_conf,
         "vol_media": s.volumes.media, "front": s.networks.front, "dbnet": s.networks.db,
-        "redisnet": s.networks.redis, "db_user": s.db_user, "db_name": s.db_name, "db_image": s.images.db,
+        "redisnet": s.networks.redis, "redis_user": s.redis_acl.user, "db_user": s.db_user, "db_name": s.db_name, "db_image": s.images.db,
         "max_upload": str(s.max_upload_mb), "overlay": str(s.project.overlay_file),
         "overlay_module": s.project.overlay_module,
         "settings": s.project.settings_file.relative_to(s.project.root).as_posix(),
@@ -122,7 +122,9 @@ REDIS_CONF = "compose/redis/redis.conf"
 ENTRY = "compose/web/entrypoint.sh"
 PASS = "uwsgi_pass $web;"
 SET_WEB = "set $web <<web>>:<<uwsgi_port>>;"
-REQUIREPASS_CMD = ' --requirepass \\"$$REDISCLI_AUTH\\"'
+DEFAULT_OFF = " --user default off"  # in redis's command
+ACL_PASSWORD = '">$$REDISCLI_AUTH"'
+REDIS_COMMAND = "      - sh\n"  # where redis's command starts: its findings point there
 WEB_DB_NETS = "      - <<dbnet>>\n      - <<redisnet>>\n"
 
 CATALOGUE = [
@@ -214,13 +216,13 @@ CATALOGUE = [
     Plant("web off the db network", "settings-db-host-not-on-shared-network",
           ((COMPOSE, WEB_DB_NETS, "      - <<redisnet>>\n"),), OVERLAY, '"HOST":'),
     Plant("redis host", "settings-redis-host-not-a-service",
-          ((OVERLAY, "redis://<<redis>>:", "redis://cache:"),), OVERLAY, '"LOCATION":'),
+          ((OVERLAY, "@<<redis>>:", "@cache:"),), OVERLAY, '"LOCATION":'),
     Plant("web off the redis network", "settings-redis-host-not-on-shared-network",
           ((COMPOSE, WEB_DB_NETS, "      - <<dbnet>>\n"),), OVERLAY, '"LOCATION":'),
     Plant("db port", "settings-db-port-mismatch",
           ((OVERLAY, '"PORT": "<<db_port>>"', '"PORT": "3307"'),), OVERLAY, '"PORT":'),
     Plant("redis port", "settings-redis-port-mismatch",
-          ((OVERLAY, "redis://<<redis>>:<<redis_port>>/", "redis://<<redis>>:6380/"),), OVERLAY, '"LOCATION":'),
+          ((OVERLAY, "@<<redis>>:<<redis_port>>/", "@<<redis>>:6380/"),), OVERLAY, '"LOCATION":'),
     Plant("db user differs (compose)", "settings-db-credentials-mismatch",
           ((COMPOSE, "MYSQL_USER: ${MYSQL_USER:?set MYSQL_USER in .env}", "MYSQL_USER: someone"),),
           COMPOSE, "MYSQL_USER: someone"),
@@ -233,17 +235,28 @@ CATALOGUE = [
     Plant("redis bind loopback", "redis-bind-loopback",
           ((REDIS_CONF, "bind 0.0.0.0", "bind 127.0.0.1"),), REDIS_CONF, "bind 127.0.0.1"),
     Plant("redis without password", "redis-no-password",
-          ((COMPOSE, REQUIREPASS_CMD, ""),), COMPOSE, "exec redis-server"),
+          ((COMPOSE, DEFAULT_OFF, ""),), COMPOSE, REDIS_COMMAND),
     Plant("redis.conf password differs", "redis-password-mismatch",
-          ((COMPOSE, REQUIREPASS_CMD, ""), (REDIS_CONF, "", "requirepass x9-another-0123456789abcdefghijkl\n")),
+          ((COMPOSE, DEFAULT_OFF, ""), (OVERLAY, "redis://<<redis_user>>@", "redis://"),
+           (REDIS_CONF, "", "requirepass x9-another-0123456789abcdefghijkl\n")),
           REDIS_CONF, "requirepass"),
     Plant("redis command password differs", "redis-password-mismatch",
           ((COMPOSE, "REDISCLI_AUTH: ${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}", "REDISCLI_AUTH: x9-other-0123456789abcdefghijkl"),),
           COMPOSE, "REDISCLI_AUTH:"),
+    Plant("redis user unknown", "redis-user-unknown",
+          ((OVERLAY, "redis://<<redis_user>>@", "redis://cache@"),), OVERLAY, '"LOCATION":'),
+    Plant("redis user off", "redis-user-unknown",
+          ((COMPOSE, "--user <<redis_user>> on ", "--user <<redis_user>> off "),), OVERLAY, '"LOCATION":'),
+    Plant("redis user may run CONFIG", "redis-user-unconfined",
+          ((COMPOSE, " -@dangerous", ""),), COMPOSE, REDIS_COMMAND),
+    Plant("redis user given back CONFIG", "redis-user-unconfined",
+          ((COMPOSE, " +info", " +info +config"),), COMPOSE, REDIS_COMMAND),
     Plant("redis password in redis.conf", "redis-hardcoded-password",
-          ((COMPOSE, REQUIREPASS_CMD, ""), (REDIS_CONF, "", "requirepass <<REDIS_PASSWORD>>\n")), REDIS_CONF, "requirepass"),
+          ((REDIS_CONF, "", "requirepass <<REDIS_PASSWORD>>\n"),), REDIS_CONF, "requirepass"),
+    Plant("redis password in the ACL", "redis-hardcoded-password",
+          ((COMPOSE, ACL_PASSWORD, '">x9-another-0123456789abcdefghijkl"'),), COMPOSE, REDIS_COMMAND),
     Plant("redis.conf not loaded", "redis-conf-not-loaded",
-          ((COMPOSE, "exec redis-server <<redis_conf>> ", "exec redis-server "),), COMPOSE, "exec redis-server"),
+          ((COMPOSE, "exec redis-server <<redis_conf>> ", "exec redis-server "),), COMPOSE, REDIS_COMMAND),
     Plant("redis port published", "redis-port-published",
           ((COMPOSE, "    user: redis\n", '    user: redis\n    ports:\n      - "<<redis_port>>:<<redis_port>>"\n'),),
           COMPOSE, '- "<<redis_port>>:<<redis_port>>"'),
@@ -472,6 +485,8 @@ TUTORIAL_DEFECTS = [
     # `bind 127.0.0.1` in redis.conf; its password written in the file
     ("redis-bind-loopback", "compose/redis/redis.conf", 6),
     ("redis-hardcoded-password", "compose/redis/redis.conf", 9),
+    # ...and that password is the default user's, which may run every command (CONFIG, FLUSHALL, …)
+    ("redis-user-unconfined", "compose/redis/redis.conf", 9),
     # proxy_set_header under uwsgi_pass (does nothing)
     ("nginx-proxy-set-header-ignored", "compose/nginx/nginx.conf", 35),
     # client_max_body_size 10M while Django keeps its 2.5 MB default

@@ -84,7 +84,7 @@ def test_seed_caches_in_the_projects_settings_hide_nothing(example_copy):
 
 def test_seed_caches_in_the_settings_web_runs_are_still_evaluated(example_copy):
     """Pasted over the overlay's own CACHES (with DEBUG turned on beside it): the module is read
-    with the NBSPs as spaces, so its DEBUG and the seed's hard-coded Redis password are found."""
+    with the NBSPs as spaces, so its DEBUG and the seed's hard-coded Redis password are found (and that it signs in as Redis's default user)."""
     stack = init_stack(example_copy, "debian")
     known = values(stack)
     overlay = stack.project.root / known["overlay"]
@@ -98,7 +98,7 @@ def test_seed_caches_in_the_settings_web_runs_are_still_evaluated(example_copy):
     rel = known["overlay"]
     assert ("settings-debug-on", rel, line_of(overlay, "DEBUG = True")) in ids
     assert ("settings-hardcoded-secret", rel, first + 6) in ids  # "PASSWORD": "yourpassword"
-    assert any(i == "redis-password-mismatch" for i, _, _ in ids)
+    assert any(i == "redis-user-unknown" for i, _, _ in ids)  # no user named: `default`, which is off
     got = {(f["line"], f["column"]) for f in findings if f["id"] == "paste-non-ascii-space"}
     assert got == nbsp_positions(SEED_CACHES, first)
 

@@ -13,10 +13,11 @@ from helpers import copy_example
 from djstack.check import run_check
 from djstack.envfile import read_env
 from djstack.initialise import run_init
-from djstack.model import StackOptions
+from djstack.model import RedisAcl, StackOptions
 
 REDIS_CONF = "compose/redis/redis.conf"
 COMPOSE = "docker-compose.yml"
+OVERLAY = "mysite/settings_docker.py"
 
 
 @pytest.fixture(scope="module")
@@ -98,16 +99,20 @@ def test_the_command_lines_password_overrides_the_files(stack_dir):
 
 
 def test_a_password_only_in_the_file_must_be_webs(stack_dir):
-    """Without --requirepass on the command line, the file's password is the one Redis asks for."""
-    edit(stack_dir, COMPOSE, ' --requirepass \\"$$REDISCLI_AUTH\\"', "")
+    """Without the ACL on the command line, the file's requirepass is the one Redis asks for."""
+    edit(stack_dir, COMPOSE, DEFAULT_OFF + "\n" + ACL_USER, "")
+    edit(stack_dir, OVERLAY, f"redis://{RedisAcl().user}@", "redis://")
     password = read_env(stack_dir / ".env")["REDIS_PASSWORD"]
     edit(stack_dir, REDIS_CONF, "", f"requirepass {password}\n")
     places = found(stack_dir)
-    assert "redis-password-mismatch" not in places and "redis-no-password" not in places
+    assert not {"redis-password-mismatch", "redis-no-password", "redis-user-unknown"} & set(places)
     assert "redis-hardcoded-password" in places
 
 
-REQUIREPASS = ' --requirepass \\"$$REDISCLI_AUTH\\"'
+#: redis's command as `djstack init` writes it: the default user off, then the app's user.
+DEFAULT_OFF = " --user default off"
+ACL_USER = f'        --user {RedisAcl().user} on ">$$REDISCLI_AUTH" {RedisAcl().shell_rules}'
+ACL_PASSWORD = '">$$REDISCLI_AUTH"'
 
 
 def test_redis_reads_its_directives_in_any_case_and_skips_comments(stack_dir):
@@ -116,29 +121,72 @@ def test_redis_reads_its_directives_in_any_case_and_skips_comments(stack_dir):
 
 
 def test_an_option_on_the_command_line_overrides_the_file(stack_dir):
-    edit(stack_dir, COMPOSE, REQUIREPASS, REQUIREPASS + " --bind 127.0.0.1")
-    command = next(n for n, line in enumerate((stack_dir / COMPOSE).read_text().splitlines(), start=1)
-                   if "--bind 127.0.0.1" in line)
+    edit(stack_dir, COMPOSE, DEFAULT_OFF, " --bind 127.0.0.1" + DEFAULT_OFF)
+    # The finding points at the start of redis's command (a YAML list: its first item).
+    command = line_number(stack_dir, COMPOSE, "- sh")
     assert found(stack_dir)["redis-bind-loopback"] == {(COMPOSE, command)}
 
 
 def test_a_literal_word_is_no_variable_even_when_it_ends_in_ones_name(stack_dir):
-    edit(stack_dir, COMPOSE, REQUIREPASS, ' --requirepass \\"xREDISCLI_AUTH\\"')
+    edit(stack_dir, COMPOSE, ACL_PASSWORD, '">xREDISCLI_AUTH"')
     places = found(stack_dir)
     assert "redis-password-mismatch" in places and "redis-hardcoded-password" in places
 
 
 @pytest.mark.parametrize("reference", ["$${REDISCLI_AUTH}", "$$REDISCLI_AUTH"])
 def test_the_command_lines_password_is_read_from_the_containers_environment(stack_dir, reference):
-    edit(stack_dir, COMPOSE, REQUIREPASS, f' --requirepass \\"{reference}\\"')
+    edit(stack_dir, COMPOSE, ACL_PASSWORD, f'">{reference}"')
     places = found(stack_dir)
     assert not {"redis-password-mismatch", "redis-no-password", "redis-hardcoded-password"} & set(places)
 
 
 def test_a_variable_the_container_does_not_have_is_taken_as_written(stack_dir):
-    edit(stack_dir, COMPOSE, REQUIREPASS, ' --requirepass \\"$$NO_SUCH_VARIABLE\\"')
+    edit(stack_dir, COMPOSE, ACL_PASSWORD, '">$$NO_SUCH_VARIABLE"')
     places = found(stack_dir)
     assert "redis-password-mismatch" in places and "redis-hardcoded-password" in places
+
+
+def test_a_user_turned_off_later_on_the_line_is_off(stack_dir):
+    """ACL rules apply in order: `on … off` leaves the user off, and web cannot sign in as it."""
+    edit(stack_dir, COMPOSE, ACL_USER, ACL_USER + " off")
+    assert "redis-user-unknown" in found(stack_dir)
+
+
+def test_a_stack_from_before_the_acl_is_unconfined(stack_dir):
+    """`--requirepass` (djstack's files before the ACL): the password is right, but web signs in as the
+    default user, which may run every command."""
+    edit(stack_dir, COMPOSE, DEFAULT_OFF + "\n" + ACL_USER, ' --requirepass "$$REDISCLI_AUTH"')
+    edit(stack_dir, OVERLAY, f"redis://{RedisAcl().user}@", "redis://")
+    places = found(stack_dir)
+    assert places["redis-user-unconfined"] == {(COMPOSE, line_number(stack_dir, COMPOSE, "- sh"))}
+    assert not {"redis-password-mismatch", "redis-no-password", "redis-user-unknown"} & set(places)
+
+
+@pytest.mark.parametrize("rules, unconfined", [
+    (" '+config|get'", False),  # a subcommand (quoted: | is a pipe in sh): CONFIG SET stays denied
+    (" +@admin", True), (" -@all +@all", True), (" nocommands +get", False), (" +flushall", True),
+    (" +FLUSHALL -@dangerous", False)])
+def test_acl_rules_apply_in_order(stack_dir, rules, unconfined):
+    edit(stack_dir, COMPOSE, ACL_USER, ACL_USER + rules)
+    assert ("redis-user-unconfined" in found(stack_dir)) is unconfined
+
+
+@pytest.mark.parametrize("url_user, unknown", [("", True), (f"{RedisAcl().user}@", False)])
+def test_the_caches_options_name_the_user_when_its_url_does_not(stack_dir, url_user, unknown):
+    """Django passes OPTIONS to redis-py's pool, whose from_url takes the URL's user over theirs."""
+    edit(stack_dir, OVERLAY, f"redis://{RedisAcl().user}@", f"redis://{url_user}")
+    edit(stack_dir, OVERLAY, '"OPTIONS": {"password":', '"OPTIONS": {"username": "cache", "password":')
+    assert ("redis-user-unknown" in found(stack_dir)) is unknown
+
+
+def test_a_password_in_the_cache_url_wins_over_the_options(stack_dir):
+    edit(stack_dir, OVERLAY, f"redis://{RedisAcl().user}@", f"redis://{RedisAcl().user}:x9-stale-0123456789abcdef@")
+    assert "redis-password-mismatch" in found(stack_dir)
+
+
+def test_nopass_on_the_default_user_is_no_password(stack_dir):
+    edit(stack_dir, COMPOSE, DEFAULT_OFF, " --user default on nopass")
+    assert "redis-no-password" in found(stack_dir)
 
 
 def test_an_indented_comment_in_redis_conf_is_not_read(stack_dir):

@@ -67,6 +67,8 @@ RECORDED = [
     ("redis-auth", "probe",
      "cache from web: AuthenticationError: invalid username-password pair or user is disabled."),
     ("redis-auth", "web", "redis.exceptions.ResponseError: NOAUTH Authentication required."),
+    ("redis-command-denied", "web",
+     "redis.exceptions.NoPermissionError: User app has no permissions to run the 'keys' command"),
     ("redis-unreachable", "probe",
      "cache from web: ConnectionError: Error -2 connecting to redis:6379. Name or service not known."),
     ("media-permission-denied", "web",

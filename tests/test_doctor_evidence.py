@@ -41,6 +41,11 @@ from djstack.doctor.facts import Container, Facts, Probe
     ("probe", "cache from web: ResponseError: WRONGPASS invalid username-password pair or user is disabled.",
      "redis:WRONGPASS", ""),
     ("web", "redis.exceptions.OutOfMemoryError: command not allowed when used memory > 'maxmemory'.", "redis:OOM", ""),
+    # Redis's ACL: redis-cli shows the code, redis-py raises NoPermissionError without it.
+    ("probe", "cache from web: ResponseError: NOPERM User app has no permissions to run the 'keys' command",
+     "redis:NOPERM", ""),
+    ("web", "redis.exceptions.NoPermissionError: User app has no permissions to run the 'keys' command",
+     "redis:NOPERM", ""),
 ])
 def test_a_line_states_a_typed_fact(source, line, key, subject):
     (fact,) = [f for f in parse(source, ["noise", line]) if f.key == key]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -87,6 +88,24 @@ class Networks:
 class AppUser:
     name: str = "app"
     uid: int = 10001
+
+
+@dataclass(frozen=True)
+class RedisAcl:
+    """Redis's users: the default user is off, and web (its cache, a Celery broker) authenticates as
+    `user` with REDIS_PASSWORD. `rules` are Redis ACL rules: every key and pub/sub channel (Celery's
+    broadcasts use channels), every command but Redis's @dangerous category (CONFIG, DEBUG, MODULE,
+    ACL, SHUTDOWN, FLUSHALL, REPLICAOF, SAVE, MONITOR, KEYS, …), less two that are safe for a client
+    to run: FLUSHDB, which Django's cache.clear() sends (it empties only the cache's database), and
+    INFO, which tells its version and memory to client libraries and `redis-cli`."""
+
+    user: str = "app"
+    rules: tuple[str, ...] = ("~*", "&*", "+@all", "-@dangerous", "+flushdb", "+info")
+
+    @property
+    def shell_rules(self) -> str:
+        """The rules as words of a shell command line (redis-server's, in docker-compose.yml)."""
+        return " ".join(shlex.quote(rule) for rule in self.rules)
 
 
 #: The `.env` key recording the project's settings module the overlay imports (`init --settings`).
@@ -350,6 +369,7 @@ class Stack:
     volumes: Volumes = field(default_factory=Volumes)
     networks: Networks = field(default_factory=Networks)
     user: AppUser = field(default_factory=AppUser)
+    redis_acl: RedisAcl = field(default_factory=RedisAcl)
 
     @property
     def https(self) -> bool:
@@ -547,13 +567,14 @@ class Stack:
         before the overlay sets the same values itself."""
         db, redis = self.services, self.ports
         auth = "${MYSQL_USER}:${MYSQL_PASSWORD}"
+        redis_auth = f"{self.redis_acl.user}:${{REDIS_PASSWORD}}"
         return {
             "SECRET_KEY": "${DJANGO_SECRET_KEY}",
             **STACK_ENVIRONMENT,  # DJANGO_DEBUG: what build-step detection assumes too
             "DATABASE_URL": f"{self._db_scheme}://{auth}@{db.db}:{redis.db}/${{MYSQL_DATABASE}}",
-            "REDIS_URL": f"redis://:${{REDIS_PASSWORD}}@{db.redis}:{redis.redis}/0",
-            "CACHE_URL": f"redis://:${{REDIS_PASSWORD}}@{db.redis}:{redis.redis}/0",
-            "CELERY_BROKER_URL": f"redis://:${{REDIS_PASSWORD}}@{db.redis}:{redis.redis}/1",
+            "REDIS_URL": f"redis://{redis_auth}@{db.redis}:{redis.redis}/0",
+            "CACHE_URL": f"redis://{redis_auth}@{db.redis}:{redis.redis}/0",
+            "CELERY_BROKER_URL": f"redis://{redis_auth}@{db.redis}:{redis.redis}/1",
         }
 
     def build_env(self) -> dict[str, str]:

@@ -10,7 +10,7 @@ import zlib
 
 import pytest
 
-from djstack.model import AppUser
+from djstack.model import AppUser, RedisAcl
 
 from helpers import DJSTACK
 
@@ -80,7 +80,7 @@ def test_value_cached_in_redis(live_stack):
     assert second["hit"] is True
     assert second["value"] == (first["value"] if not first["hit"] else second["value"])
     # The key is really in Redis (Django prefixes keys with ":<version>:").
-    keys = live_stack.compose("exec", "-T", "redis", "redis-cli", "--scan").stdout.split()
+    keys = live_stack.compose("exec", "-T", "redis", "redis-cli", "--user", RedisAcl().user, "--scan").stdout.split()
     assert any(key.endswith("mysite:cached-demo") for key in keys), keys
 
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
+from urllib.parse import unquote
 
 from ..errors import NoStack
 from ..model import STACK_FILES, Stack, StackOptions, bad_env_entries, build_stack
@@ -270,19 +271,40 @@ class Context:
         return posixpath.normpath(posixpath.join(theirs[0].target, posixpath.relpath(root, mount.target)))
 
     @cached_property
-    def redis_password_used(self) -> tuple[str, str] | None:
-        """The password web sends to Redis, and where it is set."""
+    def _redis_cache(self):
+        """(URL parts, OPTIONS) of the default cache when it is Redis at a URL; else None. redis-py
+        takes a user or password from the URL over the one in OPTIONS (its from_url: "querystring
+        arguments always win")."""
         parts, _ = self.settings.redis_cache() if self.settings else (None, None)
         if parts is None:
             return None
         options = self.settings.value("CACHES", "default", "OPTIONS")
-        options = options if isinstance(options, dict) else {}
-        for key in ("password", "PASSWORD"):
-            if isinstance(options.get(key), str) and options[key]:
-                value = options[key]
-                source = f"{value.var} in web's environment" if isinstance(value, settings_mod.EnvStr) else "settings"
-                return str(value), source
-        return (parts.password, "the cache URL") if parts.password else ("", "none")
+        return parts, options if isinstance(options, dict) else {}
+
+    def _redis_sent(self, in_url: str | None, keys: tuple[str, ...]) -> tuple[str, str] | None:
+        """What web sends Redis as one credential: the cache URL's, else OPTIONS' (the first of `keys`)."""
+        if in_url:
+            return unquote(in_url), "the cache URL"
+        for key in keys:
+            value = self._redis_cache[1].get(key)
+            if isinstance(value, str) and value:
+                from_env = isinstance(value, settings_mod.EnvStr)
+                return str(value), f"{value.var} in web's environment" if from_env else "settings"
+        return None
+
+    @cached_property
+    def redis_password_used(self) -> tuple[str, str] | None:
+        """The password web sends to Redis, and where it is set."""
+        if self._redis_cache is None:
+            return None
+        return self._redis_sent(self._redis_cache[0].password, ("password", "PASSWORD")) or ("", "none")
+
+    @cached_property
+    def redis_user_used(self) -> tuple[str, str] | None:
+        """The Redis user web signs in as (`default` when it names none), and where it is set."""
+        if self._redis_cache is None:
+            return None
+        return self._redis_sent(self._redis_cache[0].username, ("username",)) or ("default", "no user named")
 
     # --- nginx ------------------------------------------------------------------------------------
 

@@ -96,7 +96,9 @@ PARSERS: tuple[Parser, ...] = (
            r"(?:SSL_CTX_use_PrivateKey|X509_check_private_key)\(.*key values mismatch"),
     Parser("nginx-open-failed", (NGINX,), r"\bopen\(\) \"(?P<subject>[^\"]+)\" failed \((?P<code>\d+): "),
     # --- Redis: its replies as redis-py raises them, and its own log ---------------------------------
-    Parser("redis", (WEB, PROBE, REDIS), r"\b(?P<code>NOAUTH|WRONGPASS|LOADING|MISCONF) "),
+    Parser("redis", (WEB, PROBE, REDIS), r"\b(?P<code>NOAUTH|WRONGPASS|LOADING|MISCONF|NOPERM) "),
+    # The ACL refusing a command: redis-py drops the NOPERM code and raises NoPermissionError.
+    Parser("redis", (WEB, PROBE), r"\bNoPermissionError\b", "NOPERM"),
     Parser("redis", (WEB, PROBE), r"\bOOM command not allowed when used memory", "OOM"),
     Parser("redis", (WEB, PROBE), r"\bOutOfMemoryError\b", "OOM"),
     Parser("redis", (WEB, PROBE), r"\bBusyLoadingError\b", "LOADING"),

@@ -214,15 +214,22 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature("redis-auth", (WEB, PROBE, REDIS),
               r"invalid password|invalid username-password pair|AuthenticationError",
               "Redis refuses web's password",
-              "web and redis must use the same REDIS_PASSWORD from .env: "
-              "`docker compose up -d --force-recreate {web} {redis}`.", CREDENTIALS, settled_by="cache",
-              facts=("redis:NOAUTH", "redis:WRONGPASS")),
+              "web and redis must use the same REDIS_PASSWORD from .env, and web sign in as the ACL user "
+              "redis's command defines ({redis_user}): `docker compose up -d --force-recreate {web} {redis}`.",
+              CREDENTIALS, settled_by="cache", facts=("redis:NOAUTH", "redis:WRONGPASS")),
+    Signature("redis-command-denied", (WEB, PROBE), "",
+              "Redis's ACL refuses a command web sends (NOPERM)",
+              "The app's Redis user ({redis_user}) may not run Redis's @dangerous commands (KEYS, CONFIG, "
+              "FLUSHALL, …; its rules are on redis's command line in {compose}): send another (SCAN rather "
+              "than KEYS) or, for a command safe for the app, add `+<command>` to those rules; then "
+              "`docker compose up -d {redis}`.",
+              CREDENTIALS, facts=("redis:NOPERM",)),
     Signature("redis-out-of-memory", (WEB, PROBE), "",
               "Redis is at its memory limit and refuses writes (OOM: maxmemory reached, no eviction)",
               "A cache may drop old keys: set `maxmemory-policy allkeys-lru` in {redis_conf} (or raise "
-              "`maxmemory`), then `docker compose up -d --force-recreate {redis}`; see the live values "
-              "with `docker compose exec {redis} redis-cli CONFIG GET 'maxmemory*'` (CONFIG SET there "
-              "overrides the file until redis restarts).", BACKING, facts=("redis:OOM",)),
+              "`maxmemory`), then `docker compose up -d --force-recreate {redis}`; see its memory use "
+              "with `docker compose exec {redis} redis-cli --user {redis_user} INFO memory`.", BACKING,
+              facts=("redis:OOM",)),
     Signature("redis-persistence-failed", (WEB, PROBE, REDIS), "",
               "Redis cannot save its data to disk, so it refuses writes (MISCONF)",
               "Redis's {redis_data} must be writable by its user and the disk not full: `docker run --rm "
@@ -231,8 +238,8 @@ SIGNATURES: tuple[Signature, ...] = (
               facts=("redis:MISCONF", "redis-save-failed")),
     Signature("redis-loading", (WEB, PROBE), "",
               "Redis is still loading its data set into memory",
-              "Wait until `docker compose exec {redis} redis-cli ping` answers PONG; a large "
-              "appendonly file loads slowly.", BACKING + 1, WARNING, facts=("redis:LOADING",)),
+              "Wait until `docker compose exec {redis} redis-cli --user {redis_user} ping` answers PONG; "
+              "a large appendonly file loads slowly.", BACKING + 1, WARNING, facts=("redis:LOADING",)),
     Signature("redis-config-invalid", (REDIS,), "",
               "redis does not start: its configuration has a line it refuses ({subject})",
               "Correct or remove `{subject}` in {redis_conf} (an unknown directive or wrong arguments), "
@@ -291,7 +298,7 @@ def placeholders(stack: Stack, web: Container | None = None) -> dict[str, str]:
                       "exec mysql -uroot'",
         "db_volume": f"{s.name}_{s.volumes.db}", "mysql_data": s.paths.mysql_data, "db_image": s.images.db,
         "redis_volume": f"{s.name}_{s.volumes.redis}", "redis_data": s.paths.redis_data,
-        "redis_image": s.images.redis,
+        "redis_image": s.images.redis, "redis_user": s.redis_acl.user,
         # Root inside web cannot chown (no-new-privileges): a one-off container as root can.
         "chown_volumes": f"docker run --rm -u root -v {static_volume}:{s.paths.static} "
                          f"-v {media_volume}:{s.paths.media} {image} "

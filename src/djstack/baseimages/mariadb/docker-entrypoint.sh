@@ -2,7 +2,9 @@
 # docker-entrypoint.sh - djstack's MariaDB image, behaving like the official mysql image's entrypoint.
 #
 # Environment (each also as NAME_FILE: the value is read from that file, e.g. a Docker secret):
-#   MYSQL_ROOT_PASSWORD  required on first start: password of root@localhost and root@'%'
+#   MYSQL_ROOT_PASSWORD  required on first start: password of root@localhost and root@MYSQL_ROOT_HOST
+#   MYSQL_ROOT_HOST      optional: the host root may also connect from: '%' (anywhere) by default,
+#                          as in the official images; `localhost` leaves only root@localhost
 #   MYSQL_DATABASE       optional: database created (utf8mb4) on first start
 #   MYSQL_USER           optional: user created on first start, with ALL PRIVILEGES on
 #   MYSQL_PASSWORD         MYSQL_DATABASE only (both required together)
@@ -150,7 +152,7 @@ docker_setup_db() {
             | docker_process_sql --dont-use-mysql-root-password --database=mysql
     fi
 
-    local rootPass userPass db dbGrant user
+    local rootPass rootHost userPass db dbGrant user
     rootPass=$(sql_escape_string "$MYSQL_ROOT_PASSWORD")
 
     # Only root@localhost and the system account stay: drop whatever else install-db created
@@ -162,7 +164,15 @@ docker_setup_db() {
 	EOSQL
     )
 
-    local createDb='' createUser=''
+    local createRoot='' createDb='' createUser=''
+    # A second root account for the network, unless MYSQL_ROOT_HOST says none (as the official images do).
+    if [ -n "$MYSQL_ROOT_HOST" ] && [ "$MYSQL_ROOT_HOST" != localhost ]; then
+        rootHost=$(sql_escape_string "$MYSQL_ROOT_HOST")
+        mysql_note "Creating user root@$MYSQL_ROOT_HOST"
+        createRoot="CREATE USER 'root'@'$rootHost' IDENTIFIED BY '$rootPass';"
+        createRoot+=" GRANT ALL ON *.* TO 'root'@'$rootHost' WITH GRANT OPTION;"
+        createRoot+=" GRANT PROXY ON ''@'%' TO 'root'@'$rootHost' WITH GRANT OPTION;"
+    fi
     if [ -n "$MYSQL_DATABASE" ]; then
         db=$(sql_escape_ident "$MYSQL_DATABASE")
         mysql_note "Creating database $MYSQL_DATABASE"
@@ -188,9 +198,7 @@ docker_setup_db() {
 		SET @@SESSION.SQL_MODE = REPLACE(@@SESSION.SQL_MODE, 'NO_BACKSLASH_ESCAPES', '');
 		${drops}
 		ALTER USER 'root'@'localhost' IDENTIFIED BY '${rootPass}';
-		CREATE USER 'root'@'%' IDENTIFIED BY '${rootPass}';
-		GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;
-		GRANT PROXY ON ''@'%' TO 'root'@'%' WITH GRANT OPTION;
+		${createRoot}
 		${createDb}
 		${createUser}
 	EOSQL
@@ -262,6 +270,7 @@ _main() {
 
     if [ ! -d "$DATADIR/mysql" ]; then
         file_env MYSQL_ROOT_PASSWORD
+        file_env MYSQL_ROOT_HOST '%'
         file_env MYSQL_DATABASE
         file_env MYSQL_USER
         file_env MYSQL_PASSWORD
