@@ -366,8 +366,12 @@ def _clip(line: str, width: int = 160) -> str:
     return line[: width - 1 - len(tail)] + "…" + tail.removeprefix(" …")
 
 
+def signature(sig_id: str) -> Signature:
+    return next(s for s in SIGNATURES if s.id == sig_id)
+
+
 def finding_for(sig_id: str, values: dict[str, str], evidence: list[str], service: str = "") -> Finding:
     """The finding of signature `sig_id`, seen by other means than a log line (a probe)."""
-    sig = next(s for s in SIGNATURES if s.id == sig_id)
+    sig = signature(sig_id)
     return Finding(sig.id, sig.severity, _fill(sig.title, values), _fill(sig.fix, values), sig.rank,
                    service, evidence)
