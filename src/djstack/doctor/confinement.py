@@ -16,7 +16,7 @@ from .evidence import DB, WEB, Evidence, Fact
 from .finding import CONFIG, ERROR, MEMORY, Finding
 
 #: Facts of a write refused for want of space: ENOSPC in any service's words, and the MySQL codes
-#: web receives for it (db-disk-full's triggers).
+#: web receives for it (db-disk-full's triggers too).
 NO_SPACE = ("disk-full", "os-error:28", "mysql:1021", "mysql:1114")
 READ_ONLY = ("read-only-fs",)
 
@@ -46,7 +46,7 @@ def failed_writes(stack: Stack, evidence: Evidence, keys: tuple[str, ...]) -> li
 def _absolute(stack: Stack, fact: Fact) -> str:
     # A MySQL error's subject is a database unless it is a path; InnoDB names its files from its data folder.
     path = fact.subject
-    if path.startswith("./"):
+    if path.startswith("./") and fact.source == DB:
         return f"{stack.paths.mysql_data}/{path.removeprefix('./')}"
     return path if path.startswith("/") else ""
 

@@ -48,7 +48,7 @@ SERVICES = (WEB, NGINX, DB, REDIS)
 CLIENTS = (WEB, PROBE, DB)  # where MySQL client errors appear (db's own log quotes some)
 
 
-def failed_writes(kind: str, errno: str, words: str) -> tuple[Parser, ...]:
+def write_parsers(kind: str, errno: str, words: str) -> tuple[Parser, ...]:
     """A write that failed with `errno`, the path it went to the subject, as each program quotes it:
     nginx `pwritev() "PATH" failed (28: …)`, Python `[Errno 28] No space left on device: 'PATH'`,
     MariaDB `… 'PATH' (Errcode: 28 "…")` (InnoDB `file ./DB/T.ibd failed with error 28`, from its data
@@ -82,11 +82,11 @@ PARSERS: tuple[Parser, ...] = (
     Parser("os-error", (DB, REDIS), r"\bcannot \w+ '(?P<subject>/[^']+)': Permission denied", "13"),
     # ENOSPC as the C library, MariaDB's server and InnoDB word it: where the line names the path,
     # the path (on a tmpfs it is the tmpfs that is full, not the host's disk).
-    *failed_writes("disk-full", "28", "No space left on device"),
+    *write_parsers("disk-full", "28", "No space left on device"),
     Parser("disk-full", ANY, r"No space left on device|\bDisk (?:is )?full\b|Errcode: 28\b|errno: 28\b"
                              r"|\bfailed with error 28\b|\bOut of disk space\b"),
     # EROFS: a write outside the service's tmpfs and volumes, on its read-only root filesystem.
-    *failed_writes("read-only-fs", "30", "Read-only file system"),
+    *write_parsers("read-only-fs", "30", "Read-only file system"),
     Parser("read-only-fs", SERVICES, r"Read-only file system|\b(?:Errcode|errno): 30\b"),
     # --- Django, in web's log: it got past importing the settings (migrate planned, a connection tried)
     Parser("django-settings-loaded", (WEB,),

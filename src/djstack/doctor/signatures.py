@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from ..model import Stack
+from .confinement import NO_SPACE
 from .evidence import DB, NGINX, PROBE, REDIS, WEB, Fact, parse
 from .facts import Container
 from .finding import (BACKING, CONFIG, CREDENTIALS, ERROR, FILES, MEMORY, REQUEST, SCHEMA, UPSTREAM,
@@ -163,7 +164,7 @@ SIGNATURES: tuple[Signature, ...] = (
               "Free space on the host's disk that holds Docker's volumes (`docker system df`, "
               "`df -h /var/lib/docker`), then `docker compose restart {db}`; the database must not "
               "stay at 100 %: InnoDB stops writing.", MEMORY,
-              facts=("disk-full", "os-error:28", "mysql:1021", "mysql:1114")),
+              facts=NO_SPACE),
     Signature("db-config-invalid", (DB,), "",
               "db does not start: its configuration has an unknown option ({subject})",
               "Remove or correct `{subject}` in {mysql_conf} (a name this server does not know), then "
