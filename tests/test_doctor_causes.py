@@ -420,15 +420,16 @@ def test_another_start_error_of_docker_is_named_as_docker_said_it(stack):
 
 # --- confinement: the read-only root filesystem and the tmpfs mounts (issue 14) -----------------------
 
-BODY_NO_SPACE = ('2026/12/02 01:50:00 [crit] 29#29: *{n} pwritev() "/tmp/nginx-client-body/000000000{n}" failed '
+BODY_NO_SPACE = ('2026/12/02 01:50:00 [crit] 29#29: *{n} pwrite() "/tmp/nginx-client-body/000000000{n}" failed '
                  '(28: No space left on device), client: 172.19.0.1, server: localhost, request: "POST /api/notes/ '
                  'HTTP/1.1", host: "127.0.0.1:8080"')
 INNODB_NO_SPACE = ("2026-12-01 21:40:26 46 [ERROR] InnoDB: preallocating 146800640 bytes for file "
                    "./mysite/filler.ibd failed with error 28")
-TEMP_TABLE_NO_SPACE = ("2026-12-02  1:40:00 5 [Warning] mariadbd: Disk is full writing "
-                       "'/tmp/#sql-temptable-1-5-0.MAD' (Errcode: 28 \"No space left on device\"). Waiting for "
-                       "someone to free space... (Expect up to 60 secs delay for server to continue after freeing "
-                       "disk space)")
+# MariaDB 11.8 with db's /tmp full, and what web got for its query (seen on a real stack).
+TEMP_TABLE_NO_SPACE = ("2026-12-02  2:01:02 10 [ERROR] mariadbd: Disk got full writing '.(temporary)' (Errcode: 28 "
+                       "\"No space left on device\")")
+TEMP_TABLE_CLIENT = ("django.db.utils.OperationalError: (1021, 'Disk got full writing \\'.(temporary)\\' (Errcode: 28 "
+                     "\"No space left on device\")')")
 
 
 def test_a_full_tmpfs_is_named_with_its_size_and_the_memory_limit_it_counts_in(stack):
@@ -447,16 +448,20 @@ def test_a_full_tmpfs_is_named_with_its_size_and_the_memory_limit_it_counts_in(s
 
 
 def test_db_temporary_tables_filling_its_tmpfs_are_not_the_host_disk(stack):
-    """MariaDB's temporary tables in db's /tmp, and web's query that needed one: both name the tmpfs."""
+    """MariaDB's temporary tables in its tmpdir, db's /tmp: MariaDB names no folder, the model does."""
     db, web = stack.services.db, stack.services.web
-    client = "django.db.utils.OperationalError: (1114, \"The table '/tmp/#sql-temptable-1-5-0' is full\")"
-    found = facts(stack, logs={db: [TEMP_TABLE_NO_SPACE], web: [*UWSGI_START, APP_LOADED, client]},
+    found = facts(stack, logs={db: [TEMP_TABLE_NO_SPACE], web: [*UWSGI_START, APP_LOADED, TEMP_TABLE_CLIENT]},
                   probes=(SITE_OK,))
     report = diagnose(stack, found)
     assert [f.id for f in report.findings] == ["db-tmpfs-full"]
-    size = next(size for mount, size, _ in stack.confinement["db"].tmpfs if mount == "/tmp")
-    assert f"({size} of memory)" in report.findings[0].title
-    assert set(report.findings[0].evidence) == {f"{db}: {TEMP_TABLE_NO_SPACE}"[:200], f"{web}: {client}"}
+    size = next(size for mount, size, _ in stack.confinement["db"].tmpfs if mount == stack.paths.mysql_tmp)
+    assert f"{db}'s tmpfs {stack.paths.mysql_tmp} ({size} of memory) is full" in report.findings[0].title
+    assert "a temporary table" in report.findings[0].title
+    assert set(report.findings[0].evidence) == {f"{db}: {TEMP_TABLE_NO_SPACE}", f"{web}: {TEMP_TABLE_CLIENT}"}
+    # MySQL names the file: the same.
+    client = "django.db.utils.OperationalError: (1114, \"The table '/tmp/#sql1_36_0' is full\")"
+    assert ids(stack, facts(stack, logs={web: [*UWSGI_START, APP_LOADED, client]}, probes=(SITE_OK,))) == [
+        "db-tmpfs-full"]
 
 
 def test_errno_28_off_the_tmpfs_is_still_the_host_disk(stack):

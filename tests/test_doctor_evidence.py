@@ -61,6 +61,11 @@ from djstack.doctor.facts import Container, Facts, Probe
      "failed with error 28", "disk-full", "./mysite/filler.ibd"),
     ("web", "django.db.utils.OperationalError: (1114, \"The table '/tmp/#sql-temptable-1-5-0' is full\")",
      "mysql:1114", "/tmp/#sql-temptable-1-5-0"),
+    # MariaDB 11.8 with its tmpdir full: a temporary table, named without its folder.
+    ("db", "2026-12-02  2:01:02 10 [ERROR] mariadbd: Disk got full writing '.(temporary)' (Errcode: 28 \"No space "
+     "left on device\")", "disk-full", ".(temporary)"),
+    ("web", "django.db.utils.OperationalError: (1021, 'Disk got full writing \\'.(temporary)\\' (Errcode: 28 \"No "
+     "space left on device\")')", "mysql:1021", ".(temporary)"),
     ("web", "django.db.utils.OperationalError: (1114, \"The table 'gallery_note' is full\")", "mysql:1114", ""),
     # EROFS: a write on the read-only root filesystem, and where.
     ("web", "OSError: [Errno 30] Read-only file system: '/app/exports'", "read-only-fs", "/app/exports"),

@@ -8,11 +8,12 @@ full, not the host's disk; errno 30 is a write outside every place the service m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..model import Confinement, Stack, limit_keys
-from .evidence import DB, WEB, Evidence, Fact
+from .evidence import DB, TEMPORARY, WEB, Evidence, Fact
 from .finding import CONFIG, ERROR, MEMORY, Finding
 
 #: Facts of a write refused for want of space: ENOSPC in any service's words, and the MySQL codes
@@ -37,16 +38,19 @@ def failed_writes(stack: Stack, evidence: Evidence, keys: tuple[str, ...]) -> li
     by_line: dict[tuple[str, int, str], Write] = {}
     for fact in evidence.of(*keys):
         line = (fact.source, fact.index, fact.line)
-        write = Write(DB if fact.kind == "mysql" else fact.source, _absolute(stack, fact), fact)
+        service = DB if fact.kind == "mysql" else fact.source
+        write = Write(service, _absolute(stack, service, fact.subject), fact)
         if line not in by_line or (write.path and not by_line[line].path):
             by_line[line] = write
     return list(by_line.values())
 
 
-def _absolute(stack: Stack, fact: Fact) -> str:
-    # A MySQL error's subject is a database unless it is a path; InnoDB names its files from its data folder.
-    path = fact.subject
-    if path.startswith("./") and fact.source == DB:
+def _absolute(stack: Stack, service: str, path: str) -> str:
+    # A MySQL error's subject is a database unless it is a path. MariaDB names a temporary table
+    # without its folder, the tmpdir; InnoDB its files from its data folder.
+    if service == DB and re.fullmatch(TEMPORARY, path):
+        return f"{stack.paths.mysql_tmp}/#sql… (a temporary table)"
+    if service == DB and path.startswith("./"):
         return f"{stack.paths.mysql_data}/{path.removeprefix('./')}"
     return path if path.startswith("/") else ""
 

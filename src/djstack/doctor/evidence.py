@@ -43,6 +43,9 @@ class Parser:
 PORT_TAKEN = r"port is already allocated|address already in use"
 _DATABASE = r"(?:.*?(?:to database|Unknown database) '(?P<subject>[^']+)')?"
 
+#: How MariaDB names a temporary table it writes in its tmpdir (`Disk got full writing '.(temporary)'`).
+TEMPORARY = r"\.\(temporary\)"
+
 ANY = (WEB, NGINX, DB, REDIS, PROBE, DOCKER)
 SERVICES = (WEB, NGINX, DB, REDIS)
 CLIENTS = (WEB, PROBE, DB)  # where MySQL client errors appear (db's own log quotes some)
@@ -56,7 +59,7 @@ def write_parsers(kind: str, errno: str, words: str) -> tuple[Parser, ...]:
     return (
         Parser(kind, (NGINX,), rf'"(?P<subject>/[^"]+)" failed \({errno}: '),
         Parser(kind, (WEB, PROBE), rf"\[Errno {errno}\] {words}: '(?P<subject>/[^']+)'"),
-        Parser(kind, (DB,), rf"'(?P<subject>/[^']+)' \(Errcode: {errno}\b"),
+        Parser(kind, (DB,), rf"'(?P<subject>/[^']+|{TEMPORARY})' \(Errcode: {errno}\b"),
         Parser(kind, (DB,), rf"\bfile (?P<subject>\./\S+) failed with error {errno}\b"),
         Parser(kind, SERVICES, rf"\bcannot [\w ]+? '?(?P<subject>/[^':]+)'?: {words}"),
     )
@@ -66,7 +69,8 @@ PARSERS: tuple[Parser, ...] = (
     # --- MySQL/MariaDB client errors, as mysqlclient prints them in Django's exceptions --------------
     # `(1045, "Access denied …")`; the mysql CLI: `ERROR 1045 (28000): Access denied …`.
     # The database a 1044/1049 names is the subject; the file a full disk or tmpfs refused a 1021/1114.
-    Parser("mysql", CLIENTS, r"\((?P<code>1021|1114), ['\"](?:Disk full \(|The table ')(?P<subject>/[^)'\"]+)"),
+    Parser("mysql", CLIENTS, r"\((?P<code>1021|1114), ['\"](?:Disk full \(|The table \\?'|Disk got full writing \\?')"
+                             r"(?P<subject>/[^)'\"\\]+|" + TEMPORARY + ")"),
     Parser("mysql", CLIENTS, r"\((?P<code>[12]\d{3}), ['\"]" + _DATABASE),
     Parser("mysql", CLIENTS, r"\bERROR (?P<code>[12]\d{3}) \([0-9A-Z]{5}\)" + _DATABASE),
     # db's own log says the same in words, without the code.
