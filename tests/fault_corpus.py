@@ -160,6 +160,11 @@ FAULTS: dict[str, Fault] = {
                               "overlap in nginx's /tmp tmpfs until it is full (errno 28)", live=False,
                               shows=(r"tmpfs /tmp \(128m", r"28: No space left on device"),
                               fix=(r"size=128m", r"NGINX_MEM_LIMIT"), never=("db-disk-full",)),
+    # MariaDB's temporary tables go to its tmpdir, db's /tmp tmpfs: it names no folder (".(temporary)").
+    "db-tmpfs-full": Fault("db-tmpfs-full", "a report view whose GROUP BY over 5000 rows of 60 KB needs an on-disk "
+                           "temporary table larger than db's /tmp tmpfs, requested (1021)", live=False,
+                           shows=(r"tmpfs /tmp \(256m", r"temporary table"), fix=(r"size=256m", r"DB_MEM_LIMIT"),
+                           never=("db-disk-full", "view-exception")),
     # --- the stack's own files -------------------------------------------------------------------------
     "env-file-missing": Fault("env-file-missing", ".env renamed away", fix=(r"\.env",)),
     "env-file-unreadable": Fault("env-file-missing", ".env chmod 000, doctor run as a user who may use Docker",

@@ -84,6 +84,32 @@ def test_write_on_the_read_only_root(stack_factory):
     diagnosed(scene, "read-only-root-write")
 
 
+#: A report whose GROUP BY over long text needs an on-disk temporary table (MariaDB's Aria) of some
+#: 300 MB, in db's tmpdir: a tmpfs of 256m.
+REPORT_VIEW = """def report(request):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT b, COUNT(*) FROM (SELECT CONCAT(REPEAT('x', 60000), seq) AS b "
+                       "FROM seq_1_to_5000) t GROUP BY b ORDER BY b LIMIT 1")
+        return JsonResponse({"first": cursor.fetchone()[1]})
+
+
+def home(request):"""
+
+
+def test_db_tmpfs_full(stack_factory):
+    stack = stack_factory()
+    scene = scene_of(stack)
+    scene.edit("gallery/views.py", "import json\n", "import json\n\nfrom django.db import connection\n")
+    scene.edit("gallery/views.py", "def home(request):", REPORT_VIEW)
+    scene.edit("gallery/urls.py", '    path("", views.home, name="home"),',
+               '    path("", views.home, name="home"),\n    path("report/", views.report),')
+    scene.rebuild_web()
+    assert_ready(stack)
+    assert stack.get("/report/").status_code == 500
+    wait_for_log(scene, "db", "Disk got full")
+    diagnosed(scene, "db-tmpfs-full")
+
+
 #: Concurrent uploads nginx holds in its /tmp tmpfs (it takes a whole body before passing it on):
 #: enough of them, slow enough, to overlap and need more than the tmpfs's size.
 UPLOADS, UPLOAD_MB, UPLOAD_RATE = 24, 9, "1M"
