@@ -686,11 +686,11 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
     http_port = parse_port(pick(options.http_port, "HTTP_PORT", 80), "HTTP_PORT", "--port")
     https_port = parse_port(pick(options.https_port, "HTTPS_PORT", 443), "HTTPS_PORT", "--https-port")
     distinct_ports(http_port, https_port, tls)
-    # HSTS_SECONDS recorded under another TLS mode was forced to 0, not chosen: it does not carry over
-    # to provided certificates (self-signed -> provided gets the default).
-    recorded_hsts = recorded.get("HSTS_SECONDS") if recorded.get("TLS", tls) == "provided" else None
-    hsts = parse_hsts(options.hsts_seconds if options.hsts_seconds is not None
-                      else recorded_hsts or (DEFAULT_HSTS_SECONDS if tls == "provided" else 0))
+    hsts = parse_hsts(pick(options.hsts_seconds, "HSTS_SECONDS", DEFAULT_HSTS_SECONDS if tls == "provided" else 0))
+    if tls == "provided" and options.hsts_seconds is None and recorded.get("TLS", tls) != "provided":
+        # Recorded under another TLS mode, where it was forced to 0 rather than chosen: a stack that
+        # moves from self-signed to real certificates gets the default.
+        hsts = DEFAULT_HSTS_SECONDS
     if tls != "provided":
         hsts = 0  # never pin a self-signed certificate, and HSTS means nothing over plain HTTP
     hosts = parse_hosts(hosts)
