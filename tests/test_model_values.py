@@ -187,6 +187,16 @@ def test_hsts_only_for_provided_certificates(project):
     refused(project, "HSTS_SECONDS", {"HSTS_SECONDS": "a year"}, domains=("example.com",))
 
 
+def test_hsts_forced_off_does_not_carry_over_to_provided_certificates(project):
+    """A stack first made with --tls self-signed recorded HSTS_SECONDS=0; moved to a real certificate
+    it gets the default, not the 0 it never chose (a value recorded under provided stays)."""
+    recorded = {"TLS": "self-signed", "HSTS_SECONDS": "0"}
+    assert build(project, recorded, domains=("example.com",), tls="provided").hsts_seconds == 31536000
+    kept = {"TLS": "provided", "HSTS_SECONDS": "0"}
+    assert build(project, kept, domains=("example.com",)).hsts_seconds == 0
+    assert build(project, recorded, domains=("example.com",), tls="provided", hsts_seconds=600).hsts_seconds == 600
+
+
 # --- names ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text,name", [("Shop Site", "shop-site"), ("--my__site--", "my__site"), ("a_b-c9", "a_b-c9"),

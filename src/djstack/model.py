@@ -688,6 +688,10 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
     https_port = parse_port(pick(options.https_port, "HTTPS_PORT", 443), "HTTPS_PORT", "--https-port")
     distinct_ports(http_port, https_port, tls)
     hsts = parse_hsts(pick(options.hsts_seconds, "HSTS_SECONDS", DEFAULT_HSTS_SECONDS if tls == "provided" else 0))
+    if tls == "provided" and options.hsts_seconds is None and recorded.get("TLS", tls) != "provided":
+        # Recorded under another TLS mode, where it was forced to 0 rather than chosen: a stack that
+        # moves from self-signed to real certificates gets the default.
+        hsts = DEFAULT_HSTS_SECONDS
     if tls != "provided":
         hsts = 0  # never pin a self-signed certificate, and HSTS means nothing over plain HTTP
     hosts = parse_hosts(hosts)
