@@ -53,7 +53,7 @@ CLIENTS = (WEB, PROBE, DB)  # where MySQL client errors appear (db's own log quo
 
 def write_parsers(kind: str, errno: str, words: str) -> tuple[Parser, ...]:
     """A write that failed with `errno`, the path it went to the subject, as each program quotes it:
-    nginx `pwritev() "PATH" failed (28: …)`, Python `[Errno 28] No space left on device: 'PATH'`,
+    nginx `pwrite() "PATH" failed (28: …)`, Python `[Errno 28] No space left on device: 'PATH'`,
     MariaDB `… 'PATH' (Errcode: 28 "…")` (InnoDB `file ./DB/T.ibd failed with error 28`, from its data
     folder), the shell's tools `cannot create directory 'PATH': …`."""
     return (
