@@ -150,6 +150,21 @@ FAULTS: dict[str, Fault] = {
                               "never run, a compressed page requested; the settings read their secret "
                               "through their own helper", live=False, shows=(r"OfflineGenerationError",),
                               fix=(r"manage\.py compress",), never=("settings-env-not-set",)),
+    # --- confinement: read-only roots, tmpfs mounts (issue 14) ---------------------------------------
+    "read-only-root-write": Fault("web-read-only-write", "a view that keeps its exports in the project's folder "
+                                  "(/app/exports, on web's read-only root), requested", live=False,
+                                  shows=(r"/app/exports", r"read-only root"), fix=(r"code folder",),
+                                  never=("view-exception", "crash-exception")),
+    # nginx takes a whole request body before passing it on, into /tmp (a tmpfs): the host's disk has room.
+    "nginx-tmpfs-full": Fault("nginx-tmpfs-full", "24 uploads of 9 MB at once, each at 1 MB/s: their bodies "
+                              "overlap in nginx's /tmp tmpfs until it is full (errno 28)", live=False,
+                              shows=(r"tmpfs /tmp \(128m", r"28: No space left on device"),
+                              fix=(r"size=128m", r"NGINX_MEM_LIMIT"), never=("db-disk-full",)),
+    # MariaDB's temporary tables go to its tmpdir, db's /tmp tmpfs: it names no folder (".(temporary)").
+    "db-tmpfs-full": Fault("db-tmpfs-full", "a report view whose GROUP BY over 5000 rows of 60 KB needs an on-disk "
+                           "temporary table larger than db's /tmp tmpfs, requested (1021)", live=False,
+                           shows=(r"tmpfs /tmp \(256m", r"temporary table"), fix=(r"size=256m", r"DB_MEM_LIMIT"),
+                           never=("db-disk-full", "view-exception")),
     # --- the stack's own files -------------------------------------------------------------------------
     "env-file-missing": Fault("env-file-missing", ".env renamed away", fix=(r"\.env",)),
     "env-file-unreadable": Fault("env-file-missing", ".env chmod 000, doctor run as a user who may use Docker",

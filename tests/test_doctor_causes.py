@@ -418,6 +418,107 @@ def test_another_start_error_of_docker_is_named_as_docker_said_it(stack):
     assert (finding.id, finding.evidence) == ("nginx-start-refused", [f"{stack.services.nginx}: {error}"])
 
 
+# --- confinement: the read-only root filesystem and the tmpfs mounts (issue 14) -----------------------
+
+BODY_NO_SPACE = ('2026/12/02 01:50:00 [crit] 29#29: *{n} pwrite() "/tmp/nginx-client-body/000000000{n}" failed '
+                 '(28: No space left on device), client: 172.19.0.1, server: localhost, request: "POST /api/notes/ '
+                 'HTTP/1.1", host: "127.0.0.1:8080"')
+INNODB_NO_SPACE = ("2026-12-01 21:40:26 46 [ERROR] InnoDB: preallocating 146800640 bytes for file "
+                   "./mysite/filler.ibd failed with error 28")
+# MariaDB 11.8 with db's /tmp full, and what web got for its query (seen on a real stack).
+TEMP_TABLE_NO_SPACE = ("2026-12-02  2:01:02 10 [ERROR] mariadbd: Disk got full writing '.(temporary)' (Errcode: 28 "
+                       "\"No space left on device\")")
+TEMP_TABLE_CLIENT = ("django.db.utils.OperationalError: (1021, 'Disk got full writing \\'.(temporary)\\' (Errcode: 28 "
+                     "\"No space left on device\")')")
+
+
+def test_a_full_tmpfs_is_named_with_its_size_and_the_memory_limit_it_counts_in(stack):
+    """Many big uploads at once fill nginx's /tmp: the tmpfs, not the host's disk."""
+    nginx = stack.services.nginx
+    found = facts(stack, probes=(SITE_OK,), nginx_log=tuple(BODY_NO_SPACE.format(n=n) for n in range(1, 6)))
+    report = diagnose(stack, found)
+    assert [f.id for f in report.findings] == ["nginx-tmpfs-full"]
+    finding = report.findings[0]
+    mount, size, _ = next(m for m in stack.confinement["nginx"].tmpfs if m[0] == "/tmp")
+    assert f"{nginx}'s tmpfs {mount} ({size} of memory) is full" in finding.title
+    assert "/tmp/nginx-client-body/0000000005" in finding.title and "not the host's disk" in finding.title
+    assert f"- {mount}:size={size}" in finding.fix and "docker-compose.yml" in finding.fix
+    assert f"NGINX_MEM_LIMIT in .env, {stack.limits['nginx'][0]} now" in finding.fix
+    assert len(finding.evidence) == 3 and finding.evidence[-1].startswith(f"{nginx}: ")
+
+
+def test_db_temporary_tables_filling_its_tmpfs_are_not_the_host_disk(stack):
+    """MariaDB's temporary tables in its tmpdir, db's /tmp: MariaDB names no folder, the model does."""
+    db, web = stack.services.db, stack.services.web
+    found = facts(stack, logs={db: [TEMP_TABLE_NO_SPACE], web: [*UWSGI_START, APP_LOADED, TEMP_TABLE_CLIENT]},
+                  probes=(SITE_OK,))
+    report = diagnose(stack, found)
+    assert [f.id for f in report.findings] == ["db-tmpfs-full"]
+    size = next(size for mount, size, _ in stack.confinement["db"].tmpfs if mount == stack.paths.mysql_tmp)
+    assert f"{db}'s tmpfs {stack.paths.mysql_tmp} ({size} of memory) is full" in report.findings[0].title
+    assert "a temporary table" in report.findings[0].title
+    assert set(report.findings[0].evidence) == {f"{db}: {TEMP_TABLE_NO_SPACE}", f"{web}: {TEMP_TABLE_CLIENT}"}
+    # MySQL names the file: the same.
+    client = "django.db.utils.OperationalError: (1114, \"The table '/tmp/#sql1_36_0' is full\")"
+    assert ids(stack, facts(stack, logs={web: [*UWSGI_START, APP_LOADED, client]}, probes=(SITE_OK,))) == [
+        "db-tmpfs-full"]
+
+
+def test_errno_28_off_the_tmpfs_is_still_the_host_disk(stack):
+    """db's data folder is a volume on the host's disk: db-disk-full stays, a tmpfs full elsewhere beside it."""
+    db = stack.services.db
+    found = facts(stack, logs={db: [INNODB_NO_SPACE]}, probes=(SITE_OK,))
+    assert ids(stack, found) == ["db-disk-full"]
+    found = facts(stack, logs={db: [INNODB_NO_SPACE]}, probes=(SITE_OK,), nginx_log=(BODY_NO_SPACE.format(n=1),))
+    assert sorted(ids(stack, found)) == ["db-disk-full", "nginx-tmpfs-full"]
+    # A temporary table and a data file: the data file's disk is full too.
+    found = facts(stack, logs={db: [TEMP_TABLE_NO_SPACE, INNODB_NO_SPACE]}, probes=(SITE_OK,))
+    assert sorted(ids(stack, found)) == ["db-disk-full", "db-tmpfs-full"]
+
+
+EXPORT = request_traceback("/export/", [
+    '  File "/app/gallery/views.py", line 18, in export_notes', "    folder.mkdir(exist_ok=True)",
+    '  File "/usr/local/lib/python3.13/pathlib/_local.py", line 722, in mkdir', "    os.mkdir(self, mode)"],
+    "OSError: [Errno 30] Read-only file system: '/app/exports'")
+
+
+def test_a_project_writing_into_its_code_folder_is_told_to_write_elsewhere(stack):
+    """A view that keeps exports beside the code, as under runserver: the read-only root, not the view."""
+    web = stack.services.web
+    found = facts(stack, logs={web: [*UWSGI_START, APP_LOADED, *EXPORT]},
+                  probes=(Probe("site", False, "GET / → 500", {"status": 500}),))
+    report = diagnose(stack, found)
+    assert [f.id for f in report.findings] == ["web-read-only-write", "site-error"]
+    finding = report.findings[0]
+    assert finding.title == f"{web} writes /app/exports on its read-only root filesystem (errno 30)"
+    assert f"code folder ({stack.paths.app})" in finding.fix and stack.paths.media in finding.fix
+    mount, size, _ = stack.confinement["web"].tmpfs[0]
+    assert f"({mount}, {size} of memory)" in finding.fix and "(/app/exports if it is one" in finding.fix
+    assert "WEB_MEM_LIMIT" in finding.fix
+
+
+def test_a_start_that_writes_on_the_read_only_root_is_the_crash_loops_cause(stack):
+    web = stack.services.web
+    ended = ["Traceback (most recent call last):", '  File "/app/mysite/settings.py", line 12, in <module>',
+             '    os.makedirs(BASE_DIR / "cache", exist_ok=True)', "  File \"<frozen os>\", line 225, in makedirs",
+             "OSError: [Errno 30] Read-only file system: '/app/cache'"]
+    found = facts(stack, states={"web": {"state": "restarting", "exit_code": 1, "restarts": 2, "health": ""}},
+                  logs={web: ended})
+    found.current_from = {web: len(ended)}
+    assert ids(stack, found) == ["web-read-only-write", "web-crash-loop"]
+
+
+def test_another_service_writing_on_its_read_only_root_is_told_its_tmpfs(stack):
+    nginx = stack.services.nginx
+    line = ('2026/12/02 01:50:00 [crit] 7#7: *1 open() "/var/cache/nginx/x" failed (30: Read-only file system), '
+            'client: 172.19.0.1, server: localhost')
+    finding = first(stack, facts(stack, probes=(SITE_OK,), nginx_log=(line,)))
+    assert (finding.id, finding.service) == ("nginx-read-only-write", nginx)
+    assert "/var/cache/nginx/x" in finding.title
+    tmpfs = "; ".join(f"{m}, {size} of memory" for m, size, _ in stack.confinement["nginx"].tmpfs)
+    assert f"its tmpfs ({tmpfs})" in finding.fix and "`read_only: true` in docker-compose.yml" in finding.fix
+
+
 # --- honest uncertainty -----------------------------------------------------------------------------
 
 def test_only_symptoms_give_cause_unknown_with_the_last_error_lines_of_each_service(stack):

@@ -46,6 +46,36 @@ from djstack.doctor.facts import Container, Facts, Probe
      "redis:NOPERM", ""),
     ("web", "redis.exceptions.NoPermissionError: User app has no permissions to run the 'keys' command",
      "redis:NOPERM", ""),
+    # A write that failed for want of space names where it went, as each program quotes the path
+    # (nginx's ngx_write_chain_to_file, CPython's OSError, MariaDB's EE_DISK_FULL and InnoDB, the client).
+    ("nginx", '2026/12/02 01:50:00 [crit] 29#29: *3 pwritev() "/tmp/nginx-client-body/0000000003" failed (28: '
+     'No space left on device), client: 172.19.0.1, server: localhost, request: "POST /api/notes/ HTTP/1.1"',
+     "disk-full", "/tmp/nginx-client-body/0000000003"),
+    ("web", "OSError: [Errno 28] No space left on device: '/tmp/tmpa1b2c3.upload.bin'", "disk-full",
+     "/tmp/tmpa1b2c3.upload.bin"),
+    ("web", "OSError: [Errno 28] No space left on device", "disk-full", ""),
+    ("db", "2026-12-02  1:40:00 5 [Warning] mariadbd: Disk is full writing '/tmp/#sql-temptable-1-5-0.MAD' "
+     "(Errcode: 28 \"No space left on device\"). Waiting for someone to free space... (Expect up to 60 secs delay "
+     "for server to continue after freeing disk space)", "disk-full", "/tmp/#sql-temptable-1-5-0.MAD"),
+    ("db", "2026-12-01 21:40:26 46 [ERROR] InnoDB: preallocating 146800640 bytes for file ./mysite/filler.ibd "
+     "failed with error 28", "disk-full", "./mysite/filler.ibd"),
+    ("web", "django.db.utils.OperationalError: (1114, \"The table '/tmp/#sql-temptable-1-5-0' is full\")",
+     "mysql:1114", "/tmp/#sql-temptable-1-5-0"),
+    # MariaDB 11.8 with its tmpdir full: a temporary table, named without its folder.
+    ("db", "2026-12-02  2:01:02 10 [ERROR] mariadbd: Disk got full writing '.(temporary)' (Errcode: 28 \"No space "
+     "left on device\")", "disk-full", ".(temporary)"),
+    ("web", "django.db.utils.OperationalError: (1021, 'Disk got full writing \\'.(temporary)\\' (Errcode: 28 \"No "
+     "space left on device\")')", "mysql:1021", ".(temporary)"),
+    ("web", "django.db.utils.OperationalError: (1114, \"The table 'gallery_note' is full\")", "mysql:1114", ""),
+    # EROFS: a write on the read-only root filesystem, and where.
+    ("web", "OSError: [Errno 30] Read-only file system: '/app/exports'", "read-only-fs", "/app/exports"),
+    ("nginx", '2026/12/02 01:50:00 [crit] 7#7: *1 open() "/var/cache/nginx/x" failed (30: Read-only file '
+     'system), client: 172.19.0.1', "read-only-fs", "/var/cache/nginx/x"),
+    ("db", "2026-12-02  1:40:00 0 [ERROR] mariadbd: Can't create/write to file '/var/tmp/ibXXXXXX' "
+     "(Errcode: 30 \"Read-only file system\")", "read-only-fs", "/var/tmp/ibXXXXXX"),
+    ("web", "mkdir: cannot create directory '/app/cache': Read-only file system", "read-only-fs", "/app/cache"),
+    ("redis", "1:M 02 Dec 2026 01:50:00.100 # Failed opening the RDB file dump.rdb (in server root dir /etc) for "
+     "saving: Read-only file system", "read-only-fs", ""),
 ])
 def test_a_line_states_a_typed_fact(source, line, key, subject):
     (fact,) = [f for f in parse(source, ["noise", line]) if f.key == key]

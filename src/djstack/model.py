@@ -63,6 +63,7 @@ class Paths:
     mysql_conf: str = "/etc/mysql/conf.d/djstack.cnf"  # an extra file, never the image's main config
     mysql_init: str = "/docker-entrypoint-initdb.d"
     mysql_data: str = "/var/lib/mysql"
+    mysql_tmp: str = "/tmp"  # the server's tmpdir: temporary tables and sort files (a tmpfs, CONFINEMENT)
     redis_conf: str = "/usr/local/etc/redis/redis.conf"
     redis_data: str = "/data"
 
@@ -295,7 +296,7 @@ CONFINEMENT = {
                ("/run", "1m", "nginx.pid"))),
     "db": Confinement(
         tmpfs=(("/run/mysqld", "1m", "the server's socket and pid file"),
-               ("/tmp", "256m", "temporary tables and sort files")),
+               (Paths.mysql_tmp, "256m", "temporary tables and sort files")),
         user="mysql"),
     "redis": Confinement(user="redis"),
 }

@@ -58,6 +58,77 @@ def test_db_disk_full(stack_factory):
     diagnosed(scene, "db-disk-full")
 
 
+#: A view that keeps its exports in the project's folder, as one written for `runserver` does: in the
+#: image that folder is on web's read-only root filesystem.
+EXPORT_VIEW = """def export_notes(request):
+    folder = settings.BASE_DIR / "exports"
+    folder.mkdir(exist_ok=True)
+    (folder / "notes.txt").write_text("\\n".join(n.text for n in Note.objects.all()))
+    return JsonResponse({"exported": str(folder)})
+
+
+def home(request):"""
+
+
+def test_write_on_the_read_only_root(stack_factory):
+    stack = stack_factory()
+    scene = scene_of(stack)
+    scene.edit("gallery/views.py", "import json\n", "import json\n\nfrom django.conf import settings\n")
+    scene.edit("gallery/views.py", "def home(request):", EXPORT_VIEW)
+    scene.edit("gallery/urls.py", '    path("", views.home, name="home"),',
+               '    path("", views.home, name="home"),\n    path("export/", views.export_notes),')
+    scene.rebuild_web()
+    assert_ready(stack)
+    assert stack.get("/export/").status_code == 500
+    wait_for_log(scene, "web", "Read-only file system")
+    diagnosed(scene, "read-only-root-write")
+
+
+#: A report whose GROUP BY over long text needs an on-disk temporary table (MariaDB's Aria) of some
+#: 300 MB, in db's tmpdir: a tmpfs of 256m.
+REPORT_VIEW = """def report(request):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT b, COUNT(*) FROM (SELECT CONCAT(REPEAT('x', 60000), seq) AS b "
+                       "FROM seq_1_to_5000) t GROUP BY b ORDER BY b LIMIT 1")
+        return JsonResponse({"first": cursor.fetchone()[1]})
+
+
+def home(request):"""
+
+
+def test_db_tmpfs_full(stack_factory):
+    stack = stack_factory()
+    scene = scene_of(stack)
+    scene.edit("gallery/views.py", "import json\n", "import json\n\nfrom django.db import connection\n")
+    scene.edit("gallery/views.py", "def home(request):", REPORT_VIEW)
+    scene.edit("gallery/urls.py", '    path("", views.home, name="home"),',
+               '    path("", views.home, name="home"),\n    path("report/", views.report),')
+    scene.rebuild_web()
+    assert_ready(stack)
+    assert stack.get("/report/").status_code == 500
+    wait_for_log(scene, "db", "Disk got full")
+    diagnosed(scene, "db-tmpfs-full")
+
+
+#: Concurrent uploads nginx holds in its /tmp tmpfs (it takes a whole body before passing it on):
+#: enough of them, slow enough, to overlap and need more than the tmpfs's size.
+UPLOADS, UPLOAD_MB, UPLOAD_RATE = 24, 9, "1M"
+
+
+def test_nginx_tmpfs_full(stack_factory, tmp_path):
+    stack = stack_factory()
+    scene = scene_of(stack)
+    body = tmp_path / "upload.bin"
+    body.write_bytes(b"x" * UPLOAD_MB * 2**20)
+    curl = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "120", "--limit-rate", UPLOAD_RATE,
+            "-H", "Content-Type: application/octet-stream", "--data-binary", f"@{body}", stack.url + "/api/notes/"]
+    uploads = [subprocess.Popen(curl, stdout=subprocess.PIPE, text=True) for _ in range(UPLOADS)]
+    statuses = [upload.communicate()[0] for upload in uploads]
+    assert "500" in statuses, statuses  # nginx's answer to a body it could not store
+    wait_for_log(scene, "nginx", "No space left on device")
+    diagnosed(scene, "nginx-tmpfs-full")
+
+
 @pytest.mark.parametrize("service,fault", [("db", "db-paused"), ("web", "web-paused")])
 def test_service_paused(stack_factory, service, fault):
     """Paused, a container answers nothing and its log says nothing: doctor's probes wait out their

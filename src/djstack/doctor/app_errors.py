@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 
 from ..model import Stack
+from .confinement import READ_ONLY
 from .evidence import WEB, parse
 from .finding import APP, CONFIG, ERROR, FILES, REQUEST, SCHEMA, Finding
 from .signatures import match
@@ -28,9 +29,11 @@ _APPS_IMPORT = "django/apps/config.py"
 
 def _explained(raised: Raised, values: Mapping[str, str]) -> bool:
     """Whether a log signature already names this exception's cause (a database error code, Redis's
-    reply, a refused host): then that signature is the finding, not the exception."""
-    found = match("web", [f"{raised.type}: {raised.message}"], dict(values))
-    return any(f.id not in MORE_SPECIFIC_THAN for f in found)
+    reply, a refused host), or confinement.py does (a write on the read-only root): then that is the
+    finding, not the exception."""
+    line = f"{raised.type}: {raised.message}"
+    found = match("web", [line], dict(values))
+    return any(f.id not in MORE_SPECIFIC_THAN for f in found) or any(f.key in READ_ONLY for f in parse(WEB, [line]))
 
 
 def in_project(stack: Stack, frame: Frame | None) -> str:

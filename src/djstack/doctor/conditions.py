@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from ..model import Stack
+from .confinement import host_disk_ruled_out
 from .evidence import WEB, Evidence
 from .facts import Container, Facts
 from .finding import Finding
+from .signatures import signature
 
 #: Findings that say web cannot start (load its app): uWSGI reporting the app loaded in web's current
 #: run contradicts them.
@@ -19,6 +22,9 @@ WEB_CANNOT_START = {"web-app-not-loaded", "settings-module-not-found", "missing-
 #: files, not the running code (a project's own env helper with a default reads as a variable that
 #: must be set): web's log showing the settings imported contradicts them.
 CHECK_SETTINGS_FAIL = {"settings-env-not-set", "settings-module-missing"}
+#: Findings that say the host's disk is full: contradicted when every errno 28 of the logs they read
+#: that names its path names one on a tmpfs (memory: confinement's `<service>-tmpfs-full` says it).
+HOST_DISK_FULL = ("db-disk-full",)
 
 #: A specific finding → the general ones it explains (their evidence joins it, and their rank when deeper).
 SUPERSEDES = {
@@ -42,13 +48,15 @@ def settings_imported(evidence: Evidence) -> bool:
     return evidence.has("uwsgi-app-loaded", "django-settings-loaded", source=WEB)
 
 
-def hold(found: list[Finding], evidence: Evidence, facts: Facts, names: Mapping[str, str]) -> list[Finding]:
+def hold(stack: Stack, found: list[Finding], evidence: Evidence, facts: Facts,
+         names: Mapping[str, str]) -> list[Finding]:
     """`found` without what the evidence rules out, each general finding folded into its specific one."""
     loaded = app_loaded(evidence)
     db = facts.containers.get(names["db"])
+    on_tmpfs = {i for i in HOST_DISK_FULL if host_disk_ruled_out(stack, evidence, signature(i).services)}
     kept = []
     for f in found:
-        if loaded and f.id in WEB_CANNOT_START:
+        if (loaded and f.id in WEB_CANNOT_START) or f.id in on_tmpfs:
             continue
         # An unresolved name while db is down or restarting is db's own failure (its findings say
         # it), not the network: Docker's DNS drops a container's name while it is not running.

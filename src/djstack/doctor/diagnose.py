@@ -15,6 +15,7 @@ from .app_errors import crash_exception, request_findings, start_findings
 from .causes import (cause_unknown, exit_meaning, host_port_taken, killed, nginx_config_invalid, start_refused,
                      static_files_missing)
 from .conditions import hold
+from .confinement import read_only_writes, tmpfs_full
 from .evidence import PROBE, Evidence, read_evidence
 from .facts import Container, Facts
 from .finding import (APP, BACKING, CONFIG, CREDENTIALS, ENGINE, ERROR, FILES, FRONT, MEMORY,
@@ -78,9 +79,10 @@ def diagnose(stack: Stack, facts: Facts) -> Report:
             found += probe_findings(stack, probe.name, probe.detail, probe.data, values)
     logged = logged_findings(stack, facts, evidence, values, keys)
     found += host_port_taken(stack, evidence) + start_refused(stack, facts, names)
+    found += tmpfs_full(stack, evidence, names) + read_only_writes(stack, evidence, names)
     found += [f for f in logged if not settled(f.id, facts)]
     found += crash_reason(stack, facts, evidence, found, values)
-    findings = rank(hold(found, evidence, facts, names))
+    findings = rank(hold(stack, found, evidence, facts, names))
     if findings and findings[0].symptom and findings[0].is_error:
         findings.insert(0, cause_unknown(evidence, names, facts.nginx_error_log))
     return Report(findings, checked(facts, clean=not findings))

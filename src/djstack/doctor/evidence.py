@@ -43,13 +43,34 @@ class Parser:
 PORT_TAKEN = r"port is already allocated|address already in use"
 _DATABASE = r"(?:.*?(?:to database|Unknown database) '(?P<subject>[^']+)')?"
 
+#: How MariaDB names a temporary table it writes in its tmpdir (`Disk got full writing '.(temporary)'`).
+TEMPORARY = r"\.\(temporary\)"
+
 ANY = (WEB, NGINX, DB, REDIS, PROBE, DOCKER)
+SERVICES = (WEB, NGINX, DB, REDIS)
 CLIENTS = (WEB, PROBE, DB)  # where MySQL client errors appear (db's own log quotes some)
+
+
+def write_parsers(kind: str, errno: str, words: str) -> tuple[Parser, ...]:
+    """A write that failed with `errno`, the path it went to the subject, as each program quotes it:
+    nginx `pwrite() "PATH" failed (28: …)`, Python `[Errno 28] No space left on device: 'PATH'`,
+    MariaDB `… 'PATH' (Errcode: 28 "…")` (InnoDB `file ./DB/T.ibd failed with error 28`, from its data
+    folder), the shell's tools `cannot create directory 'PATH': …`."""
+    return (
+        Parser(kind, (NGINX,), rf'"(?P<subject>/[^"]+)" failed \({errno}: '),
+        Parser(kind, (WEB, PROBE), rf"\[Errno {errno}\] {words}: '(?P<subject>/[^']+)'"),
+        Parser(kind, (DB,), rf"'(?P<subject>/[^']+|{TEMPORARY})' \(Errcode: {errno}\b"),
+        Parser(kind, (DB,), rf"\bfile (?P<subject>\./\S+) failed with error {errno}\b"),
+        Parser(kind, SERVICES, rf"\bcannot [\w ]+? '?(?P<subject>/[^':]+)'?: {words}"),
+    )
+
 
 PARSERS: tuple[Parser, ...] = (
     # --- MySQL/MariaDB client errors, as mysqlclient prints them in Django's exceptions --------------
     # `(1045, "Access denied …")`; the mysql CLI: `ERROR 1045 (28000): Access denied …`.
-    # The database a 1044/1049 names is the subject.
+    # The database a 1044/1049 names is the subject; the file a full disk or tmpfs refused a 1021/1114.
+    Parser("mysql", CLIENTS, r"\((?P<code>1021|1114), ['\"](?:Disk full \(|The table \\?'|Disk got full writing \\?')"
+                             r"(?P<subject>/[^)'\"\\]+|" + TEMPORARY + ")"),
     Parser("mysql", CLIENTS, r"\((?P<code>[12]\d{3}), ['\"]" + _DATABASE),
     Parser("mysql", CLIENTS, r"\bERROR (?P<code>[12]\d{3}) \([0-9A-Z]{5}\)" + _DATABASE),
     # db's own log says the same in words, without the code.
@@ -63,9 +84,14 @@ PARSERS: tuple[Parser, ...] = (
     Parser("os-error", (DB, REDIS, WEB), r"\bErrcode: (?P<code>\d+)\b"),
     # The image's entrypoint, before the server: `touch: cannot touch '/var/lib/mysql/x': Permission denied`.
     Parser("os-error", (DB, REDIS), r"\bcannot \w+ '(?P<subject>/[^']+)': Permission denied", "13"),
-    # ENOSPC as the C library, MariaDB's server and InnoDB word it.
+    # ENOSPC as the C library, MariaDB's server and InnoDB word it: where the line names the path,
+    # the path (on a tmpfs it is the tmpfs that is full, not the host's disk).
+    *write_parsers("disk-full", "28", "No space left on device"),
     Parser("disk-full", ANY, r"No space left on device|\bDisk (?:is )?full\b|Errcode: 28\b|errno: 28\b"
                              r"|\bfailed with error 28\b|\bOut of disk space\b"),
+    # EROFS: a write outside the service's tmpfs and volumes, on its read-only root filesystem.
+    *write_parsers("read-only-fs", "30", "Read-only file system"),
+    Parser("read-only-fs", SERVICES, r"Read-only file system|\b(?:Errcode|errno): 30\b"),
     # --- Django, in web's log: it got past importing the settings (migrate planned, a connection tried)
     Parser("django-settings-loaded", (WEB,),
            r"^Operations to perform:$|^Running migrations:$|^File \"[^\"]*/django/db/backends/"),

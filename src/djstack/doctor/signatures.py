@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from ..model import Stack
+from .confinement import NO_SPACE
 from .evidence import DB, NGINX, PROBE, REDIS, WEB, Fact, parse
 from .facts import Container
 from .finding import (BACKING, CONFIG, CREDENTIALS, ERROR, FILES, MEMORY, REQUEST, SCHEMA, UPSTREAM,
@@ -163,7 +164,7 @@ SIGNATURES: tuple[Signature, ...] = (
               "Free space on the host's disk that holds Docker's volumes (`docker system df`, "
               "`df -h /var/lib/docker`), then `docker compose restart {db}`; the database must not "
               "stay at 100 %: InnoDB stops writing.", MEMORY,
-              facts=("disk-full", "os-error:28", "mysql:1021", "mysql:1114")),
+              facts=NO_SPACE),
     Signature("db-config-invalid", (DB,), "",
               "db does not start: its configuration has an unknown option ({subject})",
               "Remove or correct `{subject}` in {mysql_conf} (a name this server does not know), then "
@@ -366,8 +367,12 @@ def _clip(line: str, width: int = 160) -> str:
     return line[: width - 1 - len(tail)] + "…" + tail.removeprefix(" …")
 
 
+def signature(sig_id: str) -> Signature:
+    return next(s for s in SIGNATURES if s.id == sig_id)
+
+
 def finding_for(sig_id: str, values: dict[str, str], evidence: list[str], service: str = "") -> Finding:
     """The finding of signature `sig_id`, seen by other means than a log line (a probe)."""
-    sig = next(s for s in SIGNATURES if s.id == sig_id)
+    sig = signature(sig_id)
     return Finding(sig.id, sig.severity, _fill(sig.title, values), _fill(sig.fix, values), sig.rank,
                    service, evidence)
