@@ -73,10 +73,7 @@ def home(request):"""
 def test_write_on_the_read_only_root(stack_factory):
     stack = stack_factory()
     scene = scene_of(stack)
-    scene.edit("gallery/views.py", "import json\n", "import json\n\nfrom django.conf import settings\n")
-    scene.edit("gallery/views.py", "def home(request):", EXPORT_VIEW)
-    scene.edit("gallery/urls.py", '    path("", views.home, name="home"),',
-               '    path("", views.home, name="home"),\n    path("export/", views.export_notes),')
+    scene.add_view("from django.conf import settings", EXPORT_VIEW, "export/", "export_notes")
     scene.rebuild_web()
     assert_ready(stack)
     assert stack.get("/export/").status_code == 500
@@ -99,10 +96,7 @@ def home(request):"""
 def test_db_tmpfs_full(stack_factory):
     stack = stack_factory()
     scene = scene_of(stack)
-    scene.edit("gallery/views.py", "import json\n", "import json\n\nfrom django.db import connection\n")
-    scene.edit("gallery/views.py", "def home(request):", REPORT_VIEW)
-    scene.edit("gallery/urls.py", '    path("", views.home, name="home"),',
-               '    path("", views.home, name="home"),\n    path("report/", views.report),')
+    scene.add_view("from django.db import connection", REPORT_VIEW, "report/", "report")
     scene.rebuild_web()
     assert_ready(stack)
     assert stack.get("/report/").status_code == 500

@@ -76,6 +76,14 @@ class Scene:
     def write(self, relative: str, text: str) -> None:
         (self.root / relative).write_text(text, encoding="utf-8")
 
+    def add_view(self, imports: str, source: str, url: str, view: str) -> None:
+        """A view of the example's gallery app, defined in `source` (ending before `def home(request):`),
+        with `imports` added after views.py's own, served at `url`."""
+        self.edit("gallery/views.py", "import json\n", f"import json\n\n{imports}\n")
+        self.edit("gallery/views.py", "def home(request):", source)
+        self.edit("gallery/urls.py", '    path("", views.home, name="home"),',
+                  f'    path("", views.home, name="home"),\n    path("{url}", views.{view}),')
+
     def env(self, key: str) -> str:
         return read_env(self.root / ".env")[key]
 
