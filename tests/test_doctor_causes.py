@@ -173,6 +173,18 @@ def test_an_unresolved_db_name_is_a_network_only_while_db_runs(stack):
     assert stopped[0] == "db-not-running" and "db-name-unresolved" not in stopped
 
 
+def test_nginx_not_resolving_web_is_a_network_only_while_web_runs(stack):
+    """CI's case: web crash-looping in migrate; nginx's "could not be resolved" (Docker drops a
+    restarting container's name) came first, titled "web is not on nginx's network"."""
+    line = ("2026/12/02 03:50:01 [error] 22#22: *7 web could not be resolved (3: Host not found), client: "
+            '172.19.0.1, server: localhost, request: "GET / HTTP/1.1", host: "localhost"')
+    running = ids(stack, facts(stack, nginx_log=(line,)))
+    assert running[0] == "nginx-upstream-unresolved"
+    restarting = ids(stack, facts(stack, states={"web": {"state": "restarting", "exit_code": 1, "restarts": 2,
+                                                         "health": "unhealthy"}}, nginx_log=(line,)))
+    assert "nginx-upstream-unresolved" not in restarting and restarting[0] == "cause-unknown"
+
+
 def test_db_that_does_not_start_names_the_option_in_its_config(stack):
     lines = ["2026-12-01 21:31:10 0 [Note] Starting MariaDB 11.8.3-MariaDB-ubu2404 source revision as process 1",
              "2026-12-01 21:31:10 0 [ERROR] mariadbd: unknown variable 'no_such_option=1'",

@@ -87,6 +87,15 @@ def test_the_current_run_starts_at_the_first_line_stamped_after_the_start():
     assert facts.split_times(["no time here"], started) == (["no time here"], 1)
 
 
+def test_a_restart_within_the_second_splits_the_runs_by_the_fraction():
+    """Docker restarts a crashed container within 100 ms: the ended run's traceback and the new run's
+    start share a second, and whole seconds counted the traceback as the new run's."""
+    stamped = ["2026-12-02T03:50:01.100Z MySQLdb.ProgrammingError: (1064, 'You have an error')",
+               "2026-12-02T03:50:01.150Z   Applying gallery.0002_bad_sql...", "2026-12-02T03:50:01.420Z Operations to perform:"]
+    lines, first = facts.split_times(stamped, facts.parse_time("2026-12-02T03:50:01.400000000Z"))
+    assert first == 2 and lines[first:] == ["Operations to perform:"]
+
+
 def test_evidence_round_trips_through_json():
     from djstack.doctor.finding import Finding
     saved = facts.Facts({"web": container(volumes={"/srv/media": "x_media"}, error="port is already allocated")},

@@ -26,6 +26,9 @@ CHECK_SETTINGS_FAIL = {"settings-env-not-set", "settings-module-missing"}
 #: that names its path names one on a tmpfs (memory: confinement's `<service>-tmpfs-full` says it).
 HOST_DISK_FULL = ("db-disk-full",)
 
+#: Findings that a service's name does not resolve → that service (the model's key).
+UNRESOLVED_NAME_OF = {"db-name-unresolved": "db", "nginx-upstream-unresolved": "web"}
+
 #: A specific finding → the general ones it explains (their evidence joins it, and their rank when deeper).
 SUPERSEDES = {
     # check names the line that sets DJANGO_SETTINGS_MODULE; web's traceback confirms it.
@@ -52,15 +55,15 @@ def hold(stack: Stack, found: list[Finding], evidence: Evidence, facts: Facts,
          names: Mapping[str, str]) -> list[Finding]:
     """`found` without what the evidence rules out, each general finding folded into its specific one."""
     loaded = app_loaded(evidence)
-    db = facts.containers.get(names["db"])
     on_tmpfs = {i for i in HOST_DISK_FULL if host_disk_ruled_out(stack, evidence, signature(i).services)}
     kept = []
     for f in found:
         if (loaded and f.id in WEB_CANNOT_START) or f.id in on_tmpfs:
             continue
-        # An unresolved name while db is down or restarting is db's own failure (its findings say
-        # it), not the network: Docker's DNS drops a container's name while it is not running.
-        if f.id == "db-name-unresolved" and not _settled_up(db):
+        # An unresolved name while its container is down or restarting is that container's own
+        # failure (its findings say it), not the network: Docker's DNS drops a container's name
+        # while it is not running.
+        if f.id in UNRESOLVED_NAME_OF and not _settled_up(facts.containers.get(names[UNRESOLVED_NAME_OF[f.id]])):
             continue
         if f.id == "uwsgi-worker-killed" and _harakiri_killed(evidence):
             continue

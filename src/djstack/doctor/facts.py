@@ -131,7 +131,7 @@ def service_logs(compose: Compose, container: Container) -> tuple[list[str], int
     return split_times(strip_ansi(proc.stdout + proc.stderr).splitlines(), parse_time(container.started_at))
 
 
-_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\S* ?")
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?\S* ?")
 
 
 def split_times(stamped: list[str], started: float | None) -> tuple[list[str], int | None]:
@@ -144,7 +144,7 @@ def split_times(stamped: list[str], started: float | None) -> tuple[list[str], i
         text = raw[match.end():] if match else raw
         if not text.strip():
             continue
-        if first_current is None and match and started is not None and _seconds(match.group(1)) >= started:
+        if first_current is None and match and started is not None and _seconds(*match.groups("")) >= started:
             first_current = len(lines)
         lines.append(text)
     if started is None:
@@ -157,14 +157,17 @@ _NGINX_TIME = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) ")
 
 def parse_time(text: str) -> float | None:
     """Seconds since the epoch of Docker's RFC 3339 time (nanoseconds, Z), or None."""
-    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)", text or "")
+    match = _STAMP.match(text or "")
     if not match or text.startswith("0001-"):
         return None
-    return _seconds(match.group(1))
+    return _seconds(*match.groups(""))
 
 
-def _seconds(stamp: str) -> float:
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+def _seconds(stamp: str, fraction: str = "") -> float:
+    # The fraction counts: Docker restarts a crashed container within 100 ms, so its last run's final
+    # lines and the next run's start often fall in the same second.
+    whole = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    return whole + float("0" + fraction)
 
 
 def nginx_error_log(path: Path, since: float, tail: int = LOG_TAIL) -> list[str]:
