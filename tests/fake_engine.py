@@ -28,6 +28,17 @@ def stack(example_copy):
     return run_init(example_copy, StackOptions(image_source="official"), force=False)[0]
 
 
+def with_workers(stack, beat: str = "file"):
+    """`stack` with background work, as a project with a Celery app gets it (a worker, and beat
+    unless `beat` is ""), whatever the example holds."""
+    from dataclasses import replace
+
+    from djstack.model import WorkerPlan
+
+    return replace(stack, workers=WorkerPlan(app="mysite", namespace="CELERY_", beat=beat, flower=False,
+                                             concurrency=2, task_seconds=300))
+
+
 def ps_json(*rows: tuple[str, str, str]) -> str:
     """`docker compose ps --format json` of mysite's containers: (service, state, health) each."""
     return "\n".join(json.dumps({"Service": s, "Name": f"mysite-{s}-1", "State": state, "Health": health,

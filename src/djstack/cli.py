@@ -243,16 +243,19 @@ def down(folder, volumes, yes):
 @FOLDER
 @handles_errors
 def ps(folder):
-    """Show each service's state and health."""
+    """Show each service's state and health (a service of the stack without a container too)."""
     from rich.table import Table
 
-    from .compose import Compose
+    from .compose import Compose, stack_services
     from .initialise import load_initialised
 
     stack = load_initialised(folder)
     table = Table("service", "state", "health", "exit code")
-    for s in Compose(stack.dir).states():
+    states = Compose(stack.dir).states()
+    for s in states:
         table.add_row(s.service, s.state, s.health or "-", str(s.exit_code) if s.state != "running" else "")
+    for missing in (name for name in stack_services(stack) if name not in {s.service for s in states}):
+        table.add_row(missing, "no container", "-", "")
     ui.console.print(table)
 
 
@@ -319,13 +322,18 @@ def doctor(folder, as_json, evidence, replay):
 @click.option("--tail", default="200", show_default=True, help="Lines to show from the end, or 'all'.")
 @handles_errors
 def logs(service, folder, follow, tail):
-    """Show the logs of SERVICE (web, nginx, db, redis), or of all services."""
+    """Show the logs of SERVICE (web, nginx, db, redis; worker, beat, broker, flower with background
+    work), or of all services."""
     from . import execute
     from .commands.compose import show_logs
-    from .compose import Compose
+    from .compose import Compose, stack_services
     from .initialise import load_initialised
 
     stack = load_initialised(folder)
+    known = stack_services(stack)
+    if service is not None and service not in known:
+        raise click.BadParameter(f"{service!r} is not a service of this stack: {', '.join(known)}.",
+                                 param_hint="SERVICE")
     sys.exit(execute.attached(show_logs(Compose(stack.dir).project, service, tail, follow=follow)))
 
 
@@ -380,16 +388,21 @@ def backup(folder, to, keep):
 
     The site keeps serving (mysqldump --single-transaction). Prints one line on success and exits
     non-zero on failure, so it suits cron or a systemd timer.
+
+    Celery's queued tasks (the broker's messages) are not in the archive: the broker is no store of
+    record. A task is a message about data the database holds, and the code sends it again (beat at
+    its next due time, a view on the next event); a restored database is older than the queue, whose
+    messages would name rows that are gone or already handled.
     """
     from .backup.archive import human_size
-    from .backup.run import backup as run_backup, default_folder
+    from .backup.run import NOT_IN_ARCHIVE, backup as run_backup, default_folder
     from .initialise import load_initialised
 
     stack = load_initialised(folder)
     result = run_backup(stack, to or default_folder(stack), keep=keep)
     deleted = f"; deleted {len(result.deleted)} older" if result.deleted else ""
     ui.ok(f"Backed up to {result.path} ({human_size(result.size)}: database dump {human_size(result.dump_size)}, "
-          f"{result.media_files} media files){deleted}.")
+          f"{result.media_files} media files){deleted}." + (f" {NOT_IN_ARCHIVE}" if stack.workers else ""))
 
 
 @main.command()

@@ -91,41 +91,55 @@ def build_failure(stack: Stack, log: Path, rerun: str = "djstack up") -> BuildFa
     return BuildFailed(f"Building the images failed. Last lines (full log: {log}):\n{tail}", fix)
 
 
-def start(stack: Stack, compose: Compose) -> None:
+def start(stack: Stack, compose: Compose) -> list[str]:
+    """Start the stack and wait for every service's health: the services, as they passed."""
     log = build_log(stack, "up")
-    with ui.step("Starting and waiting until every service passes its healthcheck") as progress:
+    what = "every service passes its healthcheck"
+    if stack.workers is not None:
+        what += f" ({', '.join(_background(stack))} too)"
+    with ui.step(f"Starting and waiting until {what}") as progress:
         if execute.stream(cc.up(compose.project), progress.update, log) != 0:
             raise StackUnhealthy(_failure_report(compose, log))
-        failure = wait_ready(compose, progress.update)
+        ready: list[str] = []
+        failure = wait_ready(compose, progress.update, ready=ready)
         if failure:
             raise StackUnhealthy(_failure_report(compose, log, *failure), service=", ".join(failure[1]))
+    return ready
+
+
+def _background(stack: Stack) -> list[str]:
+    """The broker and the background services, as `up` names what it waits for."""
+    return [stack.services.broker, *stack.background_services]
 
 
 def wait_ready(compose: Compose, on_progress: Callable[[str], None],
-               timeout: float = WAIT_SECONDS) -> tuple[str, list[str]] | None:
+               timeout: float = WAIT_SECONDS, ready: list[str] | None = None) -> tuple[str, list[str]] | None:
     """Wait until every service runs and passes its own healthcheck: None, or what went wrong and
     the services concerned.
 
     The services' healthcheck commands are run here, twice a second, rather than waiting for Docker:
     its first check comes one `interval` after the start, and the intervals are long because each
-    check costs CPU for as long as the stack runs (see docker-compose.yml).
+    check costs CPU for as long as the stack runs (see docker-compose.yml). `ready` gets the
+    services in the order they passed.
     """
     deadline = time.monotonic() + timeout
-    ready: set[str] = set()
+    order = ready if ready is not None else []
+    passed: set[str] = set()
     checks: dict[str, list[str] | None] = {}
     while True:
         states = compose.states()
         for s in states:
             if s.state in ("exited", "dead", "restarting"):
                 return f"{s.service} stopped while starting.", [s.service]
-            if s.service in ready or s.state != "running":
+            if s.service in passed or s.state != "running":
                 continue
             if s.service not in checks:
                 checks[s.service] = compose.healthcheck(s)
             command = checks[s.service]
             if s.health == "healthy" or command is None or passes_healthcheck(s.container, command):
-                ready.add(s.service)
-        waiting = sorted({s.service for s in states} - ready)
+                passed.add(s.service)
+                order.append(s.service)
+        waiting = sorted({s.service for s in states} - passed)
         if states and not waiting:
             return None
         if time.monotonic() > deadline:
@@ -171,6 +185,7 @@ class SmokeResult:
     static_path: str | None
     static_status: int | None
     probe: dict
+    workers: tuple[str, ...] = ()  # the Celery workers that answered web's ping through the broker
 
 
 def smoke_check(stack: Stack, compose: Compose) -> SmokeResult:
@@ -198,7 +213,31 @@ def smoke_check(stack: Stack, compose: Compose) -> SmokeResult:
     if proc.returncode != 0:
         raise StackUnhealthy(f"From inside web, the database or cache check failed: {probe}",
                              service=stack.services.web)
-    return SmokeResult(page, static_path, static_status, probe)
+    workers: list[str] = []
+    if stack.workers is not None:
+        # The worker's healthcheck asks it directly; this asks as web enqueues: through the broker.
+        workers, said = ping_workers(stack, compose)
+        if not workers:
+            raise StackUnhealthy(
+                f"No Celery worker answered a ping from web through the broker: tasks web enqueues would wait."
+                f"\n{notable_log_lines(said)}\n{stack.services.worker}'s last log lines:\n"
+                f"{compose.logs(stack.services.worker, 20)}", service=stack.services.worker)
+    return SmokeResult(page, static_path, static_status, probe, tuple(workers))
+
+
+def ping_workers(stack: Stack, compose: Compose) -> tuple[list[str], str]:
+    """The Celery workers that answer a ping from web through the broker — what web enqueues to
+    reaches a worker — and what the command said when none did."""
+    proc = execute.run(in_web.celery_ping(compose.project, stack.services.web, stack.workers.app), check=False)
+    said = (proc.stdout + proc.stderr).strip()
+    for line in reversed(proc.stdout.strip().splitlines()):
+        try:
+            replies = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(replies, dict):
+            return sorted(name for name, reply in replies.items() if (reply or {}).get("ok") == "pong"), said
+    return [], said
 
 
 def http_status(url: str, host: str, timeout: float = 10, cookie: str | None = None) -> int | None:
@@ -236,14 +275,19 @@ def up(stack: Stack, recorded: dict[str, str]) -> SmokeResult:
     compose = Compose(stack.dir)
     ensure_base_images(stack)
     build(stack, compose)
-    started = time.monotonic()
-    start(stack, compose)
-    healthy_after = time.monotonic() - started
+    began = time.monotonic()
+    started = start(stack, compose)
+    healthy_after = time.monotonic() - began
     _forget_interrupted_switch(stack, compose)
-    with ui.step("Checking the site through nginx"):
+    with ui.step("Checking the site through nginx" + (" and the workers through the broker" if stack.workers else "")):
         result = smoke_check(stack, compose)
-    ui.ok(f"All services passed their healthchecks {healthy_after:.0f} s after start; page {result.page_status}, "
-          f"static {result.static_status or 'n/a'}, database and cache reachable.")
+    background = ""
+    if stack.workers is not None:
+        background = (f", {len(result.workers)} Celery worker(s) answering through the broker"
+                      + (f", {stack.services.beat} scheduling" if stack.services.beat in stack.background_services else ""))
+    ui.ok(f"All services ({', '.join(started)}) passed their healthchecks {healthy_after:.0f} s after start; "
+          f"page {result.page_status}, static {result.static_status or 'n/a'}, database and cache reachable"
+          f"{background}.")
     return result
 
 
