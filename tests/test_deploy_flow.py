@@ -136,7 +136,8 @@ def test_rollback_puts_the_previous_release_back(stack, engine):
 def test_the_background_services_move_to_the_new_release_once_web_serves_it(stack, engine):
     background = with_workers(stack)
     Live(engine, background=("worker", "beat"))
-    deploy.deploy(background, tag="v2", keep=1)
+    result = deploy.deploy(background, tag="v2", keep=1)
+    assert result.restarted == ["worker", "beat"]
     assert steps(engine)[-4:] == ["nginx -t", "reload", "recreate background", "prune image"]
     [recreate] = engine.ran_with("--force-recreate")
     assert recreate.argv[-2:] == ("worker", "beat") and recreate.env == {"WEB_RELEASE": "v2"}

@@ -142,7 +142,7 @@ def test_an_unhealthy_stack_names_the_service(stack, engine, monkeypatch):
 
 
 WORKERS_UP = ps_json(*((s, "running", "healthy") for s in ("web", "nginx", "db", "redis", "broker", "worker", "beat")))
-PONG = json.dumps({"celery@4b0f3c1e2d5a": {"ok": "pong"}})
+PONG = json.dumps({"worker@4b0f3c1e2d5a": {"ok": "pong"}})
 
 
 def test_up_waits_for_the_background_services_and_proves_a_worker_answers_through_the_broker(stack, engine,
@@ -155,7 +155,7 @@ def test_up_waits_for_the_background_services_and_proves_a_worker_answers_throug
     engine.on("exec", "-T", "web", "python", stdout=PROBE_OK + "\n")
     engine.on("exec", "-T", "web", "celery", "-A", "mysite", "inspect", "ping", stdout=PONG + "\n")
     result = lifecycle.up(background, read_env(stack.dir / ".env"))
-    assert result.workers == ("celery@4b0f3c1e2d5a",)
+    assert result.workers == ("worker@4b0f3c1e2d5a",)
     assert "1 Celery worker(s) answering through the broker, beat scheduling." in said[-1]
     assert "(web, nginx, db, redis, broker, worker, beat)" in said[-1]
 

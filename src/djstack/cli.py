@@ -179,7 +179,9 @@ def deploy(folder, tag, timeout, allow_breaking_migrations, keep):
     Builds a new release of web, applies its migrations once while the live release serves (refusing
     ones the live code cannot survive), starts it beside the live one, switches nginx over once it is
     healthy, lets the old one finish its requests and removes it. A release that fails is removed and
-    the live one keeps serving. Use `djstack up` to start a stack; `deploy` to change a running one.
+    the live one keeps serving. Then Celery's worker and beat (and a Procfile's other processes) move
+    to the new release: each finishes its tasks in flight first, and two beats never run at once.
+    Use `djstack up` to start a stack; `deploy` to change a running one.
     """
     from .deploy import deploy as run_deploy
     from .initialise import load_initialised
@@ -190,7 +192,9 @@ def deploy(folder, tag, timeout, allow_breaking_migrations, keep):
     pruned = f"; pruned {', '.join(result.pruned)}" if result.pruned else ""
     if result.static_pruned:
         pruned += f"; {result.static_pruned} old static file(s) removed"
-    ui.ok(f"Release {result.tag} is live ({applied}; {result.seconds:.0f} s; previous {result.previous}{pruned}).")
+    moved = f"; {', '.join(result.restarted)} restarted on it" if result.restarted else ""
+    ui.ok(f"Release {result.tag} is live ({applied}{moved}; {result.seconds:.0f} s; previous {result.previous}"
+          f"{pruned}).")
 
 
 @main.command()

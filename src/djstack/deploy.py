@@ -69,6 +69,7 @@ class Switched:
     migrations: list[str] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
     static_pruned: int = 0  # hashed static files no kept release references any more
+    restarted: list[str] = field(default_factory=list)  # background services moved to the release
 
 
 def deploy(stack: Stack, *, tag: str | None = None, timeout: float = DEFAULT_TIMEOUT,
@@ -257,19 +258,19 @@ def _switch(stack: Stack, new: Compose, live: list[ServiceState], tag: str, time
             execute.run(dc.stop_container(container, GRACE_SECONDS))
             execute.run(dc.remove_container(container, force=False))
         _point_nginx(stack, new, upstream, None)
-    _restart_background(stack, new, tag, timeout)
-    return Switched(tag, previous, time.monotonic() - started)
+    restarted = _restart_background(stack, new, tag, timeout)
+    return Switched(tag, previous, time.monotonic() - started, restarted=restarted)
 
 
 #: How long, beyond its longest task, Compose may take to replace a background service's container.
 RECREATE_SECONDS = 300
 
 
-def _restart_background(stack: Stack, new: Compose, tag: str, timeout: float) -> None:
+def _restart_background(stack: Stack, new: Compose, tag: str, timeout: float) -> list[str]:
     """Step 5: the background services on the release web now serves (see the module's docstring)."""
     services = list(stack.background_services)
     if not services:
-        return
+        return []
     grace = stack.workers.task_seconds if stack.workers is not None else 0
     try:
         with ui.step(f"Restarting {', '.join(services)} on release {tag} (tasks in flight finish first)") as progress:
@@ -280,6 +281,7 @@ def _restart_background(stack: Stack, new: Compose, tag: str, timeout: float) ->
         raise DeployFailed(f"web serves release {tag}, but {', '.join(services)} did not come back healthy on it: "
                            f"{exc.message}", f"Run `djstack doctor`; `djstack rollback {stack.project.root}` puts "
                            "the previous release back, for web and them.") from None
+    return services
 
 
 def _wait_healthy(compose: Compose, fresh: list[ServiceState], timeout: float, progress) -> None:

@@ -89,7 +89,7 @@ def doctor(scene: Broken, fault: str) -> list[dict]:
 def test_a_healthy_stack_with_workers(stack):
     proc = stack.djstack("doctor", str(stack.root), check=False)
     assert proc.returncode == 0, proc.stdout
-    assert "workers from web: celery@" in proc.stdout and "answered a ping through the broker" in proc.stdout
+    assert "workers from web: worker@" in proc.stdout and "answered a ping through the broker" in proc.stdout
 
 
 def test_a_stopped_worker_is_named(broken):
