@@ -24,8 +24,9 @@ from djstack.model import StackOptions
 
 @pytest.fixture
 def stack(example_copy):
-    """examples/mysite, initialised with the official images (import this fixture to use it)."""
-    return run_init(example_copy, StackOptions(image_source="official"), force=False)[0]
+    """examples/mysite, initialised with the official images and without background work (import this
+    fixture to use it; `with_workers` gives it a worker and beat)."""
+    return run_init(example_copy, StackOptions(image_source="official", workers=False), force=False)[0]
 
 
 def with_workers(stack, beat: str = "file"):

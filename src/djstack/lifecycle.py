@@ -16,7 +16,7 @@ from pathlib import Path
 from . import baseimages, docker, execute, tls, ui
 from .commands import compose as cc
 from .commands import web as in_web
-from .compose import Compose, passes_healthcheck
+from .compose import Compose, passes_healthcheck, stack_services
 from .buildhints import missing_system_library
 from .errors import BadEnvEntry, BuildFailed, MissingVariables, StackUnhealthy
 from .model import SECRET_KEYS, MIN_SECRET_LENGTH, Stack
@@ -285,7 +285,8 @@ def up(stack: Stack, recorded: dict[str, str]) -> SmokeResult:
     if stack.workers is not None:
         background = (f", {len(result.workers)} Celery worker(s) answering through the broker"
                       + (f", {stack.services.beat} scheduling" if stack.services.beat in stack.background_services else ""))
-    ui.ok(f"All services ({', '.join(started)}) passed their healthchecks {healthy_after:.0f} s after start; "
+    named = [name for name in stack_services(stack) if name in started]  # the model's order
+    ui.ok(f"All services ({', '.join(named)}) passed their healthchecks {healthy_after:.0f} s after start; "
           f"page {result.page_status}, static {result.static_status or 'n/a'}, database and cache reachable"
           f"{background}.")
     return result

@@ -34,8 +34,10 @@ def _explained(raised: Raised, values: Mapping[str, str]) -> bool:
     line = f"{raised.type}: {raised.message}"
     found = match("web", [line], dict(values))
     facts = parse(WEB, [line])
-    # Enqueuing a task on a broker that does not answer: the broker's findings say why (workers.py).
-    broker = any(f.kind == "redis-connect-failed" and f.subject == values.get("broker") for f in facts)
+    # Enqueuing a task on a broker that does not answer (Celery raises a RuntimeError of its own
+    # from redis-py's): the broker's findings say why (workers.py).
+    chain = parse(WEB, [line, *(f"{kind}: {message}" for kind, message in raised.causes)])
+    broker = any(f.kind == "redis-connect-failed" and f.subject == values.get("broker") for f in chain)
     return any(f.id not in MORE_SPECIFIC_THAN for f in found) or any(f.key in READ_ONLY for f in facts) or broker
 
 

@@ -163,6 +163,9 @@ PARSERS: tuple[Parser, ...] = (
     Parser("celery-cannot-connect", (WORKER, FLOWER), _CELERY + r"consumer: Cannot connect to (?P<subject>\S+?): "),
     Parser("celery-cannot-connect", (BEAT,), _CELERY + r"beat: Connection error: "),
     Parser("celery-cannot-connect", (FLOWER,), r"\bCannot connect to (?P<subject>redis://\S+?): "),
+    # Celery's command line (`celery inspect ping`: the worker's healthcheck, doctor's probe from web)
+    # says it in its own words, the reason after "Reason: ".
+    Parser("celery-cannot-connect", (PROBE, *CELERY), r"\bCould not connect to the message broker\b"),
     # After one: "Connected to redis://app:**@broker:6379/0" (the consumer), "celery@… ready." (the worker).
     Parser("celery-connected", (WORKER,), _CELERY + r"Connected to (?P<subject>\S+)$"),
     Parser("celery-ready", (WORKER,), _CELERY + r"(?P<subject>\S+@\S+) ready\.$"),

@@ -292,6 +292,15 @@ def probe_media(stack: Stack, compose: Compose) -> Probe:
     return Probe("media", False, f"{media} not writable by web's user: {text}")
 
 
+#: What Celery's command line adds to "Could not connect to the message broker", before its reason.
+_CELERY_BOILERPLATE = re.compile(r"\. Please make sure your broker .*? are correct\.")
+
+
+def celery_said(line: str) -> str:
+    """A line of Celery's command line without its advice, so its reason stays in a line of evidence."""
+    return _CELERY_BOILERPLATE.sub(".", line)
+
+
 def probe_workers(stack: Stack, compose: Compose) -> Probe:
     """A ping from web to Celery's workers through the broker: web's view of its background work."""
     try:
@@ -301,7 +310,7 @@ def probe_workers(stack: Stack, compose: Compose) -> Probe:
     if answered:
         return Probe("workers", True, f"workers from web: {', '.join(answered)} answered a ping through the broker",
                      {"workers": answered})
-    return Probe("workers", False, f"workers from web: none answered a ping: {_last(said)[:300]}")
+    return Probe("workers", False, f"workers from web: none answered a ping: {celery_said(_last(said))[:300]}")
 
 
 def _last(text: str) -> str:

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..model import Stack
-from .evidence import BEAT, CELERY, PROBE, WEB, WORKER, Evidence, Fact
-from .facts import Facts
+from .evidence import BEAT, CELERY, PROBE, WEB, WORKER, Evidence, Fact, parse
+from .facts import Facts, celery_said
 from .finding import APP, CREDENTIALS, ERROR, REQUEST, Finding
 from .tracebacks import project_frame, raised_in
 
@@ -42,26 +42,54 @@ def broker_failures(stack: Stack, evidence: Evidence, facts: Facts) -> list[Fail
     probe = facts.probes.get("workers")
     if probe is not None and probe.ok:
         return []  # a worker answered web through the broker just now
-    found = []
+    found = _health_failures(stack, facts)
     for source in (*CELERY, WEB, PROBE):
-        candidates = [f for f in evidence.of("celery-cannot-connect", "beat-send-failed", source=source)]
+        # kombu's words, beat's, and redis-py's exceptions naming the broker in their tracebacks.
+        candidates = [f for f in evidence.of("celery-cannot-connect", "beat-send-failed", "redis-connect-failed",
+                                             source=source)
+                      if f.kind != "redis-connect-failed" or f.subject == stack.services.broker]
         if source in (WEB, PROBE):
             # web's own lines name the broker's host (the cache's Redis is another server); the
             # probe's are the broker's whatever they say.
             candidates = [f for f in evidence.of("redis-connect-failed", *AUTH, source=source)
                           if (source == PROBE and f.line.startswith(PROBE_PREFIX))
                           or (f.kind == "redis-connect-failed" and f.subject == stack.services.broker)]
-        if not candidates:
+        if not candidates or any(f.source == source for f in found):
             continue
         last = candidates[-1]
         if _recovered(evidence, source, last.index):
             continue
-        same_line = [f for f in evidence.facts if f.source == source and f.index == last.index]
-        auth = any(f.key in AUTH for f in same_line)
-        connect = next((f for f in same_line if f.kind == "redis-connect-failed"), None)
+        auth, connect = _reason(evidence, last)
         if last.kind == "beat-send-failed" and not auth and connect is None:
             continue  # not the broker's: beat_findings says it
         found.append(Failed(source, last, auth, f"{connect.subject}:{connect.code}" if connect else ""))
+    return found
+
+
+def _reason(evidence: Evidence, fact: Fact) -> tuple[bool, Fact | None]:
+    """What the line of `fact` says of the broker: a password refused, and where redis-py could not connect."""
+    same_line = [f for f in evidence.facts if f.source == fact.source and f.index == fact.index]
+    return (any(f.key in AUTH for f in same_line),
+            next((f for f in same_line if f.kind == "redis-connect-failed"), None))
+
+
+def _health_failures(stack: Stack, facts: Facts) -> list[Failed]:
+    """The worker's healthcheck pings through the broker: when it fails, its output (Celery's
+    "Could not connect to the message broker … Reason: …") says why now, whatever the log says
+    (a connection cut silently leaves nothing there)."""
+    found = []
+    for source in CELERY:
+        c = facts.containers.get(getattr(stack.services, source))
+        if c is None or not c.up or c.health != "unhealthy" or not c.health_output:
+            continue
+        output = celery_said(c.health_output.strip().splitlines()[-1])
+        said = parse(source, [f"last healthcheck: {output}"])
+        failed = next((f for f in said if f.kind == "celery-cannot-connect" or f.key in AUTH
+                       or (f.kind == "redis-connect-failed" and f.subject == stack.services.broker)), None)
+        if failed is not None:
+            connect = next((f for f in said if f.kind == "redis-connect-failed"), None)
+            found.append(Failed(source, failed, any(f.key in AUTH for f in said),
+                                f"{connect.subject}:{connect.code}" if connect else ""))
     return found
 
 
@@ -79,14 +107,14 @@ def broker_findings(stack: Stack, evidence: Evidence, facts: Facts, values: Mapp
         these = [f for f in failed if f.auth == auth]
         if not these:
             continue
-        who = " and ".join(dict.fromkeys(WHO.get(f.source, f.source) for f in these))
+        who = _listed(list(dict.fromkeys(WHO.get(f.source, f.source) for f in these)))
         evidence_lines = [f"{values.get(f.source, 'web') if f.source != PROBE else 'probe'}: {f.fact.line}"[:200]
                           for f in these]
         broker, env = values["broker"], values["env"]
         clients = " ".join(names[k] for k in (WEB, *CELERY) if k in names)
         if auth:
             found.append(Finding(
-                "broker-auth-refused", ERROR, f"The broker refuses {who}'s password (BROKER_PASSWORD)",
+                "broker-auth-refused", ERROR, f"The broker refuses the password (BROKER_PASSWORD) of {who}",
                 f"The broker and its clients ({clients}) must use the same BROKER_PASSWORD from {env}: the "
                 f"broker takes it when it is created, each client when it is. Recreate them all: "
                 f"`docker compose up -d --force-recreate {broker} {clients}`.", CREDENTIALS, broker,
@@ -99,6 +127,10 @@ def broker_findings(stack: Stack, evidence: Evidence, facts: Facts, values: Mapp
                 f"the {values['broker_network']} network in {values['compose']}, and CELERY_BROKER_URL name "
                 f"{broker}:{values['broker_port']}.", CREDENTIALS, broker, evidence_lines))
     return found
+
+
+def _listed(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
 
 
 def task_findings(stack: Stack, evidence: Evidence, values: Mapping[str, str]) -> list[Finding]:
@@ -137,9 +169,11 @@ def beat_findings(stack: Stack, evidence: Evidence, facts: Facts, values: Mappin
     is broker_findings'), or its liveness check failing."""
     beat = values["beat"]
     found = []
-    failed = [f for f in evidence.of("beat-send-failed", source=BEAT)
-              if not any(g.index > f.index for g in evidence.of("beat-sent", source=BEAT))
-              and f.index not in {x.fact.index for x in broker_failures(stack, evidence, facts) if x.source == BEAT}]
+    sends = evidence.of("beat-send-failed", source=BEAT)
+    # A due task beat could not send for want of the broker is the broker's (broker_findings).
+    failed = [f for f in sends if not any(g.index > f.index for g in evidence.of("beat-sent", source=BEAT))
+              and _reason(evidence, f) == (False, None)]
+    brokerless = any(x.source == BEAT for x in broker_failures(stack, evidence, facts))
     container = facts.containers.get(beat)
     sent = evidence.of("beat-sent", source=BEAT)
     last_sent = [f"{beat}: last sent: {sent[-1].line}"[:200]] if sent else [f"{beat}: no due task sent in its log"]
@@ -148,7 +182,7 @@ def beat_findings(stack: Stack, evidence: Evidence, facts: Facts, values: Mappin
             "beat-not-scheduling", ERROR, f"beat cannot send due tasks: {failed[-1].subject[:120]}",
             f"Read beat's log (`djstack logs {beat}`): the error is the schedule's or its task's; then "
             f"`docker compose up -d {beat}`.", APP, beat, [f"{beat}: {failed[-1].line}"[:200], *last_sent]))
-    elif container is not None and container.up and container.health == "unhealthy":
+    elif container is not None and container.up and container.health == "unhealthy" and not brokerless:
         found.append(Finding(
             "beat-not-scheduling", ERROR, "beat is not scheduling: its liveness check fails",
             f"beat runs but its scheduler does not advance. See `djstack logs {beat}`, then "
