@@ -155,6 +155,8 @@ def test_a_healthy_stack_with_workers_has_no_findings(stack):
     ("beat", BEAT_WRONG_PASSWORD, "redis:WRONGPASS", ""),
     ("worker", CONNECTED[0], "celery-connected", "redis://app:**@broker:6379/0"),
     ("worker", CONNECTED[-1], "celery-ready", HOST),
+    ("beat", "[2026-12-02 04:40:12,431: ERROR/MainProcess] Connection to Redis lost: Retry (0/20) now.",
+     "celery-cannot-connect", ""),
     ("beat", BEAT_START[0], "beat-starting", ""),
     ("beat", BEAT_START[1], "beat-sent", "heartbeat"),
     ("web", WEB_ENQUEUE_REFUSED[2], "redis-connect-failed:6379", "broker"),

@@ -163,6 +163,8 @@ PARSERS: tuple[Parser, ...] = (
     Parser("celery-cannot-connect", (WORKER, FLOWER), _CELERY + r"consumer: Cannot connect to (?P<subject>\S+?): "),
     Parser("celery-cannot-connect", (BEAT,), _CELERY + r"beat: Connection error: "),
     Parser("celery-cannot-connect", (FLOWER,), r"\bCannot connect to (?P<subject>redis://\S+?): "),
+    # The result backend (the broker's database 1): "Connection to Redis lost: Retry (0/20) now."
+    Parser("celery-cannot-connect", CELERY, _CELERY + r"Connection to Redis lost: Retry \(\d+/\d+\)"),
     # Celery's command line (`celery inspect ping`: the worker's healthcheck, doctor's probe from web)
     # says it in its own words, the reason after "Reason: ".
     Parser("celery-cannot-connect", (PROBE, *CELERY), r"\bCould not connect to the message broker\b"),
