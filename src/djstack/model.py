@@ -633,6 +633,8 @@ class StackOptions:
     csp: str | None = None  # --csp
     python: str | None = None  # --python X.Y
     settings: str | None = None  # --settings MODULE: the project's production settings
+    workers: bool | None = None  # --no-workers: False (no worker, beat, flower or broker)
+    flower: bool | None = None  # --flower: True
 
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1")
