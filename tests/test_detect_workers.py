@@ -73,9 +73,11 @@ def test_tasks_package_without_namespace(tmp_path):
                                        "add_periodic_task in tasks/__init__.py")
 
 
-def test_no_celery_at_all(example_copy):
+def test_the_example_in_the_standard_shape(example_copy):
     project = detect(example_copy)
-    assert (project.celery, project.processes) == (None, ())
+    assert project.celery == CeleryApp("mysite", example_copy.resolve() / "mysite/celery.py", "CELERY", "file",
+                                       "CELERY_BEAT_SCHEDULE in the settings")
+    assert project.processes == ()
 
 
 @pytest.mark.parametrize("settings, beat", [
