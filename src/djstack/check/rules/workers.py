@@ -1,0 +1,178 @@
+"""Rules on background work: the broker's Redis (broker.conf and its command line) must keep every
+task, Celery's settings must send tasks to it and not to the cache, and the services that enqueue or
+run tasks must reach it."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ..finding import ERROR, Hit
+from ..models.compose import resolve_host, shared_networks
+from ..registry import rule
+from .compose import published
+
+#: Services that talk to the broker: web enqueues, worker runs, beat enqueues, Flower watches.
+BROKER_CLIENTS = ("web", "worker", "beat", "flower")
+
+
+def _broker_service(ctx):
+    """The broker's compose service, in a stack with background work; else None."""
+    name = getattr(ctx.stack.services, "broker", None)
+    return ctx.service(name) if name and getattr(ctx.stack, "workers", None) is not None else None
+
+
+def _option_or_command(ctx, option):
+    """Where to fix a broker option: its line, else the broker's command line (the option is missing)."""
+    if option is not None:
+        return option.file, option.line
+    service = _broker_service(ctx)
+    return service.compose.rel, ctx.broker.command_line or service.line
+
+
+@rule("broker-evicting-policy", ERROR, "workers", ("compose", "broker"))
+def evicting_policy(ctx):
+    """Finds: A maxmemory-policy other than noeviction for the broker's Redis (broker.conf or its
+    command line), e.g. the cache's allkeys-lru.
+
+    Breaks: At maxmemory an evicting Redis deletes keys to make room: a queue or a task message is
+    deleted like a cache entry, without an error, and the task never runs. With noeviction Redis
+    refuses the write instead, and `.delay()` raises: a failure someone sees.
+
+    Fix: maxmemory-policy noeviction in broker.conf (as `djstack init` writes it).
+
+    Example:
+        maxmemory-policy allkeys-lru
+    """
+    if _broker_service(ctx) is None or ctx.broker is None:
+        return
+    option = ctx.broker.last("maxmemory-policy")
+    policy = option.args[0].lower() if option and option.args else "noeviction"  # Redis's default
+    if policy != "noeviction":
+        yield Hit(*_option_or_command(ctx, option), f"the broker's Redis evicts keys ({policy})",
+                  "at maxmemory it deletes queued tasks without an error; they never run.",
+                  "maxmemory-policy noeviction")
+
+
+@rule("broker-aof-off", ERROR, "workers", ("compose", "broker"))
+def aof_off(ctx):
+    """Finds: The broker's Redis without its append-only file (`appendonly no`, Redis's default), or
+    with `appendfsync no`.
+
+    Breaks: Without the append-only file Redis keeps the queues in memory and in a snapshot taken
+    every few minutes at best: a restart, a crash or `docker compose down` loses every task enqueued
+    since. With `appendfsync no` the kernel writes the file when it likes (tens of seconds).
+
+    Fix: appendonly yes and appendfsync everysec in broker.conf: at most a second of enqueued tasks
+    is at risk in a crash.
+
+    Example:
+        appendonly no
+    """
+    if _broker_service(ctx) is None or ctx.broker is None:
+        return
+    option = ctx.broker.last("appendonly")
+    if not (option and option.args and option.args[0].lower() == "yes"):
+        yield Hit(*_option_or_command(ctx, option), "the broker's Redis keeps no append-only file",
+                  "a restart or crash loses every task queued since the last snapshot.",
+                  "appendonly yes and appendfsync everysec in broker.conf")
+        return
+    fsync = ctx.broker.last("appendfsync")
+    if fsync and fsync.args and fsync.args[0].lower() == "no":
+        yield Hit(fsync.file, fsync.line, "the broker's append-only file is fsynced when the kernel likes",
+                  "a crash loses the tasks queued in the last tens of seconds.", "appendfsync everysec")
+
+
+@rule("broker-port-published", ERROR, "workers", ("compose",))
+def broker_port_published(ctx):
+    """Finds: `ports:` on the broker service, which publishes the broker's Redis on the host.
+
+    Breaks: A published Redis port faces the internet (Docker's rules bypass most host firewalls):
+    whoever guesses or steals the password can read every task's arguments, drop the queues or
+    enqueue tasks of their own, which the workers run.
+
+    Fix: Delete `ports:` from broker; web and the workers reach it over the broker network.
+
+    Example:
+          broker:
+            ports: ["6380:6379"]
+    """
+    service = _broker_service(ctx)
+    if service is not None:
+        yield from published(ctx, service.name, "the broker's Redis", "web and the workers")
+
+
+def _broker_setting_names(ctx) -> list[str]:
+    """The settings Celery takes its broker URL from: under the app's namespace (CELERY_BROKER_URL),
+    or without one its own names."""
+    celery = ctx.project.celery
+    if celery is None or celery.namespace is None:
+        return []
+    return [f"{celery.namespace}_BROKER_URL"] if celery.namespace else ["broker_url", "BROKER_URL"]
+
+
+@rule("settings-broker-on-cache-redis", ERROR, "workers", ("settings", "compose"))
+def broker_on_cache(ctx):
+    """Finds: Celery's broker URL (CELERY_BROKER_URL under the app's namespace, in the settings web
+    and the workers run or in their environment) pointing at the cache's Redis instead of the broker.
+
+    Breaks: The cache's Redis evicts keys when it is full (allkeys-lru) and is not written to disk:
+    queued tasks are lost under memory pressure or at a restart, without an error.
+
+    Fix: Use the broker: CELERY_BROKER_URL=redis://app:${BROKER_PASSWORD}@broker:6379/0 (as `djstack
+    init` writes it in docker-compose.yml), never the redis service.
+
+    Example:
+        CELERY_BROKER_URL = "redis://app:secret@redis:6379/1"
+    """
+    compose, settings = ctx.compose, ctx.settings
+    if _broker_service(ctx) is None or compose is None or settings is None:
+        return
+    cache = ctx.service(ctx.stack.services.redis)
+    for name in _broker_setting_names(ctx):
+        url = settings.value(name)
+        if not isinstance(url, str) or "://" not in url:
+            continue
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            continue
+        target = resolve_host(compose, host) if host else None
+        if cache is not None and target is cache:
+            yield Hit(*settings.where(name), f"{name} sends tasks to the cache's Redis ({host})",
+                      "it evicts keys when full and is not on disk: queued tasks get lost.",
+                      f"Point {name} at the {ctx.stack.services.broker} service, as djstack init writes it.")
+
+
+@rule("worker-off-broker-network", ERROR, "workers", ("compose",))
+def off_broker_network(ctx):
+    """Finds: web, worker, beat or Flower sharing no network with the broker service.
+
+    Breaks: A service reaches the broker only over a network both join: web cannot enqueue (every
+    `.delay()` fails), the worker waits for a broker it never reaches and runs nothing, beat sends
+    nothing.
+
+    Fix: Put the service on the broker network (`broker_network`) in the compose file, as `djstack
+    init` writes it.
+
+    Example:
+          worker:
+            networks: [front, db]   # the broker is on broker_network only
+    """
+    broker = _broker_service(ctx)
+    if broker is None:
+        return
+    network = getattr(ctx.stack.networks, "broker", "the broker network")
+    for key in BROKER_CLIENTS:
+        name = getattr(ctx.stack.services, key, None)
+        service = ctx.service(name) if name else None
+        if service is None or shared_networks(service, broker) != set():
+            continue
+        yield Hit(service.compose.rel, service.key_line("networks") or service.line,
+                  f"{name} shares no network with {broker.name}",
+                  f"{name} cannot reach the broker: {_consequence(key)}.",
+                  f"Add {network} to {name}'s networks.")
+
+
+def _consequence(key: str) -> str:
+    return {"web": "every .delay() fails", "worker": "it runs no task", "beat": "it sends no periodic task",
+            "flower": "it shows nothing"}[key]
