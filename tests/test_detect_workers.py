@@ -178,7 +178,9 @@ def test_flower_line_is_left_to_the_option(tmp_path):
 def test_files_python_cannot_parse_and_skipped_folders(tmp_path):
     root = minimal(tmp_path, mysite__celery=APP.format(name="mysite"),
                    scripts__old="print 'Celery'\n",  # Python 2: not the app
-                   tests__test_celery=APP.format(name="test"), venv__lib__x=APP.format(name="venv"))
+                   tests__test_celery=APP.format(name="test"), venv__lib__x=APP.format(name="venv"),
+                   conftest=APP.format(name="fixture"), mysite__test_tasks=APP.format(name="eager"),
+                   build__lib__mysite__celery=APP.format(name="mysite"))
     project = detect(root)
     assert project.celery.module == "mysite.celery" and project.worker_problems == ()
 

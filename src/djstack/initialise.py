@@ -173,8 +173,10 @@ def workers_said(stack: Stack) -> list[tuple[str, str]]:
     if p.celery:
         c = p.celery
         reads = (f"its settings are the {c.namespace}_ ones" if c.namespace else "it reads Django's settings unprefixed"
-                 if c.namespace == "" else "it does not read Django's settings, so the stack's broker URL does not "
-                 "reach it: read them with app.config_from_object('django.conf:settings', namespace='CELERY')")
+                 if c.namespace == "" else "it does not read Django's settings: the broker and results reach it "
+                 "through CELERY_BROKER_URL and CELERY_RESULT_BACKEND in its environment, the overlay's other "
+                 "Celery settings do not (app.config_from_object('django.conf:settings', namespace='CELERY') "
+                 "would read them)")
         said.append(("celery", f"app {c.module} ({relative_path(c.file, p.root)}); {reads}"))
         said.append(("beat", {"database": f"{c.why_beat}: schedules live in the database",
                               "file": f"periodic work in {c.why_beat}"}.get(c.beat, "no periodic work found")))

@@ -102,7 +102,8 @@ def redis_port_published(ctx):
 def _stack_services(ctx):
     """(service in the compose file, the model's confinement of it) for each service of the stack."""
     for key, confinement in ctx.stack.confinement.items():
-        service = ctx.service(getattr(ctx.stack.services, key))
+        # A Procfile's process is confined under its service's own name (no Services field has it).
+        service = ctx.service(getattr(ctx.stack.services, key, key))
         if service is not None:
             yield service, confinement
 

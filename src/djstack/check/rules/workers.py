@@ -98,49 +98,74 @@ def broker_port_published(ctx):
     """
     service = _broker_service(ctx)
     if service is not None:
-        yield from published(ctx, service.name, "the broker's Redis", "web and the workers")
+        yield from published(ctx, service.name, "broker", "web and the workers")
 
 
 def _broker_setting_names(ctx) -> list[str]:
     """The settings Celery takes its broker URL from: under the app's namespace (CELERY_BROKER_URL),
-    or without one its own names."""
+    or without one its own names; none when the app does not read Django's settings."""
     celery = ctx.project.celery
     if celery is None or celery.namespace is None:
         return []
     return [f"{celery.namespace}_BROKER_URL"] if celery.namespace else ["broker_url", "BROKER_URL"]
 
 
+def _broker_urls(ctx):
+    """(URL, where, what names it) of the broker each client service uses. Celery takes
+    CELERY_BROKER_URL from the environment over any setting (its Settings.broker_url), so a
+    service's environment wins; without it, the settings' value."""
+    seen = set()
+    for key in BROKER_CLIENTS:
+        name = getattr(ctx.stack.services, key, None)
+        service = ctx.service(name) if name else None
+        if service is None:
+            continue
+        given = service.environment().get(ENV_BROKER_URL)
+        if given is not None and given.text:
+            found = [(given.text, (given.file, given.line), ENV_BROKER_URL)]
+        elif ctx.settings is not None:
+            found = [(v, ctx.settings.where(n), n) for n in _broker_setting_names(ctx)
+                     for v in [ctx.settings.value(n)] if isinstance(v, str)]
+        else:
+            found = []
+        for url, where, what in found[:1]:
+            if where not in seen:
+                seen.add(where)
+                yield url, where, what
+
+
+#: The variable Celery reads its broker URL from, before any setting.
+ENV_BROKER_URL = "CELERY_BROKER_URL"
+
+
 @rule("settings-broker-on-cache-redis", ERROR, "workers", ("settings", "compose"))
 def broker_on_cache(ctx):
-    """Finds: Celery's broker URL (CELERY_BROKER_URL under the app's namespace, in the settings web
-    and the workers run or in their environment) pointing at the cache's Redis instead of the broker.
+    """Finds: Celery's broker URL pointing at the cache's Redis instead of the broker: the
+    CELERY_BROKER_URL of web's or a worker's environment (Celery takes it over any setting), else the
+    setting under the app's namespace (CELERY_BROKER_URL in the settings they run).
 
     Breaks: The cache's Redis evicts keys when it is full (allkeys-lru) and is not written to disk:
     queued tasks are lost under memory pressure or at a restart, without an error.
 
-    Fix: Use the broker: CELERY_BROKER_URL=redis://app:${BROKER_PASSWORD}@broker:6379/0 (as `djstack
-    init` writes it in docker-compose.yml), never the redis service.
+    Fix: Use the broker: CELERY_BROKER_URL=redis://app:${BROKER_PASSWORD}@broker:6379/0 in
+    docker-compose.yml (as `djstack init` writes it), never the redis service.
 
     Example:
-        CELERY_BROKER_URL = "redis://app:secret@redis:6379/1"
+              CELERY_BROKER_URL: redis://app:${REDIS_PASSWORD}@redis:6379/1
     """
-    compose, settings = ctx.compose, ctx.settings
-    if _broker_service(ctx) is None or compose is None or settings is None:
-        return
+    compose = ctx.compose
     cache = ctx.service(ctx.stack.services.redis)
-    for name in _broker_setting_names(ctx):
-        url = settings.value(name)
-        if not isinstance(url, str) or "://" not in url:
-            continue
+    if _broker_service(ctx) is None or compose is None or cache is None:
+        return
+    for url, where, what in _broker_urls(ctx):
         try:
-            host = urlsplit(url).hostname
+            host = urlsplit(url).hostname if "://" in url else None
         except ValueError:
             continue
-        target = resolve_host(compose, host) if host else None
-        if cache is not None and target is cache:
-            yield Hit(*settings.where(name), f"{name} sends tasks to the cache's Redis ({host})",
+        if host and resolve_host(compose, host) is cache:
+            yield Hit(*where, f"{what} sends tasks to the cache's Redis ({host})",
                       "it evicts keys when full and is not on disk: queued tasks get lost.",
-                      f"Point {name} at the {ctx.stack.services.broker} service, as djstack init writes it.")
+                      f"Point {what} at the {ctx.stack.services.broker} service, as djstack init writes it.")
 
 
 @rule("worker-off-broker-network", ERROR, "workers", ("compose",))
