@@ -67,14 +67,16 @@ def fill(text: str, known: dict[str, str]) -> str:
     return text
 
 
-def line_of(path: Path, marker: str) -> int:
-    """The line that is `marker` (stripped), else the first one containing it."""
+def line_of(path: Path, marker: str, after: str | None = None) -> int:
+    """The line that is `marker` (stripped), else the first one containing it; with `after`, only
+    lines below the first one that is (or contains) `after` count (the broker's command, not redis's)."""
     lines = path.read_text().splitlines()
+    start = line_of(path, after) if after is not None else 0
     for number, line in enumerate(lines, start=1):
-        if line.strip() == marker.strip():
+        if number > start and line.strip() == marker.strip():
             return number
     for number, line in enumerate(lines, start=1):
-        if marker in line:
+        if number > start and marker in line:
             return number
     raise AssertionError(f"{marker!r} not in {path}")
 
@@ -89,6 +91,7 @@ class Plant:
     file: str  # where the finding points
     marker: str | None  # the line it points at; None: no line (something missing)
     sources: tuple[str, ...] = field(default=SOURCES)
+    after: str | None = None  # the marker's line is the first below this one
 
     def apply(self, stack: Stack) -> dict[str, str]:
         """Make the edits; returns the placeholders' values from before them."""
@@ -109,7 +112,8 @@ class Plant:
 
     def expected(self, stack: Stack, known: dict[str, str]) -> tuple[str, str, int | None]:
         file = fill(self.file, known)
-        line = None if self.marker is None else line_of(stack.project.root / file, fill(self.marker, known))
+        after = fill(self.after, known) if self.after else None
+        line = None if self.marker is None else line_of(stack.project.root / file, fill(self.marker, known), after)
         return self.id, file, line
 
 
@@ -127,6 +131,9 @@ SET_WEB = "set $web <<web>>:<<uwsgi_port>>;"
 DEFAULT_OFF = " --user default off"  # in redis's command
 ACL_PASSWORD = '">$$REDISCLI_AUTH"'
 REDIS_COMMAND = "      - sh\n"  # where redis's command starts: its findings point there
+#: redis's command line, respaced (the same words): an edit of the same text then changes the broker's.
+SKIP_REDIS_ACL = (COMPOSE, DEFAULT_OFF, " --user  default off")
+AFTER_REDIS = "REDISCLI_AUTH: ${REDIS_PASSWORD"  # the last line of redis's command and environment
 WEB_DB_NETS = "      - <<dbnet>>\n      - <<redisnet>>\n"
 
 CATALOGUE = [
@@ -280,6 +287,14 @@ CATALOGUE = [
           ((COMPOSE, "      CELERY_BROKER_URL: redis://<<redis_user>>:${BROKER_PASSWORD}@<<broker>>:<<broker_port>>/0\n", ""),
            (OVERLAY, 'CELERY_BROKER_URL = _required("CELERY_BROKER_URL")',
             'CELERY_BROKER_URL = "redis://<<redis_user>>:x@<<redis>>:<<redis_port>>/2"')), OVERLAY, "CELERY_BROKER_URL ="),
+    Plant("broker without password", "broker-no-password",
+          (SKIP_REDIS_ACL, (COMPOSE, DEFAULT_OFF, "")), COMPOSE, REDIS_COMMAND, after=AFTER_REDIS),
+    Plant("broker's password differs", "broker-credentials-mismatch",
+          ((COMPOSE, "REDISCLI_AUTH: ${BROKER_PASSWORD:?set BROKER_PASSWORD in .env}",
+            "REDISCLI_AUTH: x9-other-0123456789abcdefghijkl"),), COMPOSE, "CELERY_BROKER_URL:"),
+    Plant("broker user unknown", "broker-credentials-mismatch",
+          ((COMPOSE, "redis://<<redis_user>>:${BROKER_PASSWORD}@<<broker>>:<<broker_port>>/0",
+            "redis://celery:${BROKER_PASSWORD}@<<broker>>:<<broker_port>>/0"),), COMPOSE, "CELERY_BROKER_URL:"),
     Plant("worker off the broker network", "worker-off-broker-network",
           ((COMPOSE, "    environment: *django-environment\n    networks:\n      - <<front>>\n      - <<dbnet>>\n"
                      "      - <<redisnet>>\n      - <<brokernet>>\n",

@@ -4,12 +4,13 @@ run tasks must reach it."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ..finding import ERROR, Hit
 from ..models.compose import resolve_host, shared_networks
 from ..registry import rule
 from .compose import published
+from .redis import acl_fix
 
 #: Services that talk to the broker: web enqueues, worker runs, beat enqueues, Flower watches.
 BROKER_CLIENTS = ("web", "worker", "beat", "flower")
@@ -166,6 +167,65 @@ def broker_on_cache(ctx):
             yield Hit(*where, f"{what} sends tasks to the cache's Redis ({host})",
                       "it evicts keys when full and is not on disk: queued tasks get lost.",
                       f"Point {what} at the {ctx.stack.services.broker} service, as djstack init writes it.")
+
+
+@rule("broker-no-password", ERROR, "workers", ("compose", "broker"))
+def broker_no_password(ctx):
+    """Finds: The broker's Redis with its default user on and no password (no `--user default off`,
+    no `requirepass`).
+
+    Breaks: Anything on the broker's network signs in without a password: it can read every task's
+    arguments, drop the queues, or enqueue tasks the workers then run as the project.
+
+    Fix: Turn the default user off and give the app a user of its own with BROKER_PASSWORD from
+    .env: `--user default off --user app on ">$REDISCLI_AUTH" …` (as `djstack init` writes it).
+
+    Example:
+            command: redis-server /usr/local/etc/redis/redis.conf
+    """
+    broker = ctx.broker if _broker_service(ctx) is not None else None
+    user = broker.user("default") if broker else None
+    if user is not None and user.on and user.nopass:
+        where = (user.option.file, user.option.line) if user.option else _option_or_command(ctx, None)
+        yield Hit(*where, "the broker's Redis requires no password",
+                  "anything on its network can read, drop or enqueue tasks.", acl_fix(ctx.stack))
+
+
+@rule("broker-credentials-mismatch", ERROR, "workers", ("compose", "broker", "settings"))
+def credentials_mismatch(ctx):
+    """Finds: A broker URL (CELERY_BROKER_URL) signing in as a user the broker's ACL does not define
+    or turns off, or with a password other than the one the broker has for that user.
+
+    Breaks: The broker refuses the sign-in (WRONGPASS, NOAUTH): web's `.delay()` raises, the worker
+    retries for ever and runs nothing, beat sends nothing.
+
+    Fix: Use the broker's ACL user and BROKER_PASSWORD from .env in both places, as `djstack init`
+    writes them: the broker's command line (REDISCLI_AUTH) and CELERY_BROKER_URL.
+
+    Example:
+              CELERY_BROKER_URL: redis://app:another-password@broker:6379/0
+    """
+    compose, broker_service = ctx.compose, _broker_service(ctx)
+    if broker_service is None or compose is None or ctx.broker is None:
+        return
+    for url, where, what in _broker_urls(ctx):
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:
+            continue
+        if not host or resolve_host(compose, host) is not broker_service:
+            continue
+        name, password = unquote(parts.username or "default"), unquote(parts.password or "")
+        user = ctx.broker.user(name)
+        if user is None or not user.on:
+            yield Hit(*where, f"{what} signs in to the broker as {name!r}, a user it does not let in",
+                      "the broker refuses it (WRONGPASS): no task is enqueued or run.",
+                      f"Sign in as {ctx.stack.redis_acl.user}, the user the broker's command line defines.")
+        elif not user.nopass and password not in user.passwords:
+            yield Hit(*where, f"{what}'s password is not the broker's for {name!r}",
+                      "the broker refuses it (WRONGPASS): no task is enqueued or run.",
+                      "Use BROKER_PASSWORD from .env in both places.")
 
 
 @rule("worker-off-broker-network", ERROR, "workers", ("compose",))
