@@ -145,8 +145,8 @@ def broker_on_cache(ctx):
     CELERY_BROKER_URL of web's or a worker's environment (Celery takes it over any setting), else the
     setting under the app's namespace (CELERY_BROKER_URL in the settings they run).
 
-    Breaks: The cache's Redis evicts keys when it is full (allkeys-lru) and is not written to disk:
-    queued tasks are lost under memory pressure or at a restart, without an error.
+    Breaks: The cache's Redis evicts keys when it is full (allkeys-lru): under memory pressure queued
+    tasks are deleted like cache entries, without an error, and never run.
 
     Fix: Use the broker: CELERY_BROKER_URL=redis://app:${BROKER_PASSWORD}@broker:6379/0 in
     docker-compose.yml (as `djstack init` writes it), never the redis service.
@@ -165,7 +165,7 @@ def broker_on_cache(ctx):
             continue
         if host and resolve_host(compose, host) is cache:
             yield Hit(*where, f"{what} sends tasks to the cache's Redis ({host})",
-                      "it evicts keys when full and is not on disk: queued tasks get lost.",
+                      "it evicts keys when full: queued tasks are deleted without an error.",
                       f"Point {what} at the {ctx.stack.services.broker} service, as djstack init writes it.")
 
 
