@@ -100,6 +100,10 @@ def in_broker(stack) -> int:
     return int(stack.compose("exec", "-T", "web", "python", "manage.py", "shell", "-c", code).stdout.split()[-1])
 
 
+def log_tail(stack, service: str) -> str:
+    return stack.compose("logs", "--no-color", "--tail", "40", service, check=False).stdout
+
+
 def require_workers(stack) -> None:
     services = set(stack.services())
     assert {"worker", "beat", "broker"} <= services, f"examples/mysite's stack runs {sorted(services)}"
@@ -115,8 +119,11 @@ def test_an_upload_gets_its_thumbnail_made_by_the_worker(live_stack):
     answer = live_stack.post("/api/photos/", files={"image": ("teal.png", image.getvalue(), "image/png")})
     assert answer.status_code == 201, answer.text
     photo = answer.json()["id"]
-    thumbnail = wait_for(lambda: live_stack.get(f"/api/photos/{photo}/").json()["thumbnail"], 60,
-                         "the thumbnail of the uploaded photo")
+    try:
+        thumbnail = wait_for(lambda: live_stack.get(f"/api/photos/{photo}/").json()["thumbnail"], 60,
+                             "the thumbnail of the uploaded photo")
+    except pytest.fail.Exception:
+        pytest.fail(f"no thumbnail within 60 s; the worker's log ends:\n{log_tail(live_stack, 'worker')}")
     print(f"\n[workers] thumbnail visible through nginx {time.monotonic() - sent:.2f} s after the upload: "
           f"{thumbnail}")
     assert thumbnail.startswith("/media/thumbnails/")
@@ -150,7 +157,9 @@ def worker_stack(tmp_path_factory):
     stack = new_stack(tmp_path_factory.mktemp("e2e-workers"))
     try:
         set_value(stack.root / ".env", "TASK_TIME_LIMIT", str(TASK_SECONDS))
-        stack.djstack("init", str(stack.root))  # the files again, from the new limit (.env is kept)
+        # The files again from the new limit (.env is kept); --force: init takes the files the first
+        # init wrote, which the new limit changes, for edits of one's own.
+        stack.djstack("init", str(stack.root), "--force")
         stack.djstack("up", str(stack.root))
         (stack.root / OVERRIDE).write_text(f"services:\n  beat:\n    environment:\n"
                                            f"      HEARTBEAT_SECONDS: \"{HEARTBEAT}\"\n")
