@@ -20,6 +20,7 @@ from .dependencies import Dependencies, find_dependencies
 from .storage import own_static_storage
 from .python import PythonRequest, python_request
 from .pysource import module_file, parse, settings_literals
+from .workers import CeleryApp, Process
 
 #: Folders never searched for manage.py: environments, caches, generated stacks' own data.
 SKIP_DIRS = {"node_modules", "venv", "env", "site-packages", "compose", "backups", "media", "static"}
@@ -48,6 +49,8 @@ class DjangoProject:
     own_static_storage: bool = False  # the settings choose their static files storage (whitenoise…)
     python_request: PythonRequest | None = None  # the Python version a project file asks for
     own_csp: str | None = None  # the middleware sending the project's own Content-Security-Policy
+    celery: CeleryApp | None = None  # None: the project has no Celery app (or no celery dependency)
+    processes: tuple[Process, ...] = ()  # from a Procfile beside manage.py or at the root
 
     @property
     def overlay_module(self) -> str:
