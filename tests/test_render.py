@@ -172,10 +172,12 @@ def for_this_nginx(text: str, nginx: str) -> str:
     return text
 
 
+@pytest.mark.parametrize("flower", [False, True])
 @pytest.mark.parametrize("tls_mode", ["off", "self-signed", "provided"])
-def test_nginx_accepts_the_config(example_copy, tmp_path, tls_mode):
+def test_nginx_accepts_the_config(example_copy, tmp_path, tls_mode, flower):
     nginx = require_tool("nginx")
-    stack = golden_stack(example_copy, "official", **(HTTPS_OPTIONS | {"tls": tls_mode} if tls_mode != "off" else {}))
+    tls_options = HTTPS_OPTIONS | {"tls": tls_mode} if tls_mode != "off" else {}
+    stack = celery_stack(example_copy, **tls_options) if flower else golden_stack(example_copy, "official", **tls_options)
     text = for_this_nginx(next(o.content for o in render.render(stack) if o.path == "compose/nginx/nginx.conf"), nginx)
     cert, key = tls.cert_paths(stack)
     if tls_mode == "self-signed":
