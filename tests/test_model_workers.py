@@ -24,7 +24,7 @@ def plain(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("workers") / "mysite"
     copy_example(root)
-    return detect(root, None)
+    return replace(detect(root, None), celery=None, processes=())  # the example has Celery: taken away
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,13 @@ def celery(plain):
 
 def build(project, recorded=None, **options):
     return build_stack(project, StackOptions(**options), dict(recorded or {}))
+
+
+def test_the_example_is_detected_with_its_celery_app(tmp_path):
+    from helpers import copy_example
+
+    stack = build(detect(copy_example(tmp_path / "mysite"), None))
+    assert (stack.workers.app, stack.workers.namespace, stack.workers.beat) == ("mysite", "CELERY_", "file")
 
 
 def test_no_celery_app_no_workers_and_nothing_in_env(plain):

@@ -31,8 +31,10 @@ HTTPS_OPTIONS = dict(domains=("example.com", "www.example.com"), tls="provided")
 
 def golden_stack(project: Path, source: str, **options):
     # The first line marks the file as djstack's own .env (a project's own would move the stack to djstack/).
+    # The worker's concurrency is fixed too: its default is the host's CPUs.
     (project / ".env").write_text("# Settings of the djstack stack (golden secrets)\n"
-                                  + "".join(f"{k}={v}\n" for k, v in FIXED_SECRETS.items()))
+                                  + "".join(f"{k}={v}\n" for k, v in FIXED_SECRETS.items())
+                                  + "BROKER_PASSWORD=golden-broker-password-0123456789abcdef\nWORKER_CONCURRENCY=2\n")
     return load_stack(project, StackOptions(image_source=source, http_port=8080, pip_ca_bundle="", **options))
 
 
@@ -210,14 +212,16 @@ def test_compose_accepts_the_file(example_copy):
 
     config = json.loads(proc.stdout)
     services = config["services"]
-    assert set(services) == {"web", "nginx", "db", "redis"}
+    # The example has a Celery app with a periodic job: worker, beat and their broker.
+    assert set(services) == {"web", "nginx", "db", "redis", "broker", "worker", "beat"}
     assert [name for name, svc in services.items() if svc.get("ports")] == ["nginx"]
     assert all("healthcheck" in svc for svc in services.values())
-    assert config["networks"]["db_network"]["internal"] and config["networks"]["redis_network"]["internal"]
+    assert all(config["networks"][name]["internal"] for name in ("db_network", "redis_network", "broker_network"))
     assert not config["networks"]["nginx_network"].get("internal")
     assert set(services["nginx"]["networks"]) == {"nginx_network"}
     assert set(services["db"]["networks"]) == {"db_network"}
     assert set(services["redis"]["networks"]) == {"redis_network"}
+    assert set(services["broker"]["networks"]) == {"broker_network"}
     assert "version" not in config
     for svc in services.values():
         assert svc["restart"] == "unless-stopped"
@@ -235,11 +239,11 @@ def test_web_gets_exactly_the_variables_the_model_says_it_supplies(example_copy)
     """SUPPLIED_ENV (what a project's settings may read without a default) is web's environment."""
     import yaml
 
-    from djstack.model import SUPPLIED_ENV
+    from djstack.model import SUPPLIED_ENV, WORKER_SUPPLIED_ENV
 
     outputs = {o.path: o.content for o in render.render(golden_stack(example_copy, "official"))}
     web = yaml.safe_load(outputs["docker-compose.yml"])["services"]["web"]
-    assert set(web["environment"]) == SUPPLIED_ENV
+    assert set(web["environment"]) == SUPPLIED_ENV | WORKER_SUPPLIED_ENV  # the example has a Celery app
 
 
 def test_compose_accepts_the_celery_stack(example_copy):

@@ -93,11 +93,18 @@ def main() -> None:
               help="Extra CA bundle (PEM) for pip behind a TLS-inspecting proxy; given to the build as a "
                    "secret, never stored in an image.")
 @click.option("--debian-mirror", metavar="URL", help="Debian mirror for `--images debian`.")
+@click.option("--workers/--no-workers", "workers", default=None,
+              help="--no-workers leaves background work out: no Celery worker, beat, Flower or broker, even when "
+                   "the project has a Celery app or Procfile process lines. Default: workers when a Celery app is "
+                   "found (or what .env recorded, WORKERS); --workers puts them back.")
+@click.option("--flower/--no-flower", "flower", default=None,
+              help="Add Flower, Celery's monitor, behind nginx at a path of its own and always with a password "
+                   "(FLOWER_PASSWORD in .env). Default: off (or what .env recorded, FLOWER).")
 @click.option("--force", is_flag=True,
               help="Replace files that differ from what djstack would write, keeping each as FILE.bak.")
 @handles_errors
 def init(folder, image_source, hosts, http_port, http_bind, domains, tls, tls_profile, https_port, hsts_seconds, csp,
-         name, python, settings, pip_index_url, pip_ca_bundle, debian_mirror, force):
+         name, python, settings, pip_index_url, pip_ca_bundle, debian_mirror, workers, flower, force):
     """Write the stack's files into the Django project in FOLDER (default: here).
 
     Existing files are never overwritten unless --force. Re-running keeps .env's secrets and choices.
@@ -105,6 +112,8 @@ def init(folder, image_source, hosts, http_port, http_bind, domains, tls, tls_pr
     from .detect import detect
     from .initialise import choose_source, decisions, run_init
 
+    if workers is False and flower:
+        raise click.UsageError("--flower shows the workers' tasks: it needs the workers (drop --no-workers).")
     project = detect(folder, settings)
     source, why = choose_source(project, image_source)
     options = StackOptions(
@@ -124,6 +133,8 @@ def init(folder, image_source, hosts, http_port, http_bind, domains, tls, tls_pr
         csp=csp,
         python=python,
         settings=settings,
+        workers=workers,
+        flower=flower,
     )
     stack, results = run_init(folder, options, force=force)
     ui.say(f"Images: [bold]{stack.image_source}[/] ({why}).")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import render, tls
 from .detect import DjangoProject, detect, placement
+from .detect.pysource import relative_path
 from .envfile import read_env
 from .errors import DjstackError, NoStack, TlsProblem
 from .model import SETTINGS_KEY, STACK_FILES, Stack, StackOptions, build_stack
@@ -78,6 +79,7 @@ def choose_source(project: DjangoProject, requested: str) -> tuple[str | None, s
 
 def run_init(folder: Path, options: StackOptions, *, force: bool) -> tuple[Stack, list[render.WriteResult]]:
     stack = load_stack(folder, options)
+    _refuse_unrunnable_workers(stack, options)
     if options.pip_ca_bundle and not Path(options.pip_ca_bundle).is_file():
         raise DjstackError(
             f"--ca-bundle {options.pip_ca_bundle}: no such file.",
@@ -97,6 +99,29 @@ def run_init(folder: Path, options: StackOptions, *, force: bool) -> tuple[Stack
         results.append(render.WriteResult(str(cert.relative_to(stack.project.root)), "created"))
         results.append(render.WriteResult(str(key.relative_to(stack.project.root)), "created"))
     return stack, results
+
+
+#: The `.env` key that records `--no-workers` (model.py parses it).
+WORKERS_KEY = "WORKERS"
+
+
+def _workers_off(stack: Stack, options: StackOptions) -> bool:
+    """Whether the person left background work out: now (--no-workers) or at an earlier init."""
+    if options.workers is not None:
+        return not options.workers
+    return read_env(stack.env_path).get(WORKERS_KEY) == "off"
+
+
+def _refuse_unrunnable_workers(stack: Stack, options: StackOptions) -> None:
+    """Background work the stack cannot run as found stops init before a file is written: a stack
+    without the worker would deploy with the project's tasks silently never run."""
+    blocking = [p for p in stack.project.worker_problems if p.blocking]
+    if not blocking or _workers_off(stack, options):
+        return
+    raise DjstackError(
+        " ".join(p.message for p in blocking) + " Nothing was written.",
+        " ".join(p.fix for p in blocking) + f" Or leave background work out: djstack init {stack.project.root} "
+        "--no-workers.")
 
 
 def decisions(stack: Stack) -> list[tuple[str, str]]:
@@ -133,7 +158,45 @@ def decisions(stack: Stack) -> list[tuple[str, str]]:
                                 "(nginx; a header Django sets itself is kept instead)"))
     if p.asgi:
         said.append(("asgi", p.asgi.statement))
+    said += workers_said(stack)
     for v in stack.project_env:
         said.append(("fill in", f"{v.name} in {stack.stack_dir}/.env (read by {v.where}; djstack cannot know it)"
                      if stack.stack_dir != "." else f"{v.name} in .env (read by {v.where}; djstack cannot know it)"))
     return said
+
+
+def workers_said(stack: Stack) -> list[tuple[str, str]]:
+    """What init found of background work (the Celery app and its file, the beat scheduler, the
+    Procfile's lines) and the services it adds, or why none."""
+    p = stack.project
+    said: list[tuple[str, str]] = []
+    if p.celery:
+        c = p.celery
+        reads = (f"its settings are the {c.namespace}_ ones" if c.namespace else "it reads Django's settings unprefixed"
+                 if c.namespace == "" else "it does not read Django's settings, so the stack's broker URL does not "
+                 "reach it: read them with app.config_from_object('django.conf:settings', namespace='CELERY')")
+        said.append(("celery", f"app {c.module} ({relative_path(c.file, p.root)}); {reads}"))
+        said.append(("beat", {"database": f"{c.why_beat}: schedules live in the database",
+                              "file": f"periodic work in {c.why_beat}"}.get(c.beat, "no periodic work found")))
+    for process in p.processes:
+        role = {"celery-worker": "Celery's worker", "celery-beat": "Celery's beat"}.get(process.role, "a process of its own")
+        said.append(("procfile", f"{process.name}: {process.command} ({role})"))
+    for problem in p.worker_problems:
+        if not problem.blocking:
+            said.append(("note", f"{problem.message} {problem.fix}"))
+    plan = getattr(stack, "workers", None)  # the model's WorkerPlan (None: no workers)
+    if plan is not None:
+        services = [*getattr(stack, "background_services", ()), "broker"]
+        said.append(("workers", f"adds {', '.join(dict.fromkeys(services))}: a Redis of its own for the broker "
+                                "(no eviction, append-only file), apart from the cache"))
+    elif p.celery and _recorded_off(stack):
+        said.append(("workers", "none: background work is left out (--no-workers; .env WORKERS=off)"))
+    elif p.celery:
+        said.append(("workers", "none yet"))
+    elif p.processes:
+        said.append(("workers", "none: no Celery app found, and the Procfile's lines run beside Celery's worker only"))
+    return said
+
+
+def _recorded_off(stack: Stack) -> bool:
+    return read_env(stack.env_path).get(WORKERS_KEY) == "off"

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import DjstackError, NotDjangoProject
 from . import placement
-from .apps import AsgiInfo, asgi_info, own_csp, uses_gis
+from .apps import AsgiInfo, any_branch, asgi_info, installed_apps, own_csp, uses_gis
 from .envreads import EnvRead, env_reads
 from .settings import choose_settings, locate_wsgi
 from .buildsteps import JsBuild, ManageStep, build_steps
@@ -20,7 +20,7 @@ from .dependencies import Dependencies, find_dependencies
 from .storage import own_static_storage
 from .python import PythonRequest, python_request
 from .pysource import module_file, parse, settings_literals
-from .workers import CeleryApp, Process
+from .workers import CeleryApp, Process, WorkerProblem, detect_workers
 
 #: Folders never searched for manage.py: environments, caches, generated stacks' own data.
 SKIP_DIRS = {"node_modules", "venv", "env", "site-packages", "compose", "backups", "media", "static"}
@@ -49,8 +49,9 @@ class DjangoProject:
     own_static_storage: bool = False  # the settings choose their static files storage (whitenoise…)
     python_request: PythonRequest | None = None  # the Python version a project file asks for
     own_csp: str | None = None  # the middleware sending the project's own Content-Security-Policy
-    celery: CeleryApp | None = None  # None: the project has no Celery app (or no celery dependency)
-    processes: tuple[Process, ...] = ()  # from a Procfile beside manage.py or at the root
+    celery: CeleryApp | None = None  # the project's Celery app (None: none, or celery is not installed)
+    processes: tuple[Process, ...] = ()  # a Procfile's lines other than web/release (workers.py)
+    worker_problems: tuple[WorkerProblem, ...] = ()  # what keeps background work from running as found
 
     @property
     def overlay_module(self) -> str:
@@ -79,6 +80,9 @@ def detect(folder: Path, settings: str | None = None) -> DjangoProject:
     wsgi_module, wsgi_callable = _wsgi_application(values, settings_module, app_dir, settings_file)
     root, dependencies = find_dependencies(folder, app_dir)
     steps, js_build = build_steps(root, app_dir, settings_file, values, dependencies.names)
+    workers = detect_workers(app_dir, root, any_branch(settings_file, app_dir)[1],
+                             installed_apps(settings_file, app_dir), dependencies.names,
+                             root / dependencies.source)
     return DjangoProject(
         root=root,
         app_dir=PurePosixPath(app_dir.relative_to(root).as_posix()),
@@ -99,6 +103,9 @@ def detect(folder: Path, settings: str | None = None) -> DjangoProject:
         js_build=js_build,
         own_static_storage=own_static_storage(settings_file, app_dir),
         own_csp=own_csp(settings_file, app_dir),
+        celery=workers.celery,
+        processes=workers.processes,
+        worker_problems=workers.problems,
     )
 
 

@@ -24,13 +24,13 @@ def installed_apps(settings_file: Path, app_dir: Path) -> list[str]:
     """Every app name INSTALLED_APPS can hold, across the import chain: literal lists and tuples,
     names of other lists (DJANGO_APPS + THIRD_PARTY_APPS), `*spread`, `+=`, append/insert/extend.
     Both branches of an if count (an app installed only `if DEBUG:` is still listed)."""
-    return _apps(_any_branch(settings_file, app_dir)[1])
+    return _apps(any_branch(settings_file, app_dir)[1])
 
 
 def uses_gis(settings_file: Path, app_dir: Path) -> bool:
     """GeoDjango: django.contrib.gis installed, or a GIS database backend named anywhere in the
     settings' chain (an ENGINE "django.contrib.gis.db.backends.…", a postgis:// URL default)."""
-    evaluator, module = _any_branch(settings_file, app_dir)
+    evaluator, module = any_branch(settings_file, app_dir)
     if any(app == "django.contrib.gis" or app.startswith("django.contrib.gis.") for app in _apps(module)):
         return True
     for file in evaluator.files:
@@ -52,7 +52,7 @@ def own_csp(settings_file: Path, app_dir: Path) -> str | None:
     """The middleware through which the project sends its own Content-Security-Policy, or None.
     Django's own (6.0) sends nothing while its two settings are empty, so it counts only when one of
     them may hold a policy (a value the reader cannot know counts: doubt keeps the project's own)."""
-    module = _any_branch(settings_file, app_dir)[1]
+    module = any_branch(settings_file, app_dir)[1]
     for name in items_of(module.values.get("MIDDLEWARE", [])):
         if name in CSP_MIDDLEWARE:
             settings = CSP_MIDDLEWARE[name]
@@ -61,7 +61,7 @@ def own_csp(settings_file: Path, app_dir: Path) -> str | None:
     return None
 
 
-def _any_branch(settings_file: Path, app_dir: Path) -> tuple[Evaluator, Module]:
+def any_branch(settings_file: Path, app_dir: Path) -> tuple[Evaluator, Module]:
     """The settings evaluated for what any branch could put in a list (every_branch)."""
     evaluator = Evaluator(app_dir.resolve(), Environment({}), every_branch=True)
     return evaluator, evaluator.load(settings_file.resolve())
