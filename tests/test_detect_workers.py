@@ -247,3 +247,21 @@ def test_flower_without_workers_is_a_usage_error(tmp_path):
 
     result = CliRunner().invoke(cli.main, ["init", str(tmp_path), "--no-workers", "--flower"])
     assert result.exit_code == 2 and "--flower" in result.output and "--no-workers" in result.output
+
+
+def test_init_says_which_services_it_adds_or_why_none(tmp_path):
+    from djstack.initialise import decisions, load_stack
+    from djstack.model import StackOptions
+
+    def said(root, **options):
+        return [text for topic, text in decisions(load_stack(root, StackOptions(image_source="debian", **options)))
+                if topic == "workers"]
+
+    root = shape("procfile", tmp_path)
+    [adds] = said(root, flower=True)
+    assert adds.startswith("adds worker, beat, flower, clock, broker: broker is a Redis of its own")
+    assert said(root, workers=False) == ["none: background work is left out (--no-workers, recorded as "
+                                         "WORKERS=off in .env; --workers puts it back)"]
+    (root / "Procfile").write_text("clock: python manage.py run_clock\n")  # no Celery line: no app named
+    assert said(root) == ["none: no Celery app found, and the stack runs the Procfile's lines only beside "
+                          "Celery's worker"]
