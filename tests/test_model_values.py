@@ -70,7 +70,9 @@ def test_https_needs_its_own_port(project):
 # --- memory and process limits --------------------------------------------------------------------
 
 def test_limits_default_per_service_and_read_from_env(project):
-    assert build(project).limits == DEFAULT_LIMITS
+    # Only the services the stack runs: without workers, no worker, beat, broker or flower.
+    assert build(project, workers=False).limits == {svc: DEFAULT_LIMITS[svc] for svc in ("web", "nginx", "db", "redis")}
+    assert set(build(project).limits) == {"web", "nginx", "db", "redis", "worker", "beat", "broker"}  # the example's Celery
     stack = build(project, {"WEB_MEM_LIMIT": "2G", "WEB_PIDS_LIMIT": "16", "REDIS_MEM_LIMIT": "64m"})
     assert stack.limits["web"] == ("2g", 16)
     assert stack.limits["redis"] == ("64m", DEFAULT_LIMITS["redis"][1])

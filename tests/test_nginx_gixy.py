@@ -7,12 +7,13 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from djstack import render
-from test_render import HTTPS_OPTIONS, golden_stack
+from test_render import HTTPS_OPTIONS, celery_stack, golden_stack
 
 GIXY = Path(sys.executable).with_name("gixy")
 #: Findings accepted, by TLS mode and gixy plugin, each with why.
@@ -34,7 +35,11 @@ def variant(stack, name: str):
         "strict-report-only": replace(stack, csp="strict-report-only"),
         "strict": replace(stack, csp="strict"),
         "any-host": replace(stack, hosts=("*",)),
+        "flower": stack,  # given a Celery app and --flower (test_render.celery_stack)
+        "flower-strict": replace(stack, csp="strict"),
     }[name]
+
+
 
 
 TLS = {"http": {}, "provided": HTTPS_OPTIONS, "self-signed": HTTPS_OPTIONS | {"tls": "self-signed"}}
@@ -49,10 +54,11 @@ def findings(conf: str, tmp_path: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize("name", ["as-is", "no-login-limit", "cdn-files", "own-csp", "strict-report-only",
-                                  "strict", "any-host"])
+                                  "strict", "any-host", "flower", "flower-strict"])
 @pytest.mark.parametrize("tls", list(TLS))
 def test_gixy_finds_nothing(example_copy, tmp_path, tls, name):
-    stack = variant(golden_stack(example_copy, "official", **TLS[tls]), name)
+    base = celery_stack if name.startswith("flower") else partial(golden_stack, source="official")
+    stack = variant(base(example_copy, **TLS[tls]), name)
     conf = next(o.content for o in render.render(stack) if o.path == "compose/nginx/nginx.conf")
     found = [f for f in findings(conf, tmp_path) if (tls, f["plugin"]) not in ACCEPTED]
     assert found == [], [(f["severity"], f["plugin"], f["summary"], f["reason"]) for f in found]

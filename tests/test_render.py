@@ -6,6 +6,7 @@ import os
 import re
 import stat
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ from djstack import render, tls
 from djstack.envfile import read_env
 from djstack.errors import DjstackError
 from djstack.initialise import load_stack, run_init
-from djstack.model import SECRET_KEYS, StackOptions
+from djstack.detect import detect
+from djstack.detect.workers import CeleryApp, Process
+from djstack.model import SECRET_KEYS, StackOptions, build_stack
 
 GOLDEN = REPO / "tests" / "golden"
 FIXED_SECRETS = {key: f"golden-{key.lower().replace('_', '-')}-0123456789abcdef" for key in SECRET_KEYS}
@@ -28,12 +31,35 @@ HTTPS_OPTIONS = dict(domains=("example.com", "www.example.com"), tls="provided")
 
 def golden_stack(project: Path, source: str, **options):
     # The first line marks the file as djstack's own .env (a project's own would move the stack to djstack/).
+    # The worker's concurrency is fixed too: its default is the host's CPUs.
     (project / ".env").write_text("# Settings of the djstack stack (golden secrets)\n"
-                                  + "".join(f"{k}={v}\n" for k, v in FIXED_SECRETS.items()))
+                                  + "".join(f"{k}={v}\n" for k, v in FIXED_SECRETS.items())
+                                  + "BROKER_PASSWORD=golden-broker-password-0123456789abcdef\nWORKER_CONCURRENCY=2\n")
     return load_stack(project, StackOptions(image_source=source, http_port=8080, pip_ca_bundle="", **options))
 
 
-GOLDEN_CASES = ["official", "debian", "https"]
+#: The Celery case's project: the example with a Celery app (mysite/celery.py, the standard shape), a file
+#: schedule, and a Procfile whose `clock` line is a process of its own. Given, not detected, so the golden
+#: files do not move with detection (or with the example gaining Celery itself).
+GOLDEN_CELERY = CeleryApp(module="mysite", file=Path("mysite/celery.py"), namespace="CELERY", beat="file")
+GOLDEN_PROCESSES = (Process("worker", "celery -A mysite worker -l info", "celery-worker"),
+                    Process("beat", "celery -A mysite beat -l info", "celery-beat"),
+                    Process("clock", "python manage.py clock --every $CLOCK_SECONDS", "other"))
+
+
+def celery_stack(project: Path, celery: CeleryApp = GOLDEN_CELERY, processes=GOLDEN_PROCESSES,
+                 recorded: dict[str, str] | None = None, **options):
+    """The model of `project` given a Celery app, with --flower unless told otherwise; the worker's
+    concurrency fixed (its default is the host's CPUs)."""
+    detected = replace(detect(project), celery=celery, processes=processes)
+    values = {**FIXED_SECRETS, "BROKER_PASSWORD": "golden-broker-password-0123456789abcdef",
+              "FLOWER_PASSWORD": "golden-flower-password-0123456789abcdef",
+              "WORKER_CONCURRENCY": "2", **(recorded or {})}
+    options = {"image_source": "official", "http_port": 8080, "pip_ca_bundle": "", "flower": True, **options}
+    return build_stack(detected, StackOptions(**options), values)
+
+
+GOLDEN_CASES = ["official", "debian", "https", "celery"]
 #: UPDATE_GOLDEN=1 rewrites the golden files after a deliberate change; the comparison then waits for a
 #: run without it (comparing files with what was just written from them would pass whatever they hold).
 UPDATE_GOLDEN = bool(os.environ.get("UPDATE_GOLDEN"))
@@ -42,6 +68,8 @@ UPDATE_GOLDEN = bool(os.environ.get("UPDATE_GOLDEN"))
 def golden_outputs(project: Path, case: str) -> list[render.Output]:
     if case == "https":
         return render.render(golden_stack(project, "official", **HTTPS_OPTIONS))
+    if case == "celery":
+        return render.render(celery_stack(project))
     return render.render(golden_stack(project, case))
 
 
@@ -146,10 +174,12 @@ def for_this_nginx(text: str, nginx: str) -> str:
     return text
 
 
+@pytest.mark.parametrize("flower", [False, True])
 @pytest.mark.parametrize("tls_mode", ["off", "self-signed", "provided"])
-def test_nginx_accepts_the_config(example_copy, tmp_path, tls_mode):
+def test_nginx_accepts_the_config(example_copy, tmp_path, tls_mode, flower):
     nginx = require_tool("nginx")
-    stack = golden_stack(example_copy, "official", **(HTTPS_OPTIONS | {"tls": tls_mode} if tls_mode != "off" else {}))
+    tls_options = HTTPS_OPTIONS | {"tls": tls_mode} if tls_mode != "off" else {}
+    stack = celery_stack(example_copy, **tls_options) if flower else golden_stack(example_copy, "official", **tls_options)
     text = for_this_nginx(next(o.content for o in render.render(stack) if o.path == "compose/nginx/nginx.conf"), nginx)
     cert, key = tls.cert_paths(stack)
     if tls_mode == "self-signed":
@@ -182,14 +212,16 @@ def test_compose_accepts_the_file(example_copy):
 
     config = json.loads(proc.stdout)
     services = config["services"]
-    assert set(services) == {"web", "nginx", "db", "redis"}
+    # The example has a Celery app with a periodic job: worker, beat and their broker.
+    assert set(services) == {"web", "nginx", "db", "redis", "broker", "worker", "beat"}
     assert [name for name, svc in services.items() if svc.get("ports")] == ["nginx"]
     assert all("healthcheck" in svc for svc in services.values())
-    assert config["networks"]["db_network"]["internal"] and config["networks"]["redis_network"]["internal"]
+    assert all(config["networks"][name]["internal"] for name in ("db_network", "redis_network", "broker_network"))
     assert not config["networks"]["nginx_network"].get("internal")
     assert set(services["nginx"]["networks"]) == {"nginx_network"}
     assert set(services["db"]["networks"]) == {"db_network"}
     assert set(services["redis"]["networks"]) == {"redis_network"}
+    assert set(services["broker"]["networks"]) == {"broker_network"}
     assert "version" not in config
     for svc in services.values():
         assert svc["restart"] == "unless-stopped"
@@ -207,8 +239,78 @@ def test_web_gets_exactly_the_variables_the_model_says_it_supplies(example_copy)
     """SUPPLIED_ENV (what a project's settings may read without a default) is web's environment."""
     import yaml
 
-    from djstack.model import SUPPLIED_ENV
+    from djstack.model import SUPPLIED_ENV, WORKER_SUPPLIED_ENV
 
     outputs = {o.path: o.content for o in render.render(golden_stack(example_copy, "official"))}
     web = yaml.safe_load(outputs["docker-compose.yml"])["services"]["web"]
-    assert set(web["environment"]) == SUPPLIED_ENV
+    assert set(web["environment"]) == SUPPLIED_ENV | WORKER_SUPPLIED_ENV  # the example has a Celery app
+
+
+def test_compose_accepts_the_celery_stack(example_copy):
+    """Compose reads the background services as meant: web's environment (the YAML anchor), the
+    broker on its own internal network, no port but nginx's, the worker's grace from the time limit."""
+    require_tool("docker")
+    stack = celery_stack(example_copy)
+    render.write(example_copy, render.render(stack))
+    proc = subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=example_copy,
+                          capture_output=True, text=True)
+    if "is not a docker command" in proc.stderr and not os.environ.get("CI"):
+        pytest.skip("Compose v2 is not installed")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    config = json.loads(proc.stdout)
+    services = config["services"]
+    assert set(services) == {"web", "nginx", "db", "redis", "broker", "worker", "beat", "flower", "clock"}
+    assert [name for name, svc in services.items() if svc.get("ports")] == ["nginx"]
+    assert config["networks"]["broker_network"]["internal"]
+    joined = {name for name, svc in services.items() if "broker_network" in svc["networks"]}
+    assert joined == {"web", "worker", "beat", "flower", "clock", "broker"}
+    assert set(services["broker"]["networks"]) == {"broker_network"}
+    for name in ("worker", "beat", "flower", "clock"):
+        assert services[name]["image"] == services["web"]["image"]
+        assert set(services["web"]["environment"]) <= set(services[name]["environment"]), name
+    assert services["flower"]["environment"]["FLOWER_BASIC_AUTH"] == f"admin:{stack.secrets['FLOWER_PASSWORD']}"
+    assert stack.workers.stop_grace_seconds == 330 and services["worker"]["stop_grace_period"] == "5m30s"
+    assert services["worker"]["command"][:2] == ["wait-for-migrations", "celery"]
+    # A literal $ for the shell (`compose config` prints it escaped again).
+    assert services["clock"]["command"][-1] == "python manage.py clock --every $$CLOCK_SECONDS"
+    assert services["beat"]["volumes"][0]["target"] == stack.paths.beat
+    for svc in services.values():
+        assert svc["restart"] == "unless-stopped" and svc["read_only"] and svc["cap_drop"] == ["ALL"]
+
+
+def test_broker_conf_is_a_store_that_never_evicts(example_copy):
+    outputs = {o.path: o.content for o in render.render(celery_stack(example_copy))}
+    conf = dict(line.split(" ", 1) for line in outputs["compose/redis/broker.conf"].splitlines()
+                if line and not line.startswith("#"))
+    assert conf["appendonly"] == "yes" and conf["appendfsync"] == "everysec"
+    assert conf["maxmemory-policy"] == "noeviction" and conf["maxmemory"] == "256mb"
+    # The cache keeps evicting: it is not where tasks go.
+    assert "allkeys-lru" in outputs["compose/redis/redis.conf"]
+
+
+def test_overlay_celery_settings_compile_and_follow_the_namespace(example_copy):
+    stack = celery_stack(example_copy)
+    overlay = next(o.content for o in render.render(stack) if o.path == stack.overlay_file)
+    compile(overlay, stack.overlay_file, "exec")
+    w = stack.workers
+    for line in ("CELERY_TASK_ACKS_LATE = True", "CELERY_TASK_REJECT_ON_WORKER_LOST = True",
+                 "CELERY_WORKER_PREFETCH_MULTIPLIER = 1", f"CELERY_TASK_TIME_LIMIT = {w.time_limit}",
+                 f'CELERY_BROKER_TRANSPORT_OPTIONS = {{"visibility_timeout": {w.visibility_timeout}}}',
+                 "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True",
+                 f'CELERY_BEAT_SCHEDULE_FILENAME = "{stack.paths.beat_schedule}"'):
+        assert line in overlay.splitlines(), line
+    # A database scheduler keeps no file; an app reading settings under another namespace gets that one.
+    other = celery_stack(example_copy, celery=replace(GOLDEN_CELERY, namespace="TASKS", beat="database"))
+    text = next(o.content for o in render.render(other) if o.path == stack.overlay_file)
+    assert 'TASKS_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"' in text
+    assert "BEAT_SCHEDULE_FILENAME" not in text and "TASKS_TASK_ACKS_LATE = True" in text
+
+
+@pytest.mark.parametrize("beat", ["file", "database"])
+def test_background_scripts_compile(example_copy, beat):
+    stack = celery_stack(example_copy, celery=replace(GOLDEN_CELERY, beat=beat))
+    outputs = {o.path: o.content for o in render.render(stack)}
+    for path in (stack.files.beat_health, stack.files.wait_for_migrations):
+        compile(outputs[path], path, "exec")

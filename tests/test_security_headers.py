@@ -197,7 +197,9 @@ def test_too_many_fields_is_one_line_not_a_traceback(example_copy):
     (example_copy / "mysite/settings_here.py").write_text(
         'from .settings_docker import *\nDATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3"}}\n')
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mysite.settings_here", "DJANGO_SECRET_KEY": "k" * 50,
-           "DJANGO_ALLOWED_HOSTS": "testserver"}
+           "DJANGO_ALLOWED_HOSTS": "testserver",
+           # The example has a Celery app: the overlay reads the broker's URLs (nothing connects to them).
+           "CELERY_BROKER_URL": "redis://broker.invalid:6379/0", "CELERY_RESULT_BACKEND": "redis://broker.invalid:6379/1"}
     proc = subprocess.run([sys.executable, "-c", TOO_MANY_FIELDS], cwd=example_copy, env=env,
                           capture_output=True, text=True, timeout=120)
     assert "status 400" in proc.stdout, proc.stderr

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+from pathlib import Path
 
 import pytest
 
 from djstack import render
 from djstack.initialise import load_stack
-from djstack.model import STACK_FILES, StackOptions
+from djstack.detect.workers import CeleryApp
+from djstack.model import STACK_FILES, StackOptions, build_stack
 
 #: Written while the stack runs, not by init: they lie in a folder init writes.
 RUNTIME_FILES = {"upstream_conf", "nginx_error_log"}
@@ -22,9 +24,19 @@ PLACEHOLDERS = {"README.md", ".gitignore"}
 IGNORE_FILES = (".gitignore", ".dockerignore")
 
 
+#: A Celery app with a file schedule, and --flower: the stack with every file.
+CELERY = CeleryApp(module="mysite", file=Path("mysite/celery.py"), namespace="CELERY", beat="file")
+
+
+def celery_stack(project, **options):
+    """The stack of `project` given a Celery app (and Flower): the model's every file is rendered."""
+    stack = load_stack(project, StackOptions(image_source="official", pip_ca_bundle="", flower=True, **options))
+    return build_stack(dataclasses.replace(stack.project, celery=CELERY), StackOptions(flower=True, **options),
+                       stack.env())
+
+
 def rendered(project, **options) -> dict[str, render.Output]:
-    stack = load_stack(project, StackOptions(image_source="official", pip_ca_bundle="", **options))
-    return {o.path: o for o in render.render(stack)}
+    return {o.path: o for o in render.render(celery_stack(project, **options))}
 
 
 @pytest.mark.parametrize("own_folder", [False, True])
@@ -47,7 +59,7 @@ def test_every_model_path_is_rendered(example_copy, own_folder):
 def test_every_rendered_path_is_a_model_path(example_copy, own_folder):
     if own_folder:
         (example_copy / "Dockerfile").write_text("FROM python:3.12\n")
-    stack = load_stack(example_copy, StackOptions(image_source="official", pip_ca_bundle="", **HTTPS))
+    stack = celery_stack(example_copy, **HTTPS)
     outputs = {o.path: o for o in render.render(stack)}
     prefix = "djstack/" if own_folder else ""
     files = {prefix + getattr(STACK_FILES, f.name) for f in dataclasses.fields(STACK_FILES)}

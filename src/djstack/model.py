@@ -7,6 +7,7 @@ Compose reads; the rest are fixed here, so all files agree by construction.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import shlex
@@ -16,6 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from .detect import DjangoProject
+from .detect.workers import Process
 from .envfile import new_secret
 from .errors import BadEnvEntry, DjstackError
 from .detect.python import PythonChoice, PythonRequest, choose_python
@@ -31,6 +33,10 @@ class Services:
     nginx: str = "nginx"
     db: str = "db"
     redis: str = "redis"
+    worker: str = "worker"  # Celery's worker (only with a Celery app: Stack.workers)
+    beat: str = "beat"  # Celery's scheduler, exactly one
+    broker: str = "broker"  # the Redis holding the task queues: never the cache's
+    flower: str = "flower"  # Celery's web monitor (--flower)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,8 @@ class Ports:
     uwsgi: int = 8000
     db: int = 3306
     redis: int = 6379
+    broker: int = 6379
+    flower: int = 5555
     http: int = 80
     https: int = 443
     nginx_health: int = 8081  # loopback-only server the nginx healthcheck asks
@@ -65,7 +73,13 @@ class Paths:
     mysql_data: str = "/var/lib/mysql"
     mysql_tmp: str = "/tmp"  # the server's tmpdir: temporary tables and sort files (a tmpfs, CONFINEMENT)
     redis_conf: str = "/usr/local/etc/redis/redis.conf"
-    redis_data: str = "/data"
+    redis_data: str = "/data"  # redis's and broker's
+    beat: str = "/srv/beat"  # the beat volume: the file scheduler's state (the root is read-only)
+
+    @property
+    def beat_schedule(self) -> str:
+        """Celery beat's schedule file (a dbm file: each entry's last run)."""
+        return f"{self.beat}/celerybeat-schedule"
 
 
 @dataclass(frozen=True)
@@ -74,15 +88,19 @@ class Volumes:
     redis: str = "redis_data"
     static: str = "static"
     media: str = "media"
+    broker: str = "broker_data"  # the broker's append-only file: queued tasks survive a restart
+    beat: str = "beat_data"  # Paths.beat
 
 
 @dataclass(frozen=True)
 class Networks:
-    """nginx reaches only web; db and redis are internal and reachable only from web."""
+    """nginx reaches only web (and flower); db, redis and broker are internal, reachable only from web
+    and the background services."""
 
     front: str = "nginx_network"
     db: str = "db_network"
     redis: str = "redis_network"
+    broker: str = "broker_network"
 
 
 @dataclass(frozen=True)
@@ -116,7 +134,12 @@ SETTINGS_KEY = "DJANGO_PROJECT_SETTINGS"
 PREVIOUS_KEY = "WEB_PREVIOUS_RELEASE"
 
 #: Secrets in `.env`: generated on first init, never changed by a later one.
+#: Every stack has these; Stack.secret_keys adds the background services' own.
 SECRET_KEYS = ("DJANGO_SECRET_KEY", "MYSQL_ROOT_PASSWORD", "MYSQL_PASSWORD", "REDIS_PASSWORD")
+#: The broker's password: a secret of the stacks with workers (an old .env gets one on the next init).
+BROKER_SECRET = "BROKER_PASSWORD"
+#: Flower's basic-auth password: a secret only stacks with Flower have.
+FLOWER_SECRET = "FLOWER_PASSWORD"
 MIN_SECRET_LENGTH = 32
 SECRET_LENGTHS = {"DJANGO_SECRET_KEY": 50}
 
@@ -198,6 +221,9 @@ class StackFiles:
     mysql_init: str = "compose/mysql/init"  # mounted at Paths.mysql_init
     redis: str = "compose/redis"
     redis_conf: str = "compose/redis/redis.conf"  # mounted at Paths.redis_conf
+    broker_conf: str = "compose/redis/broker.conf"  # the broker's, mounted at Paths.redis_conf in broker
+    wait_for_migrations: str = "compose/web/wait_for_migrations.py"  # background services' entrypoint
+    beat_health: str = "compose/web/beat_health.py"  # beat's Compose healthcheck
 
     @staticmethod
     def inside(rel: str, folder: str) -> str:
@@ -258,7 +284,11 @@ class CspHeader:
 #: Resource limits per service: (memory, pids), recorded in .env as <SERVICE>_MEM_LIMIT / _PIDS_LIMIT.
 #: Generous enough for the defaults (uWSGI's processes, InnoDB's buffer pool), tight enough that one
 #: runaway service cannot take the host's memory or fork without end.
-DEFAULT_LIMITS = {"web": ("1g", 512), "nginx": ("256m", 256), "db": ("1g", 512), "redis": ("512m", 128)}
+#: A stack has the limits of the services it runs (Stack.limits); the background services' come with
+#: a Celery app. A Procfile's other processes get EXTRA_LIMITS under their own names.
+DEFAULT_LIMITS = {"web": ("1g", 512), "nginx": ("256m", 256), "db": ("1g", 512), "redis": ("512m", 128),
+                  "worker": ("1g", 512), "beat": ("256m", 64), "broker": ("512m", 128), "flower": ("512m", 128)}
+EXTRA_LIMITS = ("512m", 256)
 
 
 @dataclass(frozen=True)
@@ -299,7 +329,14 @@ CONFINEMENT = {
                (Paths.mysql_tmp, "256m", "temporary tables and sort files")),
         user="mysql"),
     "redis": Confinement(user="redis"),
+    # Tasks are the project's code, like its views: the same /tmp as web.
+    "worker": Confinement(tmpfs=(("/tmp", "128m", "the tasks' temporary files"),)),
+    "beat": Confinement(),  # writes only its schedule, in the beat volume
+    "broker": Confinement(user="redis"),
+    "flower": Confinement(),  # keeps its state in memory
 }
+#: A Procfile's other processes: the project's code, confined like a worker.
+EXTRA_CONFINEMENT = CONFINEMENT["worker"]
 
 
 #: Placeholders by the type a setting reads a variable as: collectstatic imports the settings at build
@@ -322,6 +359,73 @@ class ProjectVariable:
     @property
     def placeholder(self) -> str:
         return PLACEHOLDERS.get(self.kind, PLACEHOLDER)
+
+
+#: TASK_TIME_LIMIT's default: the longest a task may run, in seconds.
+DEFAULT_TASK_SECONDS = 300
+#: WORKER_CONCURRENCY's default is the host's CPUs, at most this many: each prefork child is a copy of
+#: the project (Django and its imports, 60-150 MB), and four fit in the worker's default 1g limit.
+MAX_DEFAULT_CONCURRENCY = 4
+#: Celery's beat writes its state at least this often (celery.beat.Scheduler.sync_every; also
+#: django_celery_beat's DatabaseScheduler's) when nothing else made it write.
+BEAT_SYNC_SECONDS = 180
+#: What a warm shutdown needs beyond the task in flight: acknowledging it and closing the connection.
+SHUTDOWN_MARGIN_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """The background services of a stack whose project has a Celery app (Stack.workers)."""
+
+    app: str  # what `celery -A` takes
+    namespace: str  # the prefix of the app's settings in Django's ("CELERY_"); "" when it reads none
+    beat: str  # "" | "file" | "database": a beat service exists iff beat != ""
+    flower: bool  # --flower
+    concurrency: int  # WORKER_CONCURRENCY in .env: the worker's prefork children
+    task_seconds: int  # TASK_TIME_LIMIT in .env: the longest a task may run
+    extra: tuple[Process, ...] = ()  # the Procfile's "other" processes: a service each, from the web image
+
+    @property
+    def time_limit(self) -> int:
+        """Celery's hard task_time_limit: the child running a task longer is killed, the task fails."""
+        return self.task_seconds
+
+    @property
+    def stop_grace_seconds(self) -> int:
+        """The worker's stop_grace_period: a warm shutdown (SIGTERM) lets the tasks in flight finish,
+        which the time limit bounds; only then does Docker's SIGKILL come."""
+        return self.task_seconds + SHUTDOWN_MARGIN_SECONDS
+
+    @property
+    def visibility_timeout(self) -> int:
+        """How long the broker waits for a reserved task's acknowledgement before it hands the task to
+        another worker. A task is acknowledged when it ends (task_acks_late): it runs at most
+        task_seconds, and a warm shutdown may hold it for the grace period. Longer than both, so a
+        running task is never delivered twice; a task whose worker was killed is delivered again
+        after it."""
+        return self.task_seconds + self.stop_grace_seconds
+
+    def service_of(self, process: Process) -> str:
+        """An extra process's service: its Procfile name, unless a service of the stack has that name."""
+        name = re.sub(r"[^a-z0-9_-]+", "-", process.name.lower()).strip("-_") or "process"
+        return f"{name}-process" if name in vars(Services()).values() else name
+
+    @property
+    def extra_services(self) -> tuple[tuple[str, Process], ...]:
+        """(service, process) of each extra process."""
+        return tuple((self.service_of(p), p) for p in self.extra)
+
+
+def stack_secret_keys(workers: WorkerPlan | None) -> tuple[str, ...]:
+    """The secrets of a stack with these background services (none: SECRET_KEYS)."""
+    if workers is None:
+        return SECRET_KEYS
+    return SECRET_KEYS + (BROKER_SECRET,) + ((FLOWER_SECRET,) if workers.flower else ())
+
+
+def default_concurrency() -> int:
+    """WORKER_CONCURRENCY at init: the host's CPUs, at most MAX_DEFAULT_CONCURRENCY."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_CONCURRENCY))
 
 
 @dataclass(frozen=True)
@@ -355,12 +459,19 @@ class Stack:
     previous_release: str = ""  # the one live before it (PREVIOUS_KEY)
     login_rate: int = DEFAULT_LOGIN_RATE
     csp: str = "default"  # CSP_MODES
+    workers: WorkerPlan | None = None  # None: no Celery app, or --no-workers (WORKERS=off)
     # How long db may take to accept connections after a start (a first start initialises the data
     # folder): its healthcheck's start_period, and how long web's entrypoint waits for it.
     db_start_seconds: int = 180
     # Docker's healthcheck interval for every service. Each check is a `docker exec` (0.1-0.2 s of CPU);
     # `djstack up` runs the checks itself rather than wait for Docker's first one.
     health_interval_seconds: int = 10
+    # The background services' healthchecks load the project (about 1 s of CPU each): less often.
+    worker_health_interval_seconds: int = 30
+    migrations_wait_seconds: int = 600  # how long a background service waits for web's migrations
+    beat_loop_seconds: int = 60  # beat_max_loop_interval: beat wakes (and may write its state) this often
+    flower_location: str = "/flower/"  # nginx's path to Flower (its --url_prefix)
+    flower_user: str = "admin"  # Flower's basic-auth user; the password is FLOWER_PASSWORD
     admin_login_path: str = "/admin/login/"
     tls_files: TlsFiles = field(default_factory=TlsFiles)
     files: StackFiles = STACK_FILES
@@ -375,6 +486,35 @@ class Stack:
     @property
     def https(self) -> bool:
         return self.tls != "off"
+
+    @property
+    def background_services(self) -> tuple[str, ...]:
+        """The services running the project's code besides web: worker, beat, flower and the
+        Procfile's other processes (what ps, logs, doctor and deploy go through)."""
+        w = self.workers
+        if w is None:
+            return ()
+        return (self.services.worker, *([self.services.beat] if w.beat else []),
+                *([self.services.flower] if w.flower else []), *(name for name, _ in w.extra_services))
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """The secrets this stack's .env holds."""
+        return stack_secret_keys(self.workers)
+
+    @property
+    def beat_stale_seconds(self) -> int:
+        """How old beat's schedule file may get before beat counts as stuck: Celery writes it every
+        BEAT_SYNC_SECONDS, checked each time beat wakes (at least every beat_loop_seconds), plus a
+        minute's slack."""
+        return BEAT_SYNC_SECONDS + self.beat_loop_seconds + 60
+
+    @property
+    def broker_maxmemory_mb(self) -> int:
+        """The broker's maxmemory: half its mem_limit. The rest is for what Redis holds beyond the data
+        (client buffers, the AOF rewrite's copy-on-write pages); at maxmemory it refuses new tasks
+        (noeviction) rather than be killed by the kernel and lose the last second of them."""
+        return memory_bytes(self.limits[self.services.broker][0]) // 2 // 2**20
 
     @property
     def tls_settings(self) -> TlsProfile:
@@ -526,6 +666,20 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         """The variables `.env` records, in the order the file lists them."""
+        return {**self._env(), **self.worker_env()}
+
+    def worker_env(self) -> dict[str, str]:
+        """The background services' settings in .env: only for a project with a Celery app."""
+        if self.project.celery is None:
+            return {}
+        w = self.workers
+        return {
+            "WORKERS": "on" if w else "off",
+            "FLOWER": "on" if w and w.flower else "off",
+            **({"WORKER_CONCURRENCY": str(w.concurrency), "TASK_TIME_LIMIT": str(w.task_seconds)} if w else {}),
+        }
+
+    def _env(self) -> dict[str, str]:
         return {
             "COMPOSE_PROJECT_NAME": self.name,
             "WEB_RELEASE": self.web_release,
@@ -569,14 +723,22 @@ class Stack:
         db, redis = self.services, self.ports
         auth = "${MYSQL_USER}:${MYSQL_PASSWORD}"
         redis_auth = f"{self.redis_acl.user}:${{REDIS_PASSWORD}}"
+        celery = {"CELERY_BROKER_URL": f"redis://{redis_auth}@{db.redis}:{redis.redis}/1"}
+        if self.workers:
+            celery = {"CELERY_BROKER_URL": self.broker_url(0), "CELERY_RESULT_BACKEND": self.broker_url(1)}
         return {
             "SECRET_KEY": "${DJANGO_SECRET_KEY}",
             **STACK_ENVIRONMENT,  # DJANGO_DEBUG: what build-step detection assumes too
             "DATABASE_URL": f"{self._db_scheme}://{auth}@{db.db}:{redis.db}/${{MYSQL_DATABASE}}",
             "REDIS_URL": f"redis://{redis_auth}@{db.redis}:{redis.redis}/0",
             "CACHE_URL": f"redis://{redis_auth}@{db.redis}:{redis.redis}/0",
-            "CELERY_BROKER_URL": f"redis://{redis_auth}@{db.redis}:{redis.redis}/1",
+            **celery,
         }
+
+    def broker_url(self, database: int) -> str:
+        """A database of the broker's Redis as a Compose value: 0 holds the queues, 1 the results."""
+        return (f"redis://{self.redis_acl.user}:${{BROKER_PASSWORD}}@{self.services.broker}:"
+                f"{self.ports.broker}/{database}")
 
     def build_env(self) -> dict[str, str]:
         """Placeholders for every variable the settings need at import, for manage.py steps at build time."""
@@ -588,6 +750,7 @@ class Stack:
             "REDIS_URL": "redis://build.invalid:6379/0",
             "CACHE_URL": PLACEHOLDERS["cache_url"],
             "CELERY_BROKER_URL": "redis://build.invalid:6379/1",
+            **({"CELERY_RESULT_BACKEND": "redis://build.invalid:6379/2"} if self.workers else {}),
             "DJANGO_STATIC_ROOT": self.paths.static_build,  # collectstatic writes into the image, not the volume
             "DJSTACK_IMAGE_BUILD": "1",  # the overlay then uses a cache in memory: no Redis while an image builds
             **{v.name: v.placeholder for v in self.project_env},
@@ -633,8 +796,8 @@ class StackOptions:
     csp: str | None = None  # --csp
     python: str | None = None  # --python X.Y
     settings: str | None = None  # --settings MODULE: the project's production settings
-    workers: bool | None = None  # --no-workers: False (no worker, beat, flower or broker)
-    flower: bool | None = None  # --flower: True
+    workers: bool | None = None  # --no-workers: False (recorded as WORKERS=off)
+    flower: bool | None = None  # --flower: True (FLOWER=on)
 
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1")
@@ -645,6 +808,8 @@ SUPPLIED_ENV = frozenset({
     "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD", "REDIS_PASSWORD",
     "SECRET_KEY", "DJANGO_DEBUG", "DATABASE_URL", "REDIS_URL", "CACHE_URL", "CELERY_BROKER_URL",
 })
+#: What web and the background services get besides, with a Celery app.
+WORKER_SUPPLIED_ENV = frozenset({"CELERY_RESULT_BACKEND"})
 #: pip in the build trusts what the host trusts: behind a TLS-inspecting proxy the host's bundle has
 #: the proxy's CA, and elsewhere it is the ordinary public CAs, so passing it is never harmful.
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -697,8 +862,17 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
     if tls != "provided":
         hsts = 0  # never pin a self-signed certificate, and HSTS means nothing over plain HTTP
     hosts = parse_hosts(hosts)
+    workers = worker_plan(project, options, recorded)
+    services = Services()
+    present = {services.web, services.nginx, services.db, services.redis}
+    extras = dict(workers.extra_services) if workers else {}
+    if workers:
+        present |= {services.broker, services.worker, *([services.beat] if workers.beat else []),
+                    *([services.flower] if workers.flower else [])}
     limits = {}
-    for svc, (mem, pids) in DEFAULT_LIMITS.items():
+    for svc, (mem, pids) in [*DEFAULT_LIMITS.items(), *((name, EXTRA_LIMITS) for name in extras)]:
+        if svc not in present and svc not in extras:
+            continue  # a service this stack does not run has no limits in its .env
         mem_key, pids_key = limit_keys(svc)
         limits[svc] = (parse_memory(recorded.get(mem_key) or mem, mem_key),
                        parse_pids(recorded.get(pids_key) or str(pids), pids_key))
@@ -707,13 +881,14 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
     project_env = tuple(
         ProjectVariable(read.name, f"{_relative(read.file, project.root)}:{read.line}", read.kind,
                         recorded.get(read.name, ""))
-        for read in project.env_reads if read.required and read.name not in SUPPLIED_ENV
+        for read in project.env_reads
+        if read.required and read.name not in SUPPLIED_ENV and not (workers and read.name in WORKER_SUPPLIED_ENV)
     )
     db_default = re.sub(r"[^a-z0-9_]", "_", name.lower())[:32]
     stack_secrets = {}
-    for key in SECRET_KEYS:
+    for key in stack_secret_keys(workers):
         value = recorded.get(key) or new_secret(SECRET_LENGTHS.get(key, 40))
-        stack_secrets[key] = value
+        stack_secrets[key] = parse_url_secret(value, key) if key in URL_SECRETS else value
     return Stack(
         project=project,
         name=name,
@@ -735,11 +910,33 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         https_port=https_port,
         hsts_seconds=hsts,
         limits=limits,
+        confinement={**CONFINEMENT, **{name: EXTRA_CONFINEMENT for name in extras}},
+        workers=workers,
         login_rate=login_rate,
         csp=csp,
         project_env=project_env,
         web_release=recorded.get("WEB_RELEASE") or "latest",
         previous_release=recorded.get(PREVIOUS_KEY, ""),
+    )
+
+
+def worker_plan(project: DjangoProject, options: StackOptions, recorded: Mapping[str, str]) -> WorkerPlan | None:
+    """The background services: with a Celery app, unless --no-workers (or WORKERS=off) says not."""
+    def switch(option: bool | None, key: str, default: str) -> bool:
+        text = ("on" if option else "off") if option is not None else recorded.get(key) or default
+        return parse_switch(text, key)
+
+    app = project.celery
+    if app is None or not switch(options.workers, "WORKERS", "on"):
+        return None
+    return WorkerPlan(
+        app=app.module,
+        namespace=f"{app.namespace}_" if app.namespace else "",
+        beat=app.beat,
+        flower=switch(options.flower, "FLOWER", "off"),
+        concurrency=parse_concurrency(recorded.get("WORKER_CONCURRENCY") or str(default_concurrency())),
+        task_seconds=parse_task_seconds(recorded.get("TASK_TIME_LIMIT") or str(DEFAULT_TASK_SECONDS)),
+        extra=tuple(p for p in project.processes if p.role == "other"),
     )
 
 
@@ -846,6 +1043,13 @@ def parse_csp(text: str) -> str:
 
 
 _MEMORY = re.compile(r"^[1-9][0-9]*[kmg]?$")
+_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
+
+
+def memory_bytes(text: str) -> int:
+    """A memory size as parse_memory accepts it ("512m"), in bytes."""
+    unit = text[-1] if text[-1] in _UNITS else ""
+    return int(text.removesuffix(unit)) * _UNITS[unit]
 
 
 def parse_memory(text: str, key: str) -> str:
@@ -858,6 +1062,41 @@ def parse_pids(text: str, key: str) -> int:
     if not text.isdigit() or int(text) < 16:
         raise BadEnvEntry(key, f".env: {key}={text!r} is not a process count.", "Use a number of at least 16, e.g. 256.")
     return int(text)
+
+
+def parse_switch(text: str, key: str) -> bool:
+    """WORKERS, FLOWER: on or off."""
+    if text not in ("on", "off"):
+        option = {"WORKERS": "--no-workers", "FLOWER": "--flower"}.get(key, "the command line")
+        raise BadEnvEntry(key, f".env: {key}={text!r} is neither on nor off.",
+                          f"Use {key}=on or {key}=off (init's {option} records it).")
+    return text == "on"
+
+
+def parse_concurrency(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 256:
+        raise BadEnvEntry("WORKER_CONCURRENCY", f".env: WORKER_CONCURRENCY={text!r} is not a number of processes.",
+                          "Use a number from 1 to 256: the worker's processes, e.g. the host's CPUs.")
+    return int(text)
+
+
+def parse_task_seconds(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 7 * 24 * 3600:
+        raise BadEnvEntry("TASK_TIME_LIMIT", f".env: TASK_TIME_LIMIT={text!r} is not a number of seconds.",
+                          f"Use the longest a task may run, in seconds (e.g. {DEFAULT_TASK_SECONDS}).")
+    return int(text)
+
+
+#: Secrets written into URLs (the broker's) and command lines unquoted: they take only URL-safe characters.
+URL_SECRETS = (BROKER_SECRET, FLOWER_SECRET)
+_URL_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def parse_url_secret(text: str, key: str) -> str:
+    if not _URL_SAFE.match(text):
+        raise BadEnvEntry(key, f".env: {key} has characters other than letters, digits, '-' and '_'.",
+                          f"It goes into a URL as it is: empty {key} and run `djstack init`, which makes a new one.")
+    return text
 
 
 _HOST = re.compile(r"^(\*|\.?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)$")
@@ -909,6 +1148,11 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "HSTS_SECONDS": parse_hsts,
     "ADMIN_LOGIN_RATE": parse_login_rate,
     "CSP": parse_csp,
+    "WORKERS": partial(parse_switch, key="WORKERS"),
+    "FLOWER": partial(parse_switch, key="FLOWER"),
+    "WORKER_CONCURRENCY": parse_concurrency,
+    "TASK_TIME_LIMIT": parse_task_seconds,
+    **{key: partial(parse_url_secret, key=key) for key in URL_SECRETS},
     **{mem: partial(parse_memory, key=mem) for mem, _ in map(limit_keys, DEFAULT_LIMITS)},
     **{pids: partial(parse_pids, key=pids) for _, pids in map(limit_keys, DEFAULT_LIMITS)},
 }

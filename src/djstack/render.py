@@ -15,7 +15,7 @@ import jinja2
 
 from .errors import DjstackError
 from .files import atomic_write
-from .model import MEDIA_INLINE_TYPES, PERMISSIONS_POLICY, SECRET_KEYS, Stack
+from .model import MEDIA_INLINE_TYPES, PERMISSIONS_POLICY, Stack
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("djstack", "templates"),
@@ -57,7 +57,7 @@ class FileRule:
 def _env_values(example: bool) -> Callable[[Stack], dict]:
     def values(s: Stack) -> dict:
         image_keys = ["IMAGE_SOURCE", *s.images.env(), *(["NODE_IMAGE"] if s.project.js_build else [])]
-        return dict(env=s.env(), image_keys=image_keys, secret_keys=SECRET_KEYS, example=example)
+        return dict(env=s.env(), image_keys=image_keys, secret_keys=s.secret_keys, example=example)
     return values
 
 
@@ -85,6 +85,10 @@ RULES: dict[str, list[FileRule]] = {
         static_location=s.url_path(s.project.static_url), media_location=s.url_path(s.project.media_url),
         media_types=MEDIA_INLINE_TYPES, permissions_policy=PERMISSIONS_POLICY))],
     "compose/nginx/acme/gitignore.j2": [FileRule(only=lambda s: s.https)],
+    # The background services' files, only in a stack that has them.
+    "compose/redis/broker.conf.j2": [FileRule(only=lambda s: s.workers is not None)],
+    "compose/web/wait_for_migrations.py.j2": [FileRule(only=lambda s: s.workers is not None)],
+    "compose/web/beat_health.py.j2": [FileRule(only=lambda s: bool(s.workers and s.workers.beat))],
 }
 
 #: Templates only other templates include.

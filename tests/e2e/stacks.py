@@ -105,6 +105,20 @@ class LiveStack:
             time.sleep(1)
 
 
+def wait_for(condition, timeout: float, what: str, poll: float = 0.5, watch=lambda: None):
+    """condition()'s first true value within `timeout` seconds, else the test fails saying `what`;
+    `watch()` runs first at every poll, to fail at once on what a background thread recorded rather
+    than at the timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        watch()
+        value = condition()
+        if value:
+            return value
+        time.sleep(poll)
+    pytest.fail(f"not within {timeout:.0f} s: {what}")
+
+
 def stored_notes(stack: LiveStack, tag: str) -> set[str]:
     """Texts of the example's notes starting with `tag-`, read from the database itself (as the
     application's user)."""
@@ -184,6 +198,6 @@ def tls_handshake(stack, *, ciphers: str | None = None, version: ssl.TLSVersion 
 
 
 def container(stack, service: str) -> dict:
-    """`docker inspect` of the service's container."""
-    cid = stack.compose("ps", "-q", service).stdout.strip()
+    """`docker inspect` of the service's container, running or not."""
+    cid = stack.compose("ps", "--all", "-q", service).stdout.strip()
     return json.loads(subprocess.run(["docker", "inspect", cid], capture_output=True, text=True, check=True).stdout)[0]

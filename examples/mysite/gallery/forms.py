@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import Note, Photo
+from .models import Job, Note, Photo
 
 
 class NoteForm(forms.ModelForm):
@@ -15,3 +15,14 @@ class PhotoForm(forms.ModelForm):
     class Meta:
         model = Photo
         fields = ["image"]
+
+
+class JobForm(forms.ModelForm):
+    seconds = forms.FloatField(min_value=0, max_value=3600, required=False)
+
+    class Meta:
+        model = Job
+        fields = ["seconds", "fail"]
+
+    def clean_seconds(self):
+        return self.cleaned_data["seconds"] or 0

@@ -1,13 +1,18 @@
 import io
 import shutil
 import tempfile
+from unittest import mock
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase, override_settings
 from PIL import Image
 
-from .models import Note, Photo
+from mysite.celery import app as celery_app
+
+from . import tasks
+from .models import Heartbeat, Job, Note, Photo
 from .views import CACHE_DEMO_KEY
 
 # Uploads go to a throwaway directory, never into the project's media/.
@@ -168,3 +173,81 @@ class GalleryTests(TestCase):
     def test_admin_is_mounted(self):
         response = self.client.get("/admin/")
         self.assertRedirects(response, "/admin/login/?next=/admin/")
+
+
+# Background tasks. No broker here: the tests run each task in this process, as the worker would,
+# and stand in for the broker only where a view queues one.
+
+
+@override_settings(MEDIA_ROOT=MEDIA_ROOT)
+class TaskTests(TestCase):
+    def test_upload_queues_its_thumbnail_once_saved(self):
+        with mock.patch.object(tasks.make_thumbnail, "delay") as delay:
+            with self.captureOnCommitCallbacks(execute=True):
+                response = self.client.post("/api/photos/", {"image": png_upload()})
+                delay.assert_not_called()  # not before the photo is committed
+        self.assertEqual(response.status_code, 201)
+        delay.assert_called_once_with(response.json()["id"])
+
+    def test_thumbnail_is_made_once(self):
+        photo = Photo.objects.create(image=png_upload(size=(640, 480)))
+        self.assertIsNone(self.client.get(f"/api/photos/{photo.id}/").json()["thumbnail"])
+
+        tasks.make_thumbnail(photo.id)
+        photo.refresh_from_db()
+        with Image.open(photo.thumbnail) as thumbnail:
+            self.assertEqual((thumbnail.format, thumbnail.size), ("JPEG", (128, 96)))
+        body = self.client.get(f"/api/photos/{photo.id}/").json()
+        self.assertEqual(body["thumbnail"], photo.thumbnail.url)
+        self.assertTrue(body["thumbnail"].startswith("/media/thumbnails/"))
+
+        tasks.make_thumbnail(photo.id)  # delivered again: nothing new
+        self.assertEqual(Photo.objects.get().thumbnail.name, photo.thumbnail.name)
+
+    def test_missing_photo_is_404(self):
+        self.assertEqual(self.client.get("/api/photos/999/").status_code, 404)
+
+    def test_job_is_queued_then_runs_once(self):
+        with mock.patch.object(tasks.run_job, "delay") as delay:
+            with self.captureOnCommitCallbacks(execute=True):
+                response = self.client.post(
+                    "/api/jobs/", {"seconds": 0}, content_type="application/json"
+                )
+        self.assertEqual(response.status_code, 201)
+        job = response.json()
+        self.assertEqual((job["state"], job["starts"], job["started"]), ("queued", 0, None))
+        delay.assert_called_once_with(job["id"])
+
+        tasks.run_job(job["id"])
+        tasks.run_job(job["id"])  # delivered again after it finished: nothing to do
+        done = self.client.get(f"/api/jobs/{job['id']}/").json()
+        self.assertEqual((done["state"], done["starts"]), ("finished", 1))
+        self.assertLessEqual(done["queued"], done["started"])
+        self.assertLessEqual(done["started"], done["finished"])
+
+    def test_job_fails_only_when_asked(self):
+        job = Job.objects.create(fail=True)
+        with self.assertRaisesMessage(tasks.JobFailed, f"job {job.id} was asked to fail"):
+            tasks.run_job(job.id)
+        self.assertEqual(self.client.get(f"/api/jobs/{job.id}/").json()["state"], "failed")
+
+    def test_jobs_rejects_bad_input(self):
+        for seconds in [-1, 3601, "soon"]:
+            with self.subTest(seconds=seconds):
+                response = self.client.post("/api/jobs/", {"seconds": seconds})
+                self.assertEqual(response.status_code, 400)
+                self.assertIn("seconds", response.json()["errors"])
+        self.assertFalse(Job.objects.exists())
+        self.assertEqual(self.client.get("/api/jobs/1/").status_code, 404)
+
+    def test_heartbeat_counts_its_runs(self):
+        tasks.heartbeat()
+        tasks.heartbeat()
+        body = self.client.get("/api/heartbeats/").json()
+        self.assertEqual(body["count"], 2)
+        self.assertEqual(body["runs"], [h.at.isoformat() for h in Heartbeat.objects.all()])
+
+    def test_beat_schedules_the_heartbeat(self):
+        entry = settings.CELERY_BEAT_SCHEDULE["heartbeat"]
+        self.assertIn(entry["task"], celery_app.tasks)
+        self.assertGreater(entry["schedule"], 0)

@@ -2,14 +2,15 @@ import json
 
 from django.core.cache import cache
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.cache import cache_page
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .forms import NoteForm, PhotoForm
-from .models import Note, Photo
+from . import tasks
+from .forms import JobForm, NoteForm, PhotoForm
+from .models import Heartbeat, Job, Note, Photo
 
 CACHE_DEMO_KEY = "mysite:cached-demo"
 API_LIST_LIMIT = 1000
@@ -30,6 +31,19 @@ def home(request):
 def cached_page(request):
     # Rendered once a minute at most; the timestamp shows when that happened.
     return render(request, "gallery/cached_page.html", {"now": timezone.now()})
+
+
+def _posted(request):
+    """The POSTed fields, from a form or a JSON object; or the 400 answer saying what is wrong."""
+    if request.content_type != "application/json":
+        return request.POST
+    try:
+        data = json.loads(request.body)
+    except ValueError:
+        return JsonResponse({"error": "invalid JSON body"}, status=400)
+    if not isinstance(data, dict):
+        return JsonResponse({"error": "expected a JSON object"}, status=400)
+    return data
 
 
 def _form_error(form):
@@ -54,16 +68,9 @@ def notes(request):
             }
         )
 
-    if request.content_type == "application/json":
-        try:
-            data = json.loads(request.body)
-        except ValueError:
-            return JsonResponse({"error": "invalid JSON body"}, status=400)
-        if not isinstance(data, dict):
-            return JsonResponse({"error": "expected a JSON object"}, status=400)
-    else:
-        data = request.POST
-
+    data = _posted(request)
+    if isinstance(data, JsonResponse):
+        return data
     form = NoteForm(data)
     if not form.is_valid():
         return _form_error(form)
@@ -88,9 +95,67 @@ def photos(request):
     if not form.is_valid():
         return _form_error(form)
     photo = form.save()
+    # Queued once the photo is in the database, so the worker finds it (with ATOMIC_REQUESTS or
+    # inside transaction.atomic(), that is when the view's transaction commits).
+    tasks.make_thumbnail.delay_on_commit(photo.pk)
     return JsonResponse(
         {"id": photo.id, "url": photo.image.url, "size": photo.image.size},
         status=201,
+    )
+
+
+@require_GET
+def photo(request, pk):
+    """One photo, and its thumbnail once the worker has made it (null until then)."""
+    photo = get_object_or_404(Photo, pk=pk)
+    thumbnail = photo.thumbnail.url if photo.thumbnail else None
+    return JsonResponse({"id": photo.id, "url": photo.image.url, "thumbnail": thumbnail})
+
+
+@csrf_exempt  # see notes() above
+@require_http_methods(["POST"])
+def jobs(request):
+    """Queue a job: {"seconds": how long it takes, "fail": whether it should fail}."""
+    data = _posted(request)
+    if isinstance(data, JsonResponse):
+        return data
+    form = JobForm(data)
+    if not form.is_valid():
+        return _form_error(form)
+    job = form.save()
+    tasks.run_job.delay_on_commit(job.pk)
+    return JsonResponse(_job_json(job), status=201)
+
+
+@require_GET
+def job(request, pk):
+    return JsonResponse(_job_json(get_object_or_404(Job, pk=pk)))
+
+
+def _job_json(job):
+    def when(moment):
+        return moment.isoformat() if moment else None
+
+    return {
+        "id": job.id,
+        "seconds": job.seconds,
+        "fail": job.fail,
+        "state": job.state,
+        "queued": when(job.queued),
+        "started": when(job.started),
+        "starts": job.starts,
+        "finished": when(job.finished),
+    }
+
+
+@require_GET
+def heartbeats(request):
+    """The periodic job's runs: how many, and when the latest ones were (newest first)."""
+    return JsonResponse(
+        {
+            "count": Heartbeat.objects.count(),
+            "runs": [h.at.isoformat() for h in Heartbeat.objects.all()[:API_LIST_LIMIT]],
+        }
     )
 
 

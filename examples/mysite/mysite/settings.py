@@ -10,6 +10,7 @@ For the full list of settings and their values, see
 https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
+import os
 from pathlib import Path
 
 # Build paths inside the project like this: BASE_DIR / 'subdir'.
@@ -125,3 +126,17 @@ MEDIA_ROOT = BASE_DIR / "media"
 # https://docs.djangoproject.com/en/5.2/ref/settings/#default-auto-field
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# Background tasks (gallery/tasks.py), run by a Celery worker; beat sends the periodic ones.
+# Locally both use a Redis on this machine. In production the stack's settings overlay sets the
+# broker and how tasks are delivered, so nothing here needs to change.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://localhost:6379/0")
+
+CELERY_BEAT_SCHEDULE = {
+    "heartbeat": {
+        "task": "gallery.tasks.heartbeat",
+        # Seconds between runs: a minute, unless HEARTBEAT_SECONDS says otherwise (tests shorten it).
+        "schedule": float(os.environ.get("HEARTBEAT_SECONDS", "60")),
+    },
+}
