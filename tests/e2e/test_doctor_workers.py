@@ -5,7 +5,7 @@ and exception.
 The stack is the module's own (examples/mysite, whose Celery app gives it a worker, beat and a
 broker). Each test breaks it through `broken`, which puts the files back and recreates what the test
 touched, so the services' logs start afresh. With DJSTACK_KEEP_EVIDENCE=DIR, what doctor gathered
-for each fault is also written to DIR (the fast tests' log lines in tests/test_doctor_workers.py are
+for each fault is also written to DIR (the fast tests' log lines in tests/test_doctor_background.py are
 lines such files hold).
 """
 
