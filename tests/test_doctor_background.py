@@ -264,3 +264,23 @@ def test_beat_failing_to_reach_the_broker_is_the_brokers(stack):
     order = ids(stack, found)
     assert order[0] == "broker-unreachable" and "beat-not-scheduling" not in order
     assert diagnose(stack, found).findings[0].title == "The broker (broker:6379) does not answer beat"
+
+
+def test_flower_and_a_procfiles_other_process_are_services_doctor_reads(stack):
+    from djstack.detect.workers import Process
+
+    clock = Process("clock", "python manage.py run_clock", "other")
+    more = replace(stack, workers=replace(stack.workers, flower=True, extra=(clock,)))
+    names = service_keys(more)
+    assert names["flower"] == "flower" and list(names)[-1] == more.workers.service_of(clock)
+    stopped = facts(more, states={more.workers.service_of(clock): {"state": "exited", "exit_code": 1, "health": ""}})
+    first = diagnose(more, stopped).findings[0]
+    assert (first.id, first.service) == (f"{more.workers.service_of(clock)}-not-running", more.workers.service_of(clock))
+
+
+def test_a_task_past_its_time_limit_says_task_time_limit(stack):
+    line = ("[2026-12-02 04:45:00,002: ERROR/MainProcess] Hard time limit (300s) exceeded for "
+            "gallery.tasks.run_job[0ae9b845-ccc7-462a-93f1-ead49ac36247]")
+    [first] = diagnose(stack, facts(stack, logs={"worker": [*CONNECTED, RECEIVED, line]})).findings
+    assert first.title == "Task gallery.tasks.run_job fails with TimeLimitExceeded (1 failure(s))"
+    assert "TASK_TIME_LIMIT" in first.fix and "djstack init --force" in first.fix

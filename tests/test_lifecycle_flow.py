@@ -156,7 +156,7 @@ def test_up_waits_for_the_background_services_and_proves_a_worker_answers_throug
     engine.on("exec", "-T", "web", "celery", "-A", "mysite", "inspect", "ping", stdout=PONG + "\n")
     result = lifecycle.up(background, read_env(stack.dir / ".env"))
     assert result.workers == ("worker@4b0f3c1e2d5a",)
-    assert "1 Celery worker(s) answering through the broker, beat scheduling." in said[-1]
+    assert "1 Celery worker(s) answering through the broker, beat's scheduler running." in said[-1]
     assert "(web, nginx, db, redis, broker, worker, beat)" in said[-1]
 
 

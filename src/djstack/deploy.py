@@ -271,7 +271,7 @@ def _restart_background(stack: Stack, new: Compose, tag: str, timeout: float) ->
     services = list(stack.background_services)
     if not services:
         return []
-    grace = stack.workers.task_seconds if stack.workers is not None else 0
+    grace = stack.workers.stop_grace_seconds if stack.workers is not None else 0
     try:
         with ui.step(f"Restarting {', '.join(services)} on release {tag} (tasks in flight finish first)") as progress:
             execute.run(cc.recreate(new.project, services, timeout=grace + RECREATE_SECONDS))

@@ -91,8 +91,7 @@ def build_failure(stack: Stack, log: Path, rerun: str = "djstack up") -> BuildFa
     return BuildFailed(f"Building the images failed. Last lines (full log: {log}):\n{tail}", fix)
 
 
-def start(stack: Stack, compose: Compose) -> list[str]:
-    """Start the stack and wait for every service's health: the services, as they passed."""
+def start(stack: Stack, compose: Compose) -> None:
     log = build_log(stack, "up")
     what = "every service passes its healthcheck"
     if stack.workers is not None:
@@ -100,11 +99,9 @@ def start(stack: Stack, compose: Compose) -> list[str]:
     with ui.step(f"Starting and waiting until {what}") as progress:
         if execute.stream(cc.up(compose.project), progress.update, log) != 0:
             raise StackUnhealthy(_failure_report(compose, log))
-        ready: list[str] = []
-        failure = wait_ready(compose, progress.update, ready=ready)
+        failure = wait_ready(compose, progress.update)
         if failure:
             raise StackUnhealthy(_failure_report(compose, log, *failure), service=", ".join(failure[1]))
-    return ready
 
 
 def _background(stack: Stack) -> list[str]:
@@ -113,33 +110,30 @@ def _background(stack: Stack) -> list[str]:
 
 
 def wait_ready(compose: Compose, on_progress: Callable[[str], None],
-               timeout: float = WAIT_SECONDS, ready: list[str] | None = None) -> tuple[str, list[str]] | None:
+               timeout: float = WAIT_SECONDS) -> tuple[str, list[str]] | None:
     """Wait until every service runs and passes its own healthcheck: None, or what went wrong and
     the services concerned.
 
     The services' healthcheck commands are run here, twice a second, rather than waiting for Docker:
     its first check comes one `interval` after the start, and the intervals are long because each
-    check costs CPU for as long as the stack runs (see docker-compose.yml). `ready` gets the
-    services in the order they passed.
+    check costs CPU for as long as the stack runs (see docker-compose.yml).
     """
     deadline = time.monotonic() + timeout
-    order = ready if ready is not None else []
-    passed: set[str] = set()
+    ready: set[str] = set()
     checks: dict[str, list[str] | None] = {}
     while True:
         states = compose.states()
         for s in states:
             if s.state in ("exited", "dead", "restarting"):
                 return f"{s.service} stopped while starting.", [s.service]
-            if s.service in passed or s.state != "running":
+            if s.service in ready or s.state != "running":
                 continue
             if s.service not in checks:
                 checks[s.service] = compose.healthcheck(s)
             command = checks[s.service]
             if s.health == "healthy" or command is None or passes_healthcheck(s.container, command):
-                passed.add(s.service)
-                order.append(s.service)
-        waiting = sorted({s.service for s in states} - passed)
+                ready.add(s.service)
+        waiting = sorted({s.service for s in states} - ready)
         if states and not waiting:
             return None
         if time.monotonic() > deadline:
@@ -275,20 +269,20 @@ def up(stack: Stack, recorded: dict[str, str]) -> SmokeResult:
     compose = Compose(stack.dir)
     ensure_base_images(stack)
     build(stack, compose)
-    began = time.monotonic()
-    started = start(stack, compose)
-    healthy_after = time.monotonic() - began
+    started = time.monotonic()
+    start(stack, compose)
+    healthy_after = time.monotonic() - started
     _forget_interrupted_switch(stack, compose)
     with ui.step("Checking the site through nginx" + (" and the workers through the broker" if stack.workers else "")):
         result = smoke_check(stack, compose)
     background = ""
     if stack.workers is not None:
-        background = (f", {len(result.workers)} Celery worker(s) answering through the broker"
-                      + (f", {stack.services.beat} scheduling" if stack.services.beat in stack.background_services else ""))
-    named = [name for name in stack_services(stack) if name in started]  # the model's order
-    ui.ok(f"All services ({', '.join(named)}) passed their healthchecks {healthy_after:.0f} s after start; "
-          f"page {result.page_status}, static {result.static_status or 'n/a'}, database and cache reachable"
-          f"{background}.")
+        background = f", {len(result.workers)} Celery worker(s) answering through the broker"
+        if stack.services.beat in stack.background_services:
+            background += f", {stack.services.beat}'s scheduler running"
+    ui.ok(f"All services ({', '.join(stack_services(stack))}) passed their healthchecks {healthy_after:.0f} s "
+          f"after start; page {result.page_status}, static {result.static_status or 'n/a'}, database and cache "
+          f"reachable{background}.")
     return result
 
 

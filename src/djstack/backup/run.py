@@ -180,7 +180,7 @@ def restore(stack: Stack, path: Path, *, yes: bool, allow_other_project: bool,
         # services too: no task writes into the half-loaded database, beat sends nothing meanwhile.
         stopped = [stack.services.web, *stack.background_services]
         # A worker's warm shutdown lets its tasks in flight finish: up to the longest a task may run.
-        grace = 120 + (stack.workers.task_seconds if stack.workers is not None else 0)
+        grace = 120 + (stack.workers.stop_grace_seconds if stack.workers is not None else 0)
         with _status(f"Stopping {', '.join(stopped)}"):
             for service in stopped:
                 execute.run(cc.stop(compose.project, service, timeout=grace))

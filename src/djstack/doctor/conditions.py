@@ -65,7 +65,8 @@ def hold(stack: Stack, found: list[Finding], evidence: Evidence, facts: Facts,
         # An unresolved name while its container is down or restarting is that container's own
         # failure (its findings say it), not the network: Docker's DNS drops a container's name
         # while it is not running.
-        if f.id in UNRESOLVED_NAME_OF and not _settled_up(facts.containers.get(names.get(UNRESOLVED_NAME_OF[f.id], ""))):
+        owner = names.get(UNRESOLVED_NAME_OF.get(f.id, ""), "")
+        if f.id in UNRESOLVED_NAME_OF and not _settled_up(facts.containers.get(owner)):
             continue
         if f.id == "uwsgi-worker-killed" and _harakiri_killed(evidence):
             continue

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..model import Stack
-from .evidence import BEAT, CELERY, PROBE, WEB, WORKER, Evidence, Fact, parse
+from .app_errors import in_project
+from .evidence import BEAT, CELERY, FLOWER, PROBE, WEB, WORKER, Evidence, Fact, parse
 from .facts import Facts, celery_said
 from .finding import APP, CREDENTIALS, ERROR, REQUEST, Finding
 from .tracebacks import project_frame, raised_in
@@ -24,7 +25,7 @@ PROBE_PREFIX = "workers from web:"
 #: A reply of the broker that refuses the client's user or password.
 AUTH = ("redis:WRONGPASS", "redis:NOAUTH")
 #: What the services' Celery code is called in findings.
-WHO = {WEB: "web", PROBE: "web", WORKER: "the worker", BEAT: "beat", "flower": "Flower"}
+WHO = {WEB: "web", PROBE: "web", WORKER: "the worker", BEAT: "beat", FLOWER: "Flower"}
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,7 @@ def task_findings(stack: Stack, evidence: Evidence, values: Mapping[str, str]) -
         # Celery logs the traceback right after the line: the latest failure's that has one.
         after = [next((r for r in raised if r.index > f.index), None) for f in failures]
         traceback = next((r for f, r in reversed(list(zip(failures, after))) if r and r.index - f.index < 100), None)
-        frame = project_frame(traceback) if traceback else None
-        where = f"{frame.file.removeprefix(stack.paths.app + '/')}:{frame.line}" if frame else ""
+        where = in_project(stack, project_frame(traceback)) if traceback else ""
         succeeded = len([f for f in evidence.of("celery-task-succeeded", source=WORKER) if f.subject == task])
         tally = f"{len(failures)} failure(s)" + (f", {succeeded} success(es)" if succeeded else "")
         worker = values["worker"]
@@ -157,7 +157,8 @@ def task_findings(stack: Stack, evidence: Evidence, values: Mapping[str, str]) -
                "while (a service it calls) can retry: `autoretry_for` with `retry_backoff` on the task.")
         if exception == "TimeLimitExceeded":
             fix = (f"{task} ran longer than TASK_TIME_LIMIT ({values['env']}) and was killed: make it faster or "
-                   f"split it, or raise TASK_TIME_LIMIT, then `djstack init` and `docker compose up -d {worker}`.")
+                   f"split it, or raise TASK_TIME_LIMIT; then `djstack init --force` rewrites the files that carry "
+                   f"it, and `docker compose up -d {worker}`.")
         found.append(Finding(
             "task-failing", ERROR, f"Task {task} fails with {exception} ({tally})", fix, REQUEST, worker,
             [f"{worker}: {said}"[:200], *([f"{worker}: raised at {where}"] if where else [])]))
