@@ -49,7 +49,8 @@ def values(stack: Stack) -> dict[str, str]:
         "static": s.paths.static, "media": s.paths.media, "app": s.paths.app,
         "mysql_conf": s.paths.mysql_conf, "redis_conf": s.paths.redis_conf,
         "vol_media": s.volumes.media, "front": s.networks.front, "dbnet": s.networks.db,
-        "redisnet": s.networks.redis, "redis_user": s.redis_acl.user, "db_user": s.db_user, "db_name": s.db_name, "db_image": s.images.db,
+        "redisnet": s.networks.redis, "brokernet": s.networks.broker, "broker": s.services.broker,
+        "worker": s.services.worker, "broker_port": str(s.ports.broker), "redis_user": s.redis_acl.user, "db_user": s.db_user, "db_name": s.db_name, "db_image": s.images.db,
         "max_upload": str(s.max_upload_mb), "overlay": str(s.project.overlay_file),
         "overlay_module": s.project.overlay_module,
         "settings": s.project.settings_file.relative_to(s.project.root).as_posix(),
@@ -66,14 +67,16 @@ def fill(text: str, known: dict[str, str]) -> str:
     return text
 
 
-def line_of(path: Path, marker: str) -> int:
-    """The line that is `marker` (stripped), else the first one containing it."""
+def line_of(path: Path, marker: str, after: str | None = None) -> int:
+    """The line that is `marker` (stripped), else the first one containing it; with `after`, only
+    lines below the first one that is (or contains) `after` count (the broker's command, not redis's)."""
     lines = path.read_text().splitlines()
+    start = line_of(path, after) if after is not None else 0
     for number, line in enumerate(lines, start=1):
-        if line.strip() == marker.strip():
+        if number > start and line.strip() == marker.strip():
             return number
     for number, line in enumerate(lines, start=1):
-        if marker in line:
+        if number > start and marker in line:
             return number
     raise AssertionError(f"{marker!r} not in {path}")
 
@@ -88,6 +91,7 @@ class Plant:
     file: str  # where the finding points
     marker: str | None  # the line it points at; None: no line (something missing)
     sources: tuple[str, ...] = field(default=SOURCES)
+    after: str | None = None  # the marker's line is the first below this one
 
     def apply(self, stack: Stack) -> dict[str, str]:
         """Make the edits; returns the placeholders' values from before them."""
@@ -108,7 +112,8 @@ class Plant:
 
     def expected(self, stack: Stack, known: dict[str, str]) -> tuple[str, str, int | None]:
         file = fill(self.file, known)
-        line = None if self.marker is None else line_of(stack.project.root / file, fill(self.marker, known))
+        after = fill(self.after, known) if self.after else None
+        line = None if self.marker is None else line_of(stack.project.root / file, fill(self.marker, known), after)
         return self.id, file, line
 
 
@@ -119,12 +124,16 @@ OVERLAY = "<<overlay>>"
 CNF = "compose/mysql/conf/djstack.cnf"
 INIT = "compose/mysql/init/01-extra.sql"
 REDIS_CONF = "compose/redis/redis.conf"
+BROKER_CONF = "compose/redis/broker.conf"
 ENTRY = "compose/web/entrypoint.sh"
 PASS = "uwsgi_pass $web;"
 SET_WEB = "set $web <<web>>:<<uwsgi_port>>;"
 DEFAULT_OFF = " --user default off"  # in redis's command
 ACL_PASSWORD = '">$$REDISCLI_AUTH"'
 REDIS_COMMAND = "      - sh\n"  # where redis's command starts: its findings point there
+#: redis's command line, respaced (the same words): an edit of the same text then changes the broker's.
+SKIP_REDIS_ACL = (COMPOSE, DEFAULT_OFF, " --user  default off")
+AFTER_REDIS = "REDISCLI_AUTH: ${REDIS_PASSWORD"  # the last line of redis's command and environment
 WEB_DB_NETS = "      - <<dbnet>>\n      - <<redisnet>>\n"
 
 CATALOGUE = [
@@ -260,6 +269,36 @@ CATALOGUE = [
     Plant("redis port published", "redis-port-published",
           ((COMPOSE, "    user: redis\n", '    user: redis\n    ports:\n      - "<<redis_port>>:<<redis_port>>"\n'),),
           COMPOSE, '- "<<redis_port>>:<<redis_port>>"'),
+    # background work: the broker's Redis, Celery's broker URL, who reaches the broker
+    Plant("broker evicts", "broker-evicting-policy",
+          ((BROKER_CONF, "maxmemory-policy noeviction", "maxmemory-policy allkeys-lru"),),
+          BROKER_CONF, "maxmemory-policy allkeys-lru"),
+    Plant("broker without AOF", "broker-aof-off",
+          ((BROKER_CONF, "appendonly yes", "appendonly no"),), BROKER_CONF, "appendonly no"),
+    Plant("broker's AOF never fsynced", "broker-aof-off",
+          ((BROKER_CONF, "appendfsync everysec", "appendfsync no"),), BROKER_CONF, "appendfsync no"),
+    Plant("broker port published", "broker-port-published",
+          ((COMPOSE, "      - <<brokernet>>\n    healthcheck:\n",
+            '      - <<brokernet>>\n    ports:\n      - "6380:<<broker_port>>"\n    healthcheck:\n'),),
+          COMPOSE, '- "6380:<<broker_port>>"'),
+    Plant("tasks sent to the cache (compose)", "settings-broker-on-cache-redis",
+          ((COMPOSE, "@<<broker>>:<<broker_port>>/0", "@<<redis>>:<<redis_port>>/2"),), COMPOSE, "CELERY_BROKER_URL:"),
+    Plant("tasks sent to the cache (overlay)", "settings-broker-on-cache-redis",
+          ((COMPOSE, "      CELERY_BROKER_URL: redis://<<redis_user>>:${BROKER_PASSWORD}@<<broker>>:<<broker_port>>/0\n", ""),
+           (OVERLAY, 'CELERY_BROKER_URL = _required("CELERY_BROKER_URL")',
+            'CELERY_BROKER_URL = "redis://<<redis_user>>:x@<<redis>>:<<redis_port>>/2"')), OVERLAY, "CELERY_BROKER_URL ="),
+    Plant("broker without password", "broker-no-password",
+          (SKIP_REDIS_ACL, (COMPOSE, DEFAULT_OFF, "")), COMPOSE, REDIS_COMMAND, after=AFTER_REDIS),
+    Plant("broker's password differs", "broker-credentials-mismatch",
+          ((COMPOSE, "REDISCLI_AUTH: ${BROKER_PASSWORD:?set BROKER_PASSWORD in .env}",
+            "REDISCLI_AUTH: x9-other-0123456789abcdefghijkl"),), COMPOSE, "CELERY_BROKER_URL:"),
+    Plant("broker user unknown", "broker-credentials-mismatch",
+          ((COMPOSE, "redis://<<redis_user>>:${BROKER_PASSWORD}@<<broker>>:<<broker_port>>/0",
+            "redis://celery:${BROKER_PASSWORD}@<<broker>>:<<broker_port>>/0"),), COMPOSE, "CELERY_BROKER_URL:"),
+    Plant("worker off the broker network", "worker-off-broker-network",
+          ((COMPOSE, "    environment: *django-environment\n    networks:\n      - <<front>>\n      - <<dbnet>>\n"
+                     "      - <<redisnet>>\n      - <<brokernet>>\n",
+            "    environment: *django-environment\n"),), COMPOSE, "<<worker>>:"),
     # compose, MySQL
     Plant("db port published", "db-port-published",
           ((COMPOSE, "    image: ${DB_IMAGE:?set DB_IMAGE in .env}\n",
@@ -404,6 +443,16 @@ def test_fresh_init_output_is_clean(fresh):
     assert findings == []
 
 
+@pytest.mark.parametrize("shape", ["standard", "cookiecutter", "procfile", "tasks-package"])
+def test_fresh_init_of_background_work_shapes_is_clean(tmp_path, shape):
+    """Each shape of tests/fixtures/workers (a Celery app in its layouts, Procfile processes) gets
+    worker, beat and broker services that check finds nothing wrong with."""
+    project = shutil.copytree(REPO / "tests" / "fixtures" / "workers" / shape, tmp_path / shape)
+    stack = init_stack(project, "debian")
+    assert stack.workers is not None
+    assert run_check(project, strict=True) == []
+
+
 @pytest.mark.parametrize("source", SOURCES)
 def test_fresh_https_init_is_clean(example_copy, source):
     """HTTPS mode (self-signed certificate made by init) reports nothing either."""
@@ -422,7 +471,7 @@ def test_planted_defect_is_found(example_copy, plant, source):
     assert_short(findings)
 
 
-STACK_FILES = ["Dockerfile", "compose/nginx/Dockerfile", NGINX, UWSGI, ENTRY, CNF, REDIS_CONF, OVERLAY]
+STACK_FILES = ["Dockerfile", "compose/nginx/Dockerfile", NGINX, UWSGI, ENTRY, CNF, REDIS_CONF, BROKER_CONF, OVERLAY]
 
 
 @pytest.mark.parametrize("missing", STACK_FILES)

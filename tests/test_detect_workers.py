@@ -178,7 +178,9 @@ def test_flower_line_is_left_to_the_option(tmp_path):
 def test_files_python_cannot_parse_and_skipped_folders(tmp_path):
     root = minimal(tmp_path, mysite__celery=APP.format(name="mysite"),
                    scripts__old="print 'Celery'\n",  # Python 2: not the app
-                   tests__test_celery=APP.format(name="test"), venv__lib__x=APP.format(name="venv"))
+                   tests__test_celery=APP.format(name="test"), venv__lib__x=APP.format(name="venv"),
+                   conftest=APP.format(name="fixture"), mysite__test_tasks=APP.format(name="eager"),
+                   build__lib__mysite__celery=APP.format(name="mysite"))
     project = detect(root)
     assert project.celery.module == "mysite.celery" and project.worker_problems == ()
 
@@ -245,3 +247,21 @@ def test_flower_without_workers_is_a_usage_error(tmp_path):
 
     result = CliRunner().invoke(cli.main, ["init", str(tmp_path), "--no-workers", "--flower"])
     assert result.exit_code == 2 and "--flower" in result.output and "--no-workers" in result.output
+
+
+def test_init_says_which_services_it_adds_or_why_none(tmp_path):
+    from djstack.initialise import decisions, load_stack
+    from djstack.model import StackOptions
+
+    def said(root, **options):
+        return [text for topic, text in decisions(load_stack(root, StackOptions(image_source="debian", **options)))
+                if topic == "workers"]
+
+    root = shape("procfile", tmp_path)
+    [adds] = said(root, flower=True)
+    assert adds.startswith("adds worker, beat, flower, clock, broker: broker is a Redis of its own")
+    assert said(root, workers=False) == ["none: background work is left out (--no-workers, recorded as "
+                                         "WORKERS=off in .env; --workers puts it back)"]
+    (root / "Procfile").write_text("clock: python manage.py run_clock\n")  # no Celery line: no app named
+    assert said(root) == ["none: no Celery app found, and the stack runs the Procfile's lines only beside "
+                          "Celery's worker"]

@@ -173,30 +173,27 @@ def workers_said(stack: Stack) -> list[tuple[str, str]]:
     if p.celery:
         c = p.celery
         reads = (f"its settings are the {c.namespace}_ ones" if c.namespace else "it reads Django's settings unprefixed"
-                 if c.namespace == "" else "it does not read Django's settings, so the stack's broker URL does not "
-                 "reach it: read them with app.config_from_object('django.conf:settings', namespace='CELERY')")
+                 if c.namespace == "" else "it does not read Django's settings: the broker and results reach it "
+                 "through CELERY_BROKER_URL and CELERY_RESULT_BACKEND in its environment, the overlay's other "
+                 "Celery settings do not (app.config_from_object('django.conf:settings', namespace='CELERY') "
+                 "would read them)")
         said.append(("celery", f"app {c.module} ({relative_path(c.file, p.root)}); {reads}"))
         said.append(("beat", {"database": f"{c.why_beat}: schedules live in the database",
-                              "file": f"periodic work in {c.why_beat}"}.get(c.beat, "no periodic work found")))
+                              "file": f"periodic work in {c.why_beat}"}.get(c.beat, "no periodic work found: no beat service")))
     for process in p.processes:
         role = {"celery-worker": "Celery's worker", "celery-beat": "Celery's beat"}.get(process.role, "a process of its own")
         said.append(("procfile", f"{process.name}: {process.command} ({role})"))
     for problem in p.worker_problems:
         if not problem.blocking:
             said.append(("note", f"{problem.message} {problem.fix}"))
-    plan = getattr(stack, "workers", None)  # the model's WorkerPlan (None: no workers)
-    if plan is not None:
-        services = [*getattr(stack, "background_services", ()), "broker"]
-        said.append(("workers", f"adds {', '.join(dict.fromkeys(services))}: a Redis of its own for the broker "
+    if stack.workers is not None:
+        services = [*stack.background_services, stack.services.broker]
+        said.append(("workers", f"adds {', '.join(services)}: {stack.services.broker} is a Redis of its own "
                                 "(no eviction, append-only file), apart from the cache"))
-    elif p.celery and _recorded_off(stack):
-        said.append(("workers", "none: background work is left out (--no-workers; .env WORKERS=off)"))
     elif p.celery:
-        said.append(("workers", "none yet"))
+        said.append(("workers", "none: background work is left out (--no-workers, recorded as WORKERS=off in "
+                                ".env; --workers puts it back)"))
     elif p.processes:
-        said.append(("workers", "none: no Celery app found, and the Procfile's lines run beside Celery's worker only"))
+        said.append(("workers", "none: no Celery app found, and the stack runs the Procfile's lines only beside "
+                                "Celery's worker"))
     return said
-
-
-def _recorded_off(stack: Stack) -> bool:
-    return read_env(stack.env_path).get(WORKERS_KEY) == "off"

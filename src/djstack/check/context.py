@@ -116,7 +116,7 @@ class Context:
         found.update({p.resolve(): "python" for p in self.repaired})
         if self.compose is not None:
             # Reading them is what fills self._read.
-            self.uwsgi, self.settings, self.nginx, self.mysql_options, self.init_sql, self.redis  # noqa: B018
+            self.uwsgi, self.settings, self.nginx, self.mysql_options, self.init_sql, self.redis, self.broker  # noqa: B018
             for service in self.compose.services:
                 runtime = self.runtime(service)
                 if runtime and runtime.image:
@@ -389,7 +389,19 @@ class Context:
 
     @cached_property
     def redis(self) -> redis.Redis | None:
-        runtime = self.runtime(self.stack.services.redis)
+        """The cache's Redis."""
+        return self._redis_server(self.stack.services.redis)
+
+    @cached_property
+    def broker(self) -> redis.Redis | None:
+        """The broker's Redis (broker.conf and its command line), in a stack with background work."""
+        name = getattr(self.stack.services, "broker", None)
+        return self._redis_server(name) if name else None
+
+    def _redis_server(self, name: str) -> redis.Redis | None:
+        """A Redis service as it starts: the config file its command names (read from the host file
+        mounted there) and the options on its command line."""
+        runtime = self.runtime(name)
         if runtime is None:
             return None
         service = runtime.service

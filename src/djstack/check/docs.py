@@ -14,7 +14,7 @@ from .registry import CATEGORIES, RULES, Rule, selected
 
 _TITLES = {
     "compose": "The compose file", "env": "`.env`", "settings": "Django settings", "nginx": "nginx",
-    "uwsgi": "uWSGI", "mysql": "MySQL", "redis": "Redis", "web": "The web image and its start script",
+    "uwsgi": "uWSGI", "mysql": "MySQL", "redis": "Redis", "workers": "Background work: Celery and its broker", "web": "The web image and its start script",
     "tls": "HTTPS certificates", "paste": "Pasted characters",
 }
 

@@ -19,9 +19,9 @@ from ..errors import DjstackError
 from .finding import Finding, Hit
 
 #: The file models a rule may declare it reads (check/models/, read through the Context).
-MODELS = ("compose", "env", "settings", "nginx", "uwsgi", "mysql", "redis", "runtime", "files", "tls")
+MODELS = ("compose", "env", "settings", "nginx", "uwsgi", "mysql", "redis", "broker", "runtime", "files", "tls")
 #: Rule categories, in the order the rules reference lists them.
-CATEGORIES = ("compose", "env", "settings", "nginx", "uwsgi", "mysql", "redis", "web", "tls", "paste")
+CATEGORIES = ("compose", "env", "settings", "nginx", "uwsgi", "mysql", "redis", "workers", "web", "tls", "paste")
 
 
 @dataclass(frozen=True)

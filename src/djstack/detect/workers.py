@@ -70,7 +70,7 @@ CELERY_DISTRIBUTIONS = frozenset({"celery", "django-celery-beat", "django-celery
 NOT_PROCESSES = frozenset({"web", "release"})
 #: Folders never searched for the Celery app: environments, caches, tests, the stack's own data.
 SKIP_DIRS = frozenset({"node_modules", "venv", "env", "site-packages", "compose", "backups", "media", "static",
-                       "staticfiles", "migrations", "tests", "test", "docs", "__pycache__"})
+                       "staticfiles", "migrations", "tests", "test", "docs", "__pycache__", "build", "dist"})
 SEARCH_DEPTH = 6
 #: Heroku's Procfile grammar: a process type, a colon, the command.
 _PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+)\s*:\s*(.*)$")
@@ -128,7 +128,7 @@ def _python_files(app_dir: Path) -> Iterator[tuple[Path, ast.Module]]:
                 if (depth < SEARCH_DEPTH and not entry.name.startswith(".") and entry.name not in SKIP_DIRS
                         and not (entry / "pyvenv.cfg").exists()):
                     yield from walk(entry, depth + 1)
-            elif entry.suffix == ".py":
+            elif entry.suffix == ".py" and not _is_test(entry.name):
                 yield entry
 
     for path in walk(app_dir, 0):
@@ -138,6 +138,11 @@ def _python_files(app_dir: Path) -> Iterator[tuple[Path, ast.Module]]:
                 yield path.resolve(), ast.parse(text, filename=str(path))
         except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
             continue
+
+
+def _is_test(name: str) -> bool:
+    """A test module (pytest's names): an app it makes for its tests is not the project's."""
+    return name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
 
 
 def _parsed(path: Path) -> ast.Module | None:

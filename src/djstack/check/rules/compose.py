@@ -53,15 +53,17 @@ def service_missing(ctx):
                       f"Name the service {name!r} again (or run `djstack init --force`).")
 
 
-def _published(ctx, service_name: str, what: str):
+def published(ctx, service_name: str, what: str, users: str = "web"):
+    """A finding for each port a service that only `users` reach publishes on the host."""
     service = ctx.service(service_name)
     if service is None:
         return
+    needs, reach = ("needs", "reaches") if users == "web" else ("need", "reach")
     for node in seq(service.get("ports")):
         text = service.compose.value(node).text if isinstance(node, yaml.ScalarNode) else "(long syntax)"
         yield Hit(service.compose.rel, line_of(node), f"{what} port published on the host: {text}",
-                  f"anyone who reaches this host can try {what} passwords; only web needs it.",
-                  f"Delete `ports:` from {service_name}; web reaches it over their shared network.")
+                  f"anyone who reaches this host can try {what} passwords; only {users} {needs} it.",
+                  f"Delete `ports:` from {service_name}; {users} {reach} it over their shared network.")
 
 
 @rule("db-port-published", ERROR, "mysql", ("compose",))
@@ -78,7 +80,7 @@ def db_port_published(ctx):
             ports:
               - "3306:3306"
     """
-    yield from _published(ctx, ctx.stack.services.db, "database")
+    yield from published(ctx, ctx.stack.services.db, "database")
 
 
 @rule("redis-port-published", ERROR, "redis", ("compose",))
@@ -94,13 +96,14 @@ def redis_port_published(ctx):
           redis:
             ports: ["6379:6379"]
     """
-    yield from _published(ctx, ctx.stack.services.redis, "Redis")
+    yield from published(ctx, ctx.stack.services.redis, "Redis")
 
 
 def _stack_services(ctx):
     """(service in the compose file, the model's confinement of it) for each service of the stack."""
     for key, confinement in ctx.stack.confinement.items():
-        service = ctx.service(getattr(ctx.stack.services, key))
+        # A Procfile's process is confined under its service's own name (no Services field has it).
+        service = ctx.service(getattr(ctx.stack.services, key, key))
         if service is not None:
             yield service, confinement
 
