@@ -50,7 +50,8 @@ def values(stack: Stack) -> dict[str, str]:
         "mysql_conf": s.paths.mysql_conf, "redis_conf": s.paths.redis_conf,
         "vol_media": s.volumes.media, "front": s.networks.front, "dbnet": s.networks.db,
         "redisnet": s.networks.redis, "brokernet": s.networks.broker, "broker": s.services.broker,
-        "worker": s.services.worker, "broker_port": str(s.ports.broker), "redis_user": s.redis_acl.user, "db_user": s.db_user, "db_name": s.db_name, "db_image": s.images.db,
+        "worker": s.services.worker, "broker_port": str(s.ports.broker),
+        "worker_grace": str(s.workers.stop_grace_seconds) if s.workers else "", "redis_user": s.redis_acl.user, "db_user": s.db_user, "db_name": s.db_name, "db_image": s.images.db,
         "max_upload": str(s.max_upload_mb), "overlay": str(s.project.overlay_file),
         "overlay_module": s.project.overlay_module,
         "settings": s.project.settings_file.relative_to(s.project.root).as_posix(),
@@ -295,6 +296,15 @@ CATALOGUE = [
     Plant("broker user unknown", "broker-credentials-mismatch",
           ((COMPOSE, "redis://<<redis_user>>:${BROKER_PASSWORD}@<<broker>>:<<broker_port>>/0",
             "redis://celery:${BROKER_PASSWORD}@<<broker>>:<<broker_port>>/0"),), COMPOSE, "CELERY_BROKER_URL:"),
+    Plant("visibility timeout below the time limit", "settings-visibility-timeout-short",
+          ((OVERLAY, '{"visibility_timeout": ', '{"visibility_timeout": 60, "was": '),), OVERLAY,
+          "CELERY_BROKER_TRANSPORT_OPTIONS ="),
+    Plant("worker stopped before its tasks end", "worker-stop-grace-short",
+          ((COMPOSE, "stop_grace_period: <<worker_grace>>s", "stop_grace_period: 1m"),), COMPOSE,
+          "stop_grace_period: 1m"),
+    Plant("two beats", "beat-scaled",
+          ((COMPOSE, '"beat", "--loglevel", "INFO"]\n', '"beat", "--loglevel", "INFO"]\n    scale: 2\n'),), COMPOSE,
+          "scale: 2"),
     Plant("worker off the broker network", "worker-off-broker-network",
           ((COMPOSE, "    environment: *django-environment\n    networks:\n      - <<front>>\n      - <<dbnet>>\n"
                      "      - <<redisnet>>\n      - <<brokernet>>\n",
@@ -658,3 +668,11 @@ def test_cli_project_without_stack_says_run_init(example_copy):
     result = invoke(example_copy)
     assert result.exit_code == 2
     assert "djstack init" in result.output
+
+
+@pytest.mark.parametrize("text, seconds", [("330s", 330), ("5m30s", 330), ("1h", 3600), ("1.5s", 1.5),
+                                           ("500ms", 0.5), ("10", None), ("s", None), ("5m x", None)])
+def test_compose_durations(text, seconds):
+    from djstack.check.rules.workers import _duration
+
+    assert _duration(text) == seconds

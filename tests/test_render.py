@@ -314,3 +314,55 @@ def test_background_scripts_compile(example_copy, beat):
     outputs = {o.path: o.content for o in render.render(stack)}
     for path in (stack.files.beat_health, stack.files.wait_for_migrations):
         compile(outputs[path], path, "exec")
+
+
+def test_no_workers_leaves_the_stack_as_it_was(example_copy):
+    """--no-workers (WORKERS=off): no background service, no broker, nothing of Celery in the overlay."""
+    import yaml
+
+    stack = celery_stack(example_copy, workers=False)
+    outputs = {o.path: o.content for o in render.render(stack)}
+    compose = outputs["docker-compose.yml"]
+    services = set(yaml.safe_load(compose)["services"])
+    assert services == {"web", "nginx", "db", "redis"} and "&django-environment" not in compose
+    assert stack.files.broker_conf not in outputs and stack.files.beat_health not in outputs
+    assert "CELERY_TASK_ACKS_LATE" not in outputs[stack.overlay_file]
+    assert "WORKERS=off" in outputs[".env"].splitlines()
+
+
+def test_beat_health_judges_the_schedule_file_by_its_age(example_copy, tmp_path):
+    """The file scheduler's healthcheck: a schedule written lately passes, an old or missing one fails
+    (sqlite3's -wal beside it counts: that is where its writes land first)."""
+    stack = celery_stack(example_copy)
+    script = next(o.content for o in render.render(stack) if o.path == stack.files.beat_health)
+    schedule = tmp_path / "celerybeat-schedule"
+    (tmp_path / "beat_health.py").write_text(script.replace(stack.paths.beat_schedule, str(schedule)))
+
+    def check() -> subprocess.CompletedProcess:
+        return subprocess.run(["python3", str(tmp_path / "beat_health.py")], capture_output=True, text=True)
+
+    assert check().returncode == 1 and "has not written" in check().stdout
+    schedule.write_bytes(b"")
+    old = stack.beat_stale_seconds + 30
+    os.utime(schedule, (schedule.stat().st_atime - old, schedule.stat().st_mtime - old))
+    stale = check()
+    assert stale.returncode == 1 and "its loop is stuck" in stale.stdout
+    (tmp_path / "celerybeat-schedule-wal").write_bytes(b"")  # a write just now
+    assert check().returncode == 0
+
+
+@pytest.mark.parametrize("namespace", ["", None])
+def test_an_app_without_a_settings_namespace_is_told_so(example_copy, namespace):
+    """An app that does not read Django's settings under a namespace cannot take the overlay's: the
+    overlay says so, and sets nothing it would ignore under a name it does not read."""
+    stack = celery_stack(example_copy, celery=replace(GOLDEN_CELERY, namespace=namespace))
+    assert stack.workers.namespace == ""
+    overlay = next(o.content for o in render.render(stack) if o.path == stack.overlay_file)
+    compile(overlay, stack.overlay_file, "exec")
+    assert "does not read Django's settings under a namespace" in overlay
+    assert "TASK_ACKS_LATE" not in overlay and "BROKER_URL =" not in overlay
+    import yaml
+
+    compose = yaml.safe_load(next(o.content for o in render.render(stack) if o.path == "docker-compose.yml"))
+    assert compose["services"]["beat"]["command"][-4:] == ["--schedule", stack.paths.beat_schedule,
+                                                            "--max-interval", str(stack.beat_loop_seconds)]

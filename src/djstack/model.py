@@ -287,7 +287,7 @@ class CspHeader:
 #: A stack has the limits of the services it runs (Stack.limits); the background services' come with
 #: a Celery app. A Procfile's other processes get EXTRA_LIMITS under their own names.
 DEFAULT_LIMITS = {"web": ("1g", 512), "nginx": ("256m", 256), "db": ("1g", 512), "redis": ("512m", 128),
-                  "worker": ("1g", 512), "beat": ("256m", 64), "broker": ("512m", 128), "flower": ("512m", 128)}
+                  "worker": ("1g", 512), "beat": ("256m", 64), "broker": ("512m", 128), "flower": ("256m", 128)}
 EXTRA_LIMITS = ("512m", 256)
 
 

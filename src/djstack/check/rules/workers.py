@@ -4,10 +4,13 @@ run tasks must reach it."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote, urlsplit
 
-from ..finding import ERROR, Hit
-from ..models.compose import resolve_host, shared_networks
+import yaml
+
+from ..finding import ERROR, WARNING, Hit
+from ..models.compose import get, resolve_host, shared_networks
 from ..registry import rule
 from .compose import published
 from .redis import acl_fix
@@ -102,13 +105,25 @@ def broker_port_published(ctx):
         yield from published(ctx, service.name, "broker", "web and the workers")
 
 
-def _broker_setting_names(ctx) -> list[str]:
-    """The settings Celery takes its broker URL from: under the app's namespace (CELERY_BROKER_URL),
-    or without one its own names; none when the app does not read Django's settings."""
+#: Celery's names for the settings these rules read when the app takes Django's settings without a
+#: namespace: Django's settings hold only upper-case names, which Celery reads as its old ones.
+OLD_NAMES = {"broker_url": "BROKER_URL", "task_time_limit": "CELERYD_TASK_TIME_LIMIT",
+             "broker_transport_options": "BROKER_TRANSPORT_OPTIONS"}
+
+
+def celery_setting(ctx, name: str) -> str | None:
+    """The Django setting Celery's `name` (task_time_limit) is read from: CELERY_TASK_TIME_LIMIT under
+    the app's namespace, its old name without one; None when the app reads no Django settings."""
     celery = ctx.project.celery
     if celery is None or celery.namespace is None:
-        return []
-    return [f"{celery.namespace}_BROKER_URL"] if celery.namespace else ["broker_url", "BROKER_URL"]
+        return None
+    return f"{celery.namespace}_{name.upper()}" if celery.namespace else OLD_NAMES[name]
+
+
+def _broker_setting_names(ctx) -> list[str]:
+    """The setting Celery takes its broker URL from (none when the app reads no Django settings)."""
+    name = celery_setting(ctx, "broker_url")
+    return [name] if name else []
 
 
 def _broker_urls(ctx):
@@ -226,6 +241,122 @@ def credentials_mismatch(ctx):
             yield Hit(*where, f"{what}'s password is not the broker's for {name!r}",
                       "the broker refuses it (WRONGPASS): no task is enqueued or run.",
                       "Use BROKER_PASSWORD from .env in both places.")
+
+
+#: kombu's Redis transport hands an unacknowledged task to another worker after an hour by default.
+DEFAULT_VISIBILITY_TIMEOUT = 3600
+
+
+def _time_limit(ctx):
+    """(seconds, setting name) of Celery's hard task time limit in the settings web runs, if known."""
+    name = celery_setting(ctx, "task_time_limit")
+    value = ctx.settings.value(name) if name and ctx.settings is not None else None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    return (value, name) if ok else (None, name)
+
+
+@rule("settings-visibility-timeout-short", ERROR, "workers", ("settings", "compose"))
+def visibility_timeout_short(ctx):
+    """Finds: A broker visibility_timeout (CELERY_BROKER_TRANSPORT_OPTIONS) no longer than the task
+    time limit (CELERY_TASK_TIME_LIMIT).
+
+    Breaks: With acknowledgement at the end of a task (task_acks_late), Redis gives a task nobody has
+    acknowledged within the visibility timeout to another worker: a task still running is started a
+    second time beside the first.
+
+    Fix: A visibility_timeout longer than the time limit plus the worker's stop_grace_period (what
+    `djstack init` derives from TASK_TIME_LIMIT in .env).
+
+    Example:
+        CELERY_TASK_TIME_LIMIT = 3600
+        CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+    """
+    if _broker_service(ctx) is None or ctx.settings is None:
+        return
+    limit, limit_name = _time_limit(ctx)
+    name = celery_setting(ctx, "broker_transport_options")
+    if limit is None or name is None:
+        return
+    options = ctx.settings.value(name)
+    given = options.get("visibility_timeout", DEFAULT_VISIBILITY_TIMEOUT) if isinstance(options, dict) else (
+        DEFAULT_VISIBILITY_TIMEOUT if name not in ctx.settings.module.values else None)
+    if isinstance(given, (int, float)) and not isinstance(given, bool) and given <= limit:
+        where = ctx.settings.where(name) if name in ctx.settings.module.values else ctx.settings.where(limit_name)
+        yield Hit(*where, f"the broker's visibility_timeout ({given:g} s) is not above {limit_name} ({limit:g} s)",
+                  "a task still running is handed to another worker and runs twice at once.",
+                  "A visibility_timeout above the time limit plus the worker's stop grace period.")
+
+
+#: Compose's duration units, in seconds.
+_UNITS = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6, "ns": 1e-9}
+
+
+def _duration(text: str) -> float | None:
+    """A Compose duration ("330s", "5m30s", "1h") in seconds; None when it is not one."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|ns|m|s)", text.strip())
+    if not parts or "".join(n + u for n, u in parts) != text.strip():
+        return None
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+#: Docker's stop grace period when the compose file names none.
+DEFAULT_STOP_GRACE = 10
+
+
+@rule("worker-stop-grace-short", WARNING, "workers", ("compose", "settings"))
+def stop_grace_short(ctx):
+    """Finds: A worker stop_grace_period shorter than the task time limit (CELERY_TASK_TIME_LIMIT);
+    Docker's default is 10 s.
+
+    Breaks: `docker compose stop` (and every deploy) sends SIGTERM, Celery's warm shutdown, and
+    SIGKILL when the grace period ends: a task that may run longer is killed mid-way and starts
+    again from the beginning on the next worker.
+
+    Fix: stop_grace_period longer than the time limit (`djstack init` sets it from TASK_TIME_LIMIT in
+    .env).
+
+    Example:
+          worker:
+            stop_grace_period: 10s   # tasks may run 300 s
+    """
+    name = getattr(ctx.stack.services, "worker", None)
+    worker = ctx.service(name) if name and _broker_service(ctx) is not None else None
+    limit, limit_name = _time_limit(ctx) if worker is not None else (None, None)
+    if limit is None:
+        return
+    given = worker.scalar("stop_grace_period")
+    grace = _duration(given.text) if given else DEFAULT_STOP_GRACE
+    if grace is not None and grace < limit:
+        where = (given.file, given.line) if given else (worker.compose.rel, worker.line)
+        yield Hit(*where, f"{name} gets {grace:g} s to stop; {limit_name} lets a task run {limit:g} s",
+                  "a stop or deploy kills the tasks in flight; they start again from the beginning.",
+                  f"stop_grace_period: {limit + 30:g}s (more than the time limit)")
+
+
+@rule("beat-scaled", ERROR, "workers", ("compose",))
+def beat_scaled(ctx):
+    """Finds: More than one beat container (`scale:` or `deploy.replicas` above 1 on the beat service).
+
+    Breaks: Every beat sends every periodic task: with two, each job runs twice per interval.
+
+    Fix: One beat: delete `scale:`/`replicas:` from the beat service (scale the worker instead).
+
+    Example:
+          beat:
+            deploy:
+              replicas: 2
+    """
+    name = getattr(ctx.stack.services, "beat", None)
+    beat = ctx.service(name) if name and _broker_service(ctx) is not None else None
+    if beat is None:
+        return
+    given = [beat.scalar("scale"), beat.compose.value(n) if isinstance(n := get(beat.get("deploy"), "replicas"),
+                                                                     yaml.ScalarNode) else None]
+    for value in given:
+        if value is not None and value.text.strip().isdigit() and int(value.text) > 1:
+            yield Hit(value.file, value.line, f"{value.text.strip()} beat containers",
+                      "each sends every periodic task: every job runs that many times per interval.",
+                      f"Run one {name}: delete its scale/replicas (scale the worker instead).")
 
 
 @rule("worker-off-broker-network", ERROR, "workers", ("compose",))
