@@ -24,8 +24,20 @@ from djstack.model import StackOptions
 
 @pytest.fixture
 def stack(example_copy):
-    """examples/mysite, initialised with the official images (import this fixture to use it)."""
-    return run_init(example_copy, StackOptions(image_source="official"), force=False)[0]
+    """examples/mysite, initialised with the official images and without background work (import this
+    fixture to use it; `with_workers` gives it a worker and beat)."""
+    return run_init(example_copy, StackOptions(image_source="official", workers=False), force=False)[0]
+
+
+def with_workers(stack, beat: str = "file"):
+    """`stack` with background work, as a project with a Celery app gets it (a worker, and beat
+    unless `beat` is ""), whatever the example holds."""
+    from dataclasses import replace
+
+    from djstack.model import WorkerPlan
+
+    return replace(stack, workers=WorkerPlan(app="mysite", namespace="CELERY_", beat=beat, flower=False,
+                                             concurrency=2, task_seconds=300))
 
 
 def ps_json(*rows: tuple[str, str, str]) -> str:

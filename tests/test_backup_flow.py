@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from fake_engine import FakeEngine, ps_json, stack  # noqa: F401 (stack: a fixture)
+from fake_engine import FakeEngine, ps_json, stack, with_workers  # noqa: F401 (stack: a fixture)
 from djstack.backup import archive, run
 from djstack.errors import DjstackError
 
@@ -124,3 +124,32 @@ def test_restore_refuses_another_projects_archive_before_touching_anything(stack
     with pytest.raises(DjstackError, match="is a backup of project 'shop', not of 'mysite'"):
         run.restore(stack, other, yes=True, allow_other_project=False, folder=folder)
     assert len(engine.ran) == ran
+
+
+def test_restore_stops_the_background_services_with_web(stack, engine, tmp_path):
+    background = with_workers(stack)
+    folder = tmp_path / "backups"
+    made = run.backup(background, folder).path
+    engine.on("run", "--rm", "--no-deps", "-T", "--entrypoint", "sh", stdout="2\n")
+    engine.on(*db_script("db-tables.sh"), stdout="shop\n")
+    engine.on(*db_script("db-query.sh"), stdout="5\n")
+    run.restore(background, made, yes=True, allow_other_project=False, folder=folder)
+    stops = engine.ran_with("stop")
+    assert [c.argv[-1] for c in stops] == ["web", "worker", "beat"]
+    assert stops[1].timeout > background.workers.task_seconds  # a worker's warm shutdown finishes its tasks
+
+
+def test_backup_says_queued_tasks_are_not_in_the_archive(stack, engine, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from djstack import cli, ui
+
+    said: list[str] = []
+    monkeypatch.setattr(ui, "ok", said.append)
+    monkeypatch.setattr("djstack.initialise.load_initialised", lambda folder: with_workers(stack))
+    result = CliRunner().invoke(cli.main, ["backup", str(stack.project.root), "--to", str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    assert said[-1].endswith(run.NOT_IN_ARCHIVE) and "broker is no store of record" in said[-1]
+    assert "Queued tasks" in run.NOT_IN_ARCHIVE
+    helped = CliRunner().invoke(cli.main, ["backup", "--help"])
+    assert "queued tasks" in helped.output and "store of" in helped.output

@@ -95,6 +95,16 @@ def test_doctor_probes():
     assert tail(django)[6:] == ("/srv/djstack/probe.py",) and django.timeout == 120
     assert tail(web.count_files(PROJECT, "nginx", "/srv/static"))[-2:] == ("sh", "/srv/static")
     assert tail(web.media_writable(PROJECT, "web", "/srv/media"))[-2:] == ("sh", "/srv/media")
+    ping = web.celery_ping(PROJECT, "web", "config.celery_app")
+    assert tail(ping) == ("exec", "-T", "web", "celery", "-A", "config.celery_app", "inspect", "ping", "--json",
+                          "--timeout", "5")
+    assert ping.timeout == 45  # longer than Celery's own wait for the replies
+
+
+def test_background_services_are_recreated_on_a_release():
+    recreate = cc.recreate(cc.Project(ROOT, env={"WEB_RELEASE": "v2"}), ["worker", "beat"], timeout=630)
+    assert tail(recreate) == ("up", "--detach", "--no-deps", "--no-build", "--force-recreate", "worker", "beat")
+    assert (recreate.timeout, dict(recreate.env)) == (630, {"WEB_RELEASE": "v2"})
 
 
 # --------------------------------------------------------------------------- backup, restore, dbshell

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from fake_engine import FakeEngine, holds, ps_json, stack  # noqa: F401 (stack: a fixture)
+from fake_engine import FakeEngine, holds, ps_json, stack, with_workers  # noqa: F401 (stack: a fixture)
 from djstack import deploy
 from djstack.envfile import read_env
 from djstack.initialise import load_initialised
@@ -19,7 +19,10 @@ PLAN = json.dumps({"plan": [{"app": "shop", "name": "0002_price", "operations": 
 class Live:
     """The engine's side of a deploy: which web containers exist, nginx's workers across reloads."""
 
-    def __init__(self, engine: FakeEngine, new_state: str = "running"):
+    def __init__(self, engine: FakeEngine, new_state: str = "running", background: tuple[str, ...] = (),
+                 background_state: str = "running"):
+        self.background = background
+        self.background_state = background_state
         self.started_new = False
         self.reloads = 0
         self.new_state = new_state
@@ -33,7 +36,8 @@ class Live:
         engine.on(f"{WEB_FILES}/migration_plan.py", stdout=PLAN)
 
     def ps(self):
-        rows = [("web", "running", "healthy"), ("nginx", "running", "healthy"), ("db", "running", "healthy")]
+        rows = [("web", "running", "healthy"), ("nginx", "running", "healthy"), ("db", "running", "healthy"),
+                *((s, self.background_state, "") for s in self.background)]
         text = ps_json(*rows)
         if self.started_new:
             text += "\n" + json.dumps({"Service": "web", "Name": "mysite-web-2", "State": self.new_state})
@@ -68,7 +72,8 @@ def steps(engine: FakeEngine) -> list[str]:
     """What the deploy did to containers and nginx, in order."""
     named = {("--progress", "plain", "build"): "build", (f"{WEB_FILES}/migration_plan.py",): "plan", ("migrate",): "migrate",
              ("--scale",): "start new", ("nginx", "-t"): "nginx -t", ("nginx", "-s", "reload"): "reload",
-             ("docker", "stop"): "stop old", ("docker", "rm"): "rm old", ("image", "rm"): "prune image"}
+             ("docker", "stop"): "stop old", ("docker", "rm"): "rm old", ("image", "rm"): "prune image",
+             ("--force-recreate",): "recreate background"}
     return [name for c in engine.ran for words, name in named.items() if holds(c.argv, words)]
 
 
@@ -126,3 +131,24 @@ def test_rollback_puts_the_previous_release_back(stack, engine):
     assert (result.tag, result.previous) == ("v1", "latest")
     assert engine.ran_with("--scale")[0].env == {"WEB_RELEASE": "v1"}
     assert not engine.ran_with("build") and not engine.ran_with("migrate")
+
+
+def test_the_background_services_move_to_the_new_release_once_web_serves_it(stack, engine):
+    background = with_workers(stack)
+    Live(engine, background=("worker", "beat"))
+    result = deploy.deploy(background, tag="v2", keep=1)
+    assert result.restarted == ["worker", "beat"]
+    assert steps(engine)[-4:] == ["nginx -t", "reload", "recreate background", "prune image"]
+    [recreate] = engine.ran_with("--force-recreate")
+    assert recreate.argv[-2:] == ("worker", "beat") and recreate.env == {"WEB_RELEASE": "v2"}
+    assert recreate.timeout > background.workers.task_seconds  # the warm shutdowns' time
+
+
+def test_background_services_that_fail_on_the_new_release_say_web_serves_it(stack, engine):
+    background = with_workers(stack, beat="")
+    Live(engine, background=("worker",), background_state="exited")
+    with pytest.raises(deploy.DeployFailed) as failed:
+        deploy.deploy(background, tag="v2", keep=1)
+    assert failed.value.message.startswith("web serves release v2, but worker did not come back healthy on it")
+    assert "djstack rollback" in failed.value.fix
+    assert read_env(stack.env_path)["WEB_RELEASE"] == "v2"

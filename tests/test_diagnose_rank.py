@@ -26,10 +26,11 @@ ACCESS_DENIED = "django.db.utils.OperationalError: (1045, \"Access denied for us
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    """A stack `djstack init` wrote (so `djstack check` finds nothing in its files)."""
+    """A stack `djstack init` wrote (so `djstack check` finds nothing in its files), without background
+    work: its four services (tests/test_doctor_background.py has the others)."""
     root = tmp_path_factory.mktemp("diagnose") / "mysite"
     copy_example(root)
-    made, _ = run_init(root, StackOptions(), force=False)
+    made, _ = run_init(root, StackOptions(workers=False), force=False)
     return made
 
 

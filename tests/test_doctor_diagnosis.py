@@ -41,6 +41,7 @@ RECORDED = [
     ("uwsgi-config-invalid", "web", "[strict-mode] unknown config directive: harakiri-verbos"),
     ("redis-config-invalid", "redis", "1:M 01 Dec 2026 22:36:04.281 # >>> 'maxmemroy 100mb'"),
     ("redis-config-invalid", "redis", ">>> 'maxmemroy \"100mb\"'"),  # Redis 7, under FATAL CONFIG FILE ERROR
+    ("broker-config-invalid", "broker", "1:M 02 Dec 2026 05:22:39.001 # >>> 'maxmemroy 100mb'"),
     ("web-app-not-loaded", "web", "ModuleNotFoundError: No module named 'gallery.broken_on_purpose'"),
     ("web-app-not-loaded", "web", "*** no app loaded. GAME OVER ***"),
     ("db-inconsistent-migrations", "web",

@@ -23,9 +23,11 @@ E2E = Path(__file__).resolve().parent / "e2e"
 
 @pytest.fixture(scope="module")
 def stack_dir(tmp_path_factory):
-    """A stack `djstack init` wrote: what --replay needs besides the evidence (names, files)."""
+    """A stack `djstack init` wrote: what --replay needs besides the evidence (names, files). The
+    recordings come from stacks without background work (tests/e2e/test_doctor_workers.py has its
+    faults): without it, so that no worker or broker is missing from them."""
     root = copy_example(tmp_path_factory.mktemp("corpus") / "mysite")
-    run_init(root, StackOptions(), force=False)
+    run_init(root, StackOptions(workers=False), force=False)
     return root
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from fake_engine import FakeEngine, ps_json, stack  # noqa: F401 (stack: a fixture)
+from fake_engine import FakeEngine, ps_json, stack, with_workers  # noqa: F401 (stack: a fixture)
 from djstack import lifecycle
 from djstack.compose import Compose
 from djstack.envfile import read_env
@@ -139,3 +139,39 @@ def test_an_unhealthy_stack_names_the_service(stack, engine, monkeypatch):
     with pytest.raises(StackUnhealthy) as failed:
         lifecycle.smoke_check(stack, compose)
     assert failed.value.service == "nginx"
+
+
+WORKERS_UP = ps_json(*((s, "running", "healthy") for s in ("web", "nginx", "db", "redis", "broker", "worker", "beat")))
+PONG = json.dumps({"worker@4b0f3c1e2d5a": {"ok": "pong"}})
+
+
+def test_up_waits_for_the_background_services_and_proves_a_worker_answers_through_the_broker(stack, engine,
+                                                                                             monkeypatch):
+    background = with_workers(stack)
+    monkeypatch.setattr(lifecycle, "http_status", lambda url, host, **kw: 200)
+    said: list[str] = []
+    monkeypatch.setattr(lifecycle.ui, "ok", said.append)
+    engine.on("ps", "--all", "--format", "json", stdout=WORKERS_UP)
+    engine.on("exec", "-T", "web", "python", stdout=PROBE_OK + "\n")
+    engine.on("exec", "-T", "web", "celery", "-A", "mysite", "inspect", "ping", stdout=PONG + "\n")
+    result = lifecycle.up(background, read_env(stack.dir / ".env"))
+    assert result.workers == ("worker@4b0f3c1e2d5a",)
+    assert "1 Celery worker(s) answering through the broker, beat's scheduler running." in said[-1]
+    assert "(web, nginx, db, redis, broker, worker, beat)" in said[-1]
+
+
+def test_no_worker_answering_web_is_an_unhealthy_stack(stack, engine, monkeypatch):
+    background = with_workers(stack)
+    monkeypatch.setattr(lifecycle, "http_status", lambda url, host, **kw: 200)
+    engine.on("exec", "-T", "web", "python", stdout=PROBE_OK + "\n")
+    engine.on("exec", "-T", "web", "celery", code=69, stderr="Error: No nodes replied within time constraint\n")
+    engine.on("--tail", "20", "worker", stdout="[2026-12-02 05:20:11,412: INFO/MainProcess] beat: nothing\n")
+    with pytest.raises(StackUnhealthy) as failed:
+        lifecycle.smoke_check(background, Compose(stack.dir))
+    assert failed.value.service == "worker"
+    assert "No Celery worker answered a ping from web through the broker" in failed.value.message
+    assert "No nodes replied within time constraint" in failed.value.message
+    # Without background work nothing is pinged.
+    engine.ran.clear()
+    lifecycle.smoke_check(stack, Compose(stack.dir))
+    assert not engine.ran_with("celery")

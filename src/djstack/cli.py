@@ -179,7 +179,9 @@ def deploy(folder, tag, timeout, allow_breaking_migrations, keep):
     Builds a new release of web, applies its migrations once while the live release serves (refusing
     ones the live code cannot survive), starts it beside the live one, switches nginx over once it is
     healthy, lets the old one finish its requests and removes it. A release that fails is removed and
-    the live one keeps serving. Use `djstack up` to start a stack; `deploy` to change a running one.
+    the live one keeps serving. Then Celery's worker and beat (and a Procfile's other processes) move
+    to the new release: each finishes its tasks in flight first, and two beats never run at once.
+    Use `djstack up` to start a stack; `deploy` to change a running one.
     """
     from .deploy import deploy as run_deploy
     from .initialise import load_initialised
@@ -190,7 +192,9 @@ def deploy(folder, tag, timeout, allow_breaking_migrations, keep):
     pruned = f"; pruned {', '.join(result.pruned)}" if result.pruned else ""
     if result.static_pruned:
         pruned += f"; {result.static_pruned} old static file(s) removed"
-    ui.ok(f"Release {result.tag} is live ({applied}; {result.seconds:.0f} s; previous {result.previous}{pruned}).")
+    moved = f"; {', '.join(result.restarted)} restarted on it" if result.restarted else ""
+    ui.ok(f"Release {result.tag} is live ({applied}{moved}; {result.seconds:.0f} s; previous {result.previous}"
+          f"{pruned}).")
 
 
 @main.command()
@@ -254,16 +258,19 @@ def down(folder, volumes, yes):
 @FOLDER
 @handles_errors
 def ps(folder):
-    """Show each service's state and health."""
+    """Show each service's state and health (a service of the stack without a container too)."""
     from rich.table import Table
 
-    from .compose import Compose
+    from .compose import Compose, stack_services
     from .initialise import load_initialised
 
     stack = load_initialised(folder)
     table = Table("service", "state", "health", "exit code")
-    for s in Compose(stack.dir).states():
+    states = Compose(stack.dir).states()
+    for s in states:
         table.add_row(s.service, s.state, s.health or "-", str(s.exit_code) if s.state != "running" else "")
+    for missing in (name for name in stack_services(stack) if name not in {s.service for s in states}):
+        table.add_row(missing, "no container", "-", "")
     ui.console.print(table)
 
 
@@ -330,13 +337,18 @@ def doctor(folder, as_json, evidence, replay):
 @click.option("--tail", default="200", show_default=True, help="Lines to show from the end, or 'all'.")
 @handles_errors
 def logs(service, folder, follow, tail):
-    """Show the logs of SERVICE (web, nginx, db, redis), or of all services."""
+    """Show the logs of SERVICE (web, nginx, db, redis; worker, beat, broker, flower with background
+    work), or of all services."""
     from . import execute
     from .commands.compose import show_logs
-    from .compose import Compose
+    from .compose import Compose, stack_services
     from .initialise import load_initialised
 
     stack = load_initialised(folder)
+    known = stack_services(stack)
+    if service is not None and service not in known:
+        raise click.BadParameter(f"{service!r} is not a service of this stack: {', '.join(known)}.",
+                                 param_hint="SERVICE")
     sys.exit(execute.attached(show_logs(Compose(stack.dir).project, service, tail, follow=follow)))
 
 
@@ -391,16 +403,21 @@ def backup(folder, to, keep):
 
     The site keeps serving (mysqldump --single-transaction). Prints one line on success and exits
     non-zero on failure, so it suits cron or a systemd timer.
+
+    Celery's queued tasks (the broker's messages) are not in the archive: the broker is no store of
+    record. A task is a message about data the database holds, and the code sends it again (beat at
+    its next due time, a view on the next event); a restored database is older than the queue, whose
+    messages would name rows that are gone or already handled.
     """
     from .backup.archive import human_size
-    from .backup.run import backup as run_backup, default_folder
+    from .backup.run import NOT_IN_ARCHIVE, backup as run_backup, default_folder
     from .initialise import load_initialised
 
     stack = load_initialised(folder)
     result = run_backup(stack, to or default_folder(stack), keep=keep)
     deleted = f"; deleted {len(result.deleted)} older" if result.deleted else ""
     ui.ok(f"Backed up to {result.path} ({human_size(result.size)}: database dump {human_size(result.dump_size)}, "
-          f"{result.media_files} media files){deleted}.")
+          f"{result.media_files} media files){deleted}." + (f" {NOT_IN_ARCHIVE}" if stack.workers else ""))
 
 
 @main.command()

@@ -13,7 +13,7 @@ from . import docker, execute
 from .commands import compose as cc
 from .commands import docker as dc
 from .errors import DjstackError
-from .model import STACK_FILES
+from .model import STACK_FILES, Stack
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -91,6 +91,14 @@ def healthcheck_command(config: dict | None) -> list[str] | None:
 def passes_healthcheck(container: str, command: list[str]) -> bool:
     """Run a healthcheck's command in a container now, as Docker would."""
     return execute.run(dc.exec_in(container, command), check=False).returncode == 0
+
+
+def stack_services(stack: Stack) -> list[str]:
+    """The services the model gives the stack, as docker-compose.yml names them: web, nginx, db and
+    redis; with background work the broker, then worker, beat, Flower and the Procfile's processes."""
+    s = stack.services
+    background = [s.broker, *stack.background_services] if stack.workers is not None else []
+    return [s.web, s.nginx, s.db, s.redis, *background]
 
 
 def require_running(compose: Compose, service: str) -> None:

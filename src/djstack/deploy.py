@@ -13,6 +13,12 @@ them once in a one-off container of the new image, then switches:
 3. the old release's container gets uWSGI's graceful stop (requests in flight finish) and goes;
 4. web.conf goes too and nginx reloads once more, back to the service name, which now means only
    the new container. `.env` records the new release (WEB_RELEASE).
+5. The background services (Celery's worker and beat, the Procfile's other processes) move to the
+   new release too, once web serves it (a task web's new code enqueues may need the new code):
+   Compose recreates each, stopping the old container first — SIGTERM is Celery's warm shutdown, so
+   the tasks in flight finish within its stop_grace_period while new ones wait in the broker — and
+   only then starting the new one, so two beats never run at once (each due task would be sent
+   twice). They must pass their healthchecks.
 
 Anything failing before step 3 removes the new container and leaves the live release as it was;
 the error shows the new container's last log lines and doctor's first finding.
@@ -63,6 +69,7 @@ class Switched:
     migrations: list[str] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
     static_pruned: int = 0  # hashed static files no kept release references any more
+    restarted: list[str] = field(default_factory=list)  # background services moved to the release
 
 
 def deploy(stack: Stack, *, tag: str | None = None, timeout: float = DEFAULT_TIMEOUT,
@@ -251,7 +258,30 @@ def _switch(stack: Stack, new: Compose, live: list[ServiceState], tag: str, time
             execute.run(dc.stop_container(container, GRACE_SECONDS))
             execute.run(dc.remove_container(container, force=False))
         _point_nginx(stack, new, upstream, None)
-    return Switched(tag, previous, time.monotonic() - started)
+    restarted = _restart_background(stack, new, tag, timeout)
+    return Switched(tag, previous, time.monotonic() - started, restarted=restarted)
+
+
+#: How long, beyond its longest task, Compose may take to replace a background service's container.
+RECREATE_SECONDS = 300
+
+
+def _restart_background(stack: Stack, new: Compose, tag: str, timeout: float) -> list[str]:
+    """Step 5: the background services on the release web now serves (see the module's docstring)."""
+    services = list(stack.background_services)
+    if not services:
+        return []
+    grace = stack.workers.stop_grace_seconds if stack.workers is not None else 0
+    try:
+        with ui.step(f"Restarting {', '.join(services)} on release {tag} (tasks in flight finish first)") as progress:
+            execute.run(cc.recreate(new.project, services, timeout=grace + RECREATE_SECONDS))
+            fresh = [s for s in new.states() if s.service in services]
+            _wait_healthy(new, fresh, timeout, progress.update)
+    except DjstackError as exc:
+        raise DeployFailed(f"web serves release {tag}, but {', '.join(services)} did not come back healthy on it: "
+                           f"{exc.message}", f"Run `djstack doctor`; `djstack rollback {stack.project.root}` puts "
+                           "the previous release back, for web and them.") from None
+    return services
 
 
 def _wait_healthy(compose: Compose, fresh: list[ServiceState], timeout: float, progress) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from . import baseimages, docker, execute, tls, ui
 from .commands import compose as cc
 from .commands import web as in_web
-from .compose import Compose, passes_healthcheck
+from .compose import Compose, passes_healthcheck, stack_services
 from .buildhints import missing_system_library
 from .errors import BadEnvEntry, BuildFailed, MissingVariables, StackUnhealthy
 from .model import SECRET_KEYS, MIN_SECRET_LENGTH, Stack
@@ -93,12 +93,20 @@ def build_failure(stack: Stack, log: Path, rerun: str = "djstack up") -> BuildFa
 
 def start(stack: Stack, compose: Compose) -> None:
     log = build_log(stack, "up")
-    with ui.step("Starting and waiting until every service passes its healthcheck") as progress:
+    what = "every service passes its healthcheck"
+    if stack.workers is not None:
+        what += f" ({', '.join(_background(stack))} too)"
+    with ui.step(f"Starting and waiting until {what}") as progress:
         if execute.stream(cc.up(compose.project), progress.update, log) != 0:
             raise StackUnhealthy(_failure_report(compose, log))
         failure = wait_ready(compose, progress.update)
         if failure:
             raise StackUnhealthy(_failure_report(compose, log, *failure), service=", ".join(failure[1]))
+
+
+def _background(stack: Stack) -> list[str]:
+    """The broker and the background services, as `up` names what it waits for."""
+    return [stack.services.broker, *stack.background_services]
 
 
 def wait_ready(compose: Compose, on_progress: Callable[[str], None],
@@ -171,6 +179,7 @@ class SmokeResult:
     static_path: str | None
     static_status: int | None
     probe: dict
+    workers: tuple[str, ...] = ()  # the Celery workers that answered web's ping through the broker
 
 
 def smoke_check(stack: Stack, compose: Compose) -> SmokeResult:
@@ -198,7 +207,31 @@ def smoke_check(stack: Stack, compose: Compose) -> SmokeResult:
     if proc.returncode != 0:
         raise StackUnhealthy(f"From inside web, the database or cache check failed: {probe}",
                              service=stack.services.web)
-    return SmokeResult(page, static_path, static_status, probe)
+    workers: list[str] = []
+    if stack.workers is not None:
+        # The worker's healthcheck asks it directly; this asks as web enqueues: through the broker.
+        workers, said = ping_workers(stack, compose)
+        if not workers:
+            raise StackUnhealthy(
+                f"No Celery worker answered a ping from web through the broker: tasks web enqueues would wait."
+                f"\n{notable_log_lines(said)}\n{stack.services.worker}'s last log lines:\n"
+                f"{compose.logs(stack.services.worker, 20)}", service=stack.services.worker)
+    return SmokeResult(page, static_path, static_status, probe, tuple(workers))
+
+
+def ping_workers(stack: Stack, compose: Compose) -> tuple[list[str], str]:
+    """The Celery workers that answer a ping from web through the broker — what web enqueues to
+    reaches a worker — and what the command said when none did."""
+    proc = execute.run(in_web.celery_ping(compose.project, stack.services.web, stack.workers.app), check=False)
+    said = (proc.stdout + proc.stderr).strip()
+    for line in reversed(proc.stdout.strip().splitlines()):
+        try:
+            replies = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(replies, dict):
+            return sorted(name for name, reply in replies.items() if (reply or {}).get("ok") == "pong"), said
+    return [], said
 
 
 def http_status(url: str, host: str, timeout: float = 10, cookie: str | None = None) -> int | None:
@@ -240,10 +273,16 @@ def up(stack: Stack, recorded: dict[str, str]) -> SmokeResult:
     start(stack, compose)
     healthy_after = time.monotonic() - started
     _forget_interrupted_switch(stack, compose)
-    with ui.step("Checking the site through nginx"):
+    with ui.step("Checking the site through nginx" + (" and the workers through the broker" if stack.workers else "")):
         result = smoke_check(stack, compose)
-    ui.ok(f"All services passed their healthchecks {healthy_after:.0f} s after start; page {result.page_status}, "
-          f"static {result.static_status or 'n/a'}, database and cache reachable.")
+    background = ""
+    if stack.workers is not None:
+        background = f", {len(result.workers)} Celery worker(s) answering through the broker"
+        if stack.services.beat in stack.background_services:
+            background += f", {stack.services.beat}'s scheduler running"
+    ui.ok(f"All services ({', '.join(stack_services(stack))}) passed their healthchecks {healthy_after:.0f} s "
+          f"after start; page {result.page_status}, static {result.static_status or 'n/a'}, database and cache "
+          f"reachable{background}.")
     return result
 
 

@@ -94,6 +94,13 @@ class LiveStack:
     def services(self) -> dict[str, dict]:
         return {row["Service"]: row for row in self.services_all()}
 
+    def model_services(self) -> set[str]:
+        """The services the stack's model runs: the four, and with Celery the broker and the
+        background services (the example has worker and beat)."""
+        s = load_stack(self.root)
+        broker = (s.services.broker,) if s.workers else ()
+        return {s.services.web, s.services.nginx, s.services.db, s.services.redis, *broker, *s.background_services}
+
     def wait_docker_healthy(self, timeout: float = 60) -> dict[str, dict]:
         """The services once Docker's own healthchecks have passed for all of them (`djstack up` runs
         the checks itself and returns before Docker's first one, an interval after the start)."""

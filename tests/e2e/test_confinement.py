@@ -14,7 +14,7 @@ from djstack.model import CONFINEMENT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")]
 
-SERVICES = ("web", "nginx", "db", "redis")
+SERVICES = ("web", "nginx", "db", "redis", "broker", "worker", "beat")  # the example's
 
 #: capabilities(7) numbers of what nginx's master keeps (CapEff in /proc/PID/status is their bit mask).
 CAPABILITY_BITS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "SETGID": 6, "SETUID": 7}
@@ -56,7 +56,7 @@ def test_nginx_master_holds_exactly_its_capabilities_and_workers_none(https_stac
     assert workers and all(int(r["CapEff"], 16) == 0 for r in workers), rows
 
 
-@pytest.mark.parametrize("service", ("web", "db", "redis"))
+@pytest.mark.parametrize("service", [s for s in SERVICES if s != "nginx"])
 def test_the_other_services_run_unprivileged_without_capabilities(https_stack, service):
     rows = processes(https_stack, service)
     assert rows and all(r["Uid"] != "0" and int(r["CapEff"], 16) == 0 for r in rows), rows

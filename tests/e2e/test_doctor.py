@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from fault_corpus import assert_diagnosed, recording, save_evidence, secrets_of
-from helpers import DJSTACK
+from helpers import DJSTACK, REPO
 from stacks import LiveStack, new_stack, remove
 from djstack.compose import Compose
 from djstack.envfile import read_env
@@ -570,8 +570,10 @@ def test_migration_history_inconsistent(broken):
         broken.sql("INSERT INTO django_migrations (app, name, applied) VALUES ('contenttypes', '0001_initial', NOW())")
 
 
+#: The example's last migration: a new one must follow it, or migrate sees two leaves (a conflict).
+LAST_MIGRATION = max(p.stem for p in (REPO / "examples" / "mysite" / "gallery" / "migrations").glob("0*.py"))
 MIGRATION = ('from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n'
-             '    dependencies = [("gallery", "0001_initial")]\n    operations = []\n')
+             f'    dependencies = [("gallery", "{LAST_MIGRATION}")]\n    operations = []\n')
 
 
 def test_migration_conflict(broken):

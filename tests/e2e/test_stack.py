@@ -34,7 +34,7 @@ def png(width: int = 3, height: int = 2) -> bytes:
 
 def test_all_services_healthy(live_stack):
     services = live_stack.wait_docker_healthy()
-    assert set(services) == {"web", "nginx", "db", "redis"}
+    assert set(services) == live_stack.model_services() == {"web", "nginx", "db", "redis", "broker", "worker", "beat"}
     for name, row in services.items():
         assert row["State"] == "running", name
         assert row["Health"] == "healthy", name
@@ -128,9 +128,10 @@ def test_data_survives_down_and_up(live_stack):
 def test_ps_logs_and_dbshell(live_stack):
     live_stack.wait_docker_healthy()
     ps = live_stack.djstack("ps", str(live_stack.root)).stdout
-    for service in ("web", "nginx", "db", "redis"):
+    services = live_stack.model_services()
+    for service in services:
         assert service in ps
-    assert ps.count("healthy") == 4
+    assert ps.count("healthy") == len(services)
 
     logs = live_stack.djstack("logs", "web", "--dir", str(live_stack.root), "--tail", "all").stdout
     assert "Applying" in logs or "No migrations to apply" in logs  # the entrypoint ran migrate

@@ -3,6 +3,14 @@
 Everything runs inside the stack's own containers with their own tools and credentials: mysqldump and
 mysql in db as root (the password is db's MYSQL_ROOT_PASSWORD, read inside the container, never on a
 host command line), tar in web for the media volume. The host only moves bytes and checks them.
+
+What an archive does not hold: the broker's queue (Celery's tasks waiting or in flight) and results.
+The broker is no store of record: a task is a message the code sends about data that is in the
+database (a row, an upload), and the code sends it again — beat at its next due time, a view or a
+task on the next event. A restored database is older than any queue would be, so yesterday's
+messages would name rows that are gone or already handled; tasks run at least once (a redelivered one
+runs again), so task code must be safe to repeat anyway, which is also what makes a lost message
+harmless once something enqueues it again.
 """
 
 from __future__ import annotations
@@ -35,6 +43,11 @@ def project_name(stack: Stack) -> str:
     except (OSError, yaml.YAMLError):
         name = None
     return name if isinstance(name, str) and name else stack.name
+
+
+#: What `djstack backup` says it leaves out, with background work (see the module's docstring).
+NOT_IN_ARCHIVE = ("Queued tasks are not in the archive: the broker is no store of record (the code enqueues "
+                  "them again from the data the archive holds).")
 
 
 def default_folder(stack: Stack) -> Path:
@@ -163,9 +176,14 @@ def restore(stack: Stack, path: Path, *, yes: bool, allow_other_project: bool,
         ui.say(f"Safety backup of the current data: {safety.path}")
         dump, media = Path(tmp) / archive.DUMP, Path(tmp) / archive.MEDIA
         # web is stopped while its database and files are swapped: no request sees half a restore, and
-        # its start afterwards applies any migration the restored database lacks.
-        with _status("Stopping web"):
-            execute.run(cc.stop(compose.project, stack.services.web))
+        # its start afterwards applies any migration the restored database lacks. The background
+        # services too: no task writes into the half-loaded database, beat sends nothing meanwhile.
+        stopped = [stack.services.web, *stack.background_services]
+        # A worker's warm shutdown lets its tasks in flight finish: up to the longest a task may run.
+        grace = 120 + (stack.workers.stop_grace_seconds if stack.workers is not None else 0)
+        with _status(f"Stopping {', '.join(stopped)}"):
+            for service in stopped:
+                execute.run(cc.stop(compose.project, service, timeout=grace))
         try:
             with _status("Loading the database"):
                 _load_database(compose, stack, dump)
@@ -176,7 +194,7 @@ def restore(stack: Stack, path: Path, *, yes: bool, allow_other_project: bool,
                                f"Restore the safety backup: djstack restore {stack.project.root} {safety.path} --yes"
                                ) from exc
         finally:
-            with _status("Starting web and waiting until every service passes its healthcheck"):
+            with _status(f"Starting {', '.join(stopped)} and waiting until every service passes its healthcheck"):
                 started = execute.run(cc.start_missing(compose.project), check=False)
                 failure = wait_ready(compose, lambda _: None) if started.returncode == 0 else None
         if started.returncode != 0 or failure:

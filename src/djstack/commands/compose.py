@@ -58,8 +58,17 @@ def scale_up(project: Project, service: str, count: int) -> Command:
                    service, timeout=600)
 
 
-def stop(project: Project, service: str) -> Command:
-    return compose(project, "stop", service, timeout=120)
+def recreate(project: Project, services: Sequence[str], timeout: float) -> Command:
+    """New containers of `services` from the project's images as they are (a release deploy built):
+    Compose stops each old one first (SIGTERM, then SIGKILL after its stop_grace_period), then
+    starts its new one. `timeout`: longer than the longest stop_grace_period."""
+    return compose(project, "up", "--detach", "--no-deps", "--no-build", "--force-recreate", *services,
+                   timeout=timeout)
+
+
+def stop(project: Project, service: str, timeout: float = 120) -> Command:
+    """Stop the service's containers (each gets its stop_grace_period: `timeout` must be longer)."""
+    return compose(project, "stop", service, timeout=timeout)
 
 
 def down(project: Project, *, volumes: bool) -> Command:

@@ -22,6 +22,13 @@ def django_probes(project: Project, web: str, path: str) -> Command:
     return exec(project, web, ["python", "-c", in_container_script("django-probes.py"), path])
 
 
+def celery_ping(project: Project, web: str, app: str, seconds: int = 5) -> Command:
+    """Celery's workers, pinged from web through the broker (the URL web enqueues with): the
+    replies as JSON on stdout ({"celery@HOST": {"ok": "pong"}}); exit 69 when none answers."""
+    return exec(project, web, ["celery", "-A", app, "inspect", "ping", "--json", "--timeout", str(seconds)],
+                timeout=seconds + 40)
+
+
 def stylesheets(project: Project, web: str, static_root: str) -> Command:
     return exec(project, web, ["find", static_root, "-type", "f", "-name", "*.css"])
 

@@ -29,11 +29,16 @@ _APPS_IMPORT = "django/apps/config.py"
 
 def _explained(raised: Raised, values: Mapping[str, str]) -> bool:
     """Whether a log signature already names this exception's cause (a database error code, Redis's
-    reply, a refused host), or confinement.py does (a write on the read-only root): then that is the
-    finding, not the exception."""
+    reply, a refused host), confinement.py does (a write on the read-only root) or workers.py (a
+    broker that does not answer): then that is the finding, not the exception."""
     line = f"{raised.type}: {raised.message}"
     found = match("web", [line], dict(values))
-    return any(f.id not in MORE_SPECIFIC_THAN for f in found) or any(f.key in READ_ONLY for f in parse(WEB, [line]))
+    facts = parse(WEB, [line])
+    # Enqueuing a task on a broker that does not answer (Celery raises a RuntimeError of its own
+    # from redis-py's): the broker's findings say why (workers.py).
+    chain = parse(WEB, [line, *(f"{kind}: {message}" for kind, message in raised.causes)])
+    broker = any(f.kind == "redis-connect-failed" and f.subject == values.get("broker") for f in chain)
+    return any(f.id not in MORE_SPECIFIC_THAN for f in found) or any(f.key in READ_ONLY for f in facts) or broker
 
 
 def in_project(stack: Stack, frame: Frame | None) -> str:

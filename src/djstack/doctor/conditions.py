@@ -27,7 +27,7 @@ CHECK_SETTINGS_FAIL = {"settings-env-not-set", "settings-module-missing"}
 HOST_DISK_FULL = ("db-disk-full",)
 
 #: Findings that a service's name does not resolve → that service (the model's key).
-UNRESOLVED_NAME_OF = {"db-name-unresolved": "db", "nginx-upstream-unresolved": "web"}
+UNRESOLVED_NAME_OF = {"db-name-unresolved": "db", "nginx-upstream-unresolved": "web", "broker-unreachable": "broker"}
 
 #: A specific finding → the general ones it explains (their evidence joins it, and their rank when deeper).
 SUPERSEDES = {
@@ -37,6 +37,8 @@ SUPERSEDES = {
     "missing-dependency": ("web-app-not-loaded",),
     "db-name-unresolved": ("db-unreachable",),
     "static-missing": ("static-file-missing",),
+    # beat's liveness check failing is what beat-not-scheduling reads.
+    "beat-not-scheduling": ("beat-unhealthy",),
 }
 
 
@@ -63,7 +65,8 @@ def hold(stack: Stack, found: list[Finding], evidence: Evidence, facts: Facts,
         # An unresolved name while its container is down or restarting is that container's own
         # failure (its findings say it), not the network: Docker's DNS drops a container's name
         # while it is not running.
-        if f.id in UNRESOLVED_NAME_OF and not _settled_up(facts.containers.get(names[UNRESOLVED_NAME_OF[f.id]])):
+        owner = names.get(UNRESOLVED_NAME_OF.get(f.id, ""), "")
+        if f.id in UNRESOLVED_NAME_OF and not _settled_up(facts.containers.get(owner)):
             continue
         if f.id == "uwsgi-worker-killed" and _harakiri_killed(evidence):
             continue

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..check import run_check
+from ..compose import stack_services
 from ..errors import ENGINE_START_HINT, DjstackError
 from ..lifecycle import notable_log_lines
 from ..model import STACK_FILES, Stack
@@ -16,11 +17,12 @@ from .causes import (cause_unknown, exit_meaning, host_port_taken, killed, nginx
                      static_files_missing)
 from .conditions import hold
 from .confinement import read_only_writes, tmpfs_full
-from .evidence import PROBE, Evidence, read_evidence
+from .evidence import BEAT, BROKER, FLOWER, PROBE, WORKER, Evidence, read_evidence
 from .facts import Container, Facts
 from .finding import (APP, BACKING, CONFIG, CREDENTIALS, ENGINE, ERROR, FILES, FRONT, MEMORY,
                       SITE, UPSTREAM, WARNING, Finding, rank)
 from .signatures import SETTLED_BY, finding_for, match, placeholders
+from .workers import background_findings
 
 
 @dataclass
@@ -67,13 +69,13 @@ def diagnose(stack: Stack, facts: Facts) -> Report:
     if not (facts.containers or facts.logs or facts.probes):
         return diagnose_ungathered(facts)
     values = placeholders(stack, facts.containers.get(stack.services.web))
-    names = {key: values[key] for key in ("web", "nginx", "db", "redis")}
+    names = service_keys(stack)
     keys = {name: key for key, name in names.items()}
     evidence = read_evidence(facts, names)
     found: list[Finding] = list(facts.check)
-    for key in ("db", "redis", "web", "nginx"):
-        c = facts.containers.get(names[key])
-        found += container_findings(key, names[key], c, facts.logs, values) + killed(key, names[key], c)
+    for key, name in sorted(names.items(), key=lambda item: TIERS.get(item[0], APP)):  # the deepest first
+        c = facts.containers.get(name)
+        found += container_findings(key, name, c, facts.logs, values) + killed(key, name, c)
     for probe in facts.probes.values():
         if probe.ok is False:
             found += probe_findings(stack, probe.name, probe.detail, probe.data, values)
@@ -82,6 +84,7 @@ def diagnose(stack: Stack, facts: Facts) -> Report:
     found += tmpfs_full(stack, evidence, names) + read_only_writes(stack, evidence, names)
     found += [f for f in logged if not settled(f.id, facts)]
     found += crash_reason(stack, facts, evidence, found, values)
+    found += background_findings(stack, evidence, facts, values, names)
     findings = rank(hold(stack, found, evidence, facts, names))
     if findings and findings[0].symptom and findings[0].is_error:
         findings.insert(0, cause_unknown(evidence, names, facts.nginx_error_log))
@@ -132,8 +135,19 @@ def check_findings(folder: Path) -> list[Finding]:
     return [Finding.from_check(f, CONFIG) for f in results if f.is_error]
 
 
-#: How deep each service sits: db and redis under web under nginx.
-TIERS = {"db": BACKING, "redis": BACKING, "web": APP, "nginx": FRONT}
+#: How deep each service sits: db, redis and the broker under web and Celery's worker and beat,
+#: under nginx (and Flower, a page behind it). The project's other processes sit with web.
+TIERS = {"db": BACKING, "redis": BACKING, BROKER: BACKING, "web": APP, WORKER: APP, BEAT: APP, "nginx": FRONT,
+         FLOWER: FRONT}
+
+
+def service_keys(stack: Stack) -> dict[str, str]:
+    """The stack's services by model key (web, nginx, db, redis; worker, beat, broker, flower when it
+    has them; each other process of its Procfile under its own name)."""
+    s = stack.services
+    keys = {s.web: "web", s.nginx: "nginx", s.db: "db", s.redis: "redis", s.broker: BROKER, s.worker: WORKER,
+            s.beat: BEAT, s.flower: FLOWER}
+    return {keys.get(name, name): name for name in stack_services(stack)}
 
 
 #: The files container findings name, for a stack at the project root (placeholders() has them for any stack).
@@ -143,7 +157,7 @@ ROOT_STACK_FILES = {"compose": STACK_FILES.compose, "uwsgi_ini": STACK_FILES.uws
 def container_findings(key: str, name: str, c: Container | None, logs: dict[str, list[str]],
                        values: Mapping[str, str] = ROOT_STACK_FILES) -> list[Finding]:
     """What `c`'s state says about service `name`; `values` (placeholders()) names the stack's files."""
-    tier = TIERS[key]
+    tier = TIERS.get(key, APP)
     start = f"`docker compose up -d {name}` (or `djstack up`)"
     if c is None:
         return [Finding(f"{key}-not-running", ERROR, f"{name} has no container", start, tier, name,
@@ -216,6 +230,11 @@ def probe_findings(stack: Stack, name: str, detail: str, data: dict, values: dic
         return [Finding("nginx-cannot-reach-web", ERROR, f"nginx cannot open a connection to {web}:{stack.ports.uwsgi}",
                         f"uWSGI must listen on :{stack.ports.uwsgi} ({values['uwsgi_ini']}) and web must be on the "
                         f"{stack.networks.front} network with nginx.", UPSTREAM - 2, nginx, evidence)]
+    if name == "workers":
+        # Why (the broker's answer, a worker down) is in the findings of the worker and the broker.
+        return [Finding("workers-no-reply", ERROR, "No Celery worker answers web's ping through the broker",
+                        f"See the worker's and the broker's findings; `djstack logs {values['worker']}`.",
+                        APP + 3, values["worker"], evidence)]
     if name == "migrations":
         return [finding_for("migrations-unapplied", values, evidence, web)]
     if name == "models":

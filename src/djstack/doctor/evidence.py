@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from .facts import Facts
 
 WEB, NGINX, DB, REDIS, PROBE, DOCKER = "web", "nginx", "db", "redis", "probe", "docker"
+# Celery's services (model.Services' names for them are their keys too) and the broker's Redis.
+WORKER, BEAT, BROKER, FLOWER = "worker", "beat", "broker", "flower"
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,13 @@ _DATABASE = r"(?:.*?(?:to database|Unknown database) '(?P<subject>[^']+)')?"
 #: How MariaDB names a temporary table it writes in its tmpdir (`Disk got full writing '.(temporary)'`).
 TEMPORARY = r"\.\(temporary\)"
 
-ANY = (WEB, NGINX, DB, REDIS, PROBE, DOCKER)
-SERVICES = (WEB, NGINX, DB, REDIS)
-CLIENTS = (WEB, PROBE, DB)  # where MySQL client errors appear (db's own log quotes some)
+ANY = (WEB, NGINX, DB, REDIS, PROBE, DOCKER, WORKER, BEAT, BROKER, FLOWER)
+SERVICES = (WEB, NGINX, DB, REDIS, WORKER, BEAT, BROKER, FLOWER)
+CLIENTS = (WEB, PROBE, DB, WORKER, BEAT)  # where MySQL client errors appear (db's own log quotes some)
+CELERY = (WORKER, BEAT, FLOWER)  # Celery's processes: the broker's clients, beside web
+REDIS_SERVERS = (REDIS, BROKER)  # the cache's Redis and the broker's: one server, one log format
+#: Celery's log lines start "[2026-12-02 04:50:00,123: INFO/MainProcess] " (its worker_log_format).
+_CELERY = r"^(?:\[[^\]]*\] )?"
 
 
 def write_parsers(kind: str, errno: str, words: str) -> tuple[Parser, ...]:
@@ -79,11 +85,11 @@ PARSERS: tuple[Parser, ...] = (
     # --- MariaDB server log ------------------------------------------------------------------------
     Parser("db-unknown-option", (DB,),
            r"\[ERROR\] (?:mariadbd|mysqld|\S*/mysqld|\S*/mariadbd): unknown (?:variable|option) '(?P<subject>[^']+)'"),
-    Parser("os-error", (DB, REDIS, WEB), r"Operating system error number (?P<code>\d+)"),
-    Parser("os-error", (DB, REDIS, WEB), r"\((?:Errcode|errno): (?P<code>\d+)\b"),
-    Parser("os-error", (DB, REDIS, WEB), r"\bErrcode: (?P<code>\d+)\b"),
+    Parser("os-error", (DB, *REDIS_SERVERS, WEB), r"Operating system error number (?P<code>\d+)"),
+    Parser("os-error", (DB, *REDIS_SERVERS, WEB), r"\((?:Errcode|errno): (?P<code>\d+)\b"),
+    Parser("os-error", (DB, *REDIS_SERVERS, WEB), r"\bErrcode: (?P<code>\d+)\b"),
     # The image's entrypoint, before the server: `touch: cannot touch '/var/lib/mysql/x': Permission denied`.
-    Parser("os-error", (DB, REDIS), r"\bcannot \w+ '(?P<subject>/[^']+)': Permission denied", "13"),
+    Parser("os-error", (DB, *REDIS_SERVERS), r"\bcannot \w+ '(?P<subject>/[^']+)': Permission denied", "13"),
     # ENOSPC as the C library, MariaDB's server and InnoDB word it: where the line names the path,
     # the path (on a tmpfs it is the tmpfs that is full, not the host's disk).
     *write_parsers("disk-full", "28", "No space left on device"),
@@ -122,7 +128,15 @@ PARSERS: tuple[Parser, ...] = (
            r"(?:SSL_CTX_use_PrivateKey|X509_check_private_key)\(.*key values mismatch"),
     Parser("nginx-open-failed", (NGINX,), r"\bopen\(\) \"(?P<subject>[^\"]+)\" failed \((?P<code>\d+): "),
     # --- Redis: its replies as redis-py raises them, and its own log ---------------------------------
-    Parser("redis", (WEB, PROBE, REDIS), r"\b(?P<code>NOAUTH|WRONGPASS|LOADING|MISCONF|NOPERM) "),
+    Parser("redis", (WEB, PROBE, *REDIS_SERVERS, *CELERY), r"\b(?P<code>NOAUTH|WRONGPASS|LOADING|MISCONF|NOPERM) "),
+    # redis-py raises WRONGPASS and NOAUTH as AuthenticationError, without the code: kombu's words
+    # in Celery's "Cannot connect to …: invalid username-password pair or user is disabled.."
+    Parser("redis", (WEB, PROBE, *CELERY), r"\binvalid username-password pair\b", "WRONGPASS"),
+    Parser("redis", (WEB, PROBE, *CELERY), r"\bAuthentication required\b", "NOAUTH"),
+    # redis-py's ConnectionError, the host and port it tried the subject and code: "Error 111
+    # connecting to broker:6379. Connection refused." (-2: a name Docker's DNS does not know).
+    Parser("redis-connect-failed", (WEB, PROBE, *CELERY),
+           r"\bError -?\d+ connecting to (?P<subject>[\w.-]+):(?P<code>\d+)\b"),
     # The ACL refusing a command: redis-py drops the NOPERM code and raises NoPermissionError.
     Parser("redis", (WEB, PROBE), r"\bNoPermissionError\b", "NOPERM"),
     Parser("redis", (WEB, PROBE), r"\bOOM command not allowed when used memory", "OOM"),
@@ -130,9 +144,38 @@ PARSERS: tuple[Parser, ...] = (
     Parser("redis", (WEB, PROBE), r"\bBusyLoadingError\b", "LOADING"),
     # A line of redis.conf it refuses, quoted: Redis 7 under "FATAL CONFIG FILE ERROR", Redis 8 under
     # "Unresolved Configuration(s) Detected:" behind its log prefix.
-    Parser("redis-config-invalid", (REDIS,), r"(?:^|\s#\s)>>> '(?P<subject>.*)'$"),
-    Parser("redis-save-failed", (REDIS,),
+    Parser("redis-config-invalid", REDIS_SERVERS, r"(?:^|\s#\s)>>> '(?P<subject>.*)'$"),
+    Parser("redis-save-failed", REDIS_SERVERS,
            r"Background saving error|Failed opening the RDB file|Write error saving DB on disk"),
+    # --- Celery (celery/app/trace.py, worker/consumer/, beat.py), behind its log format's prefix ----
+    # "Task gallery.tasks.make_thumbnail[5f1c…] received", "… succeeded in 0.04s: None", "… raised
+    # unexpected: ZeroDivisionError('division by zero')" (the traceback follows): the task the subject,
+    # the exception's class the code.
+    Parser("celery-task-received", (WORKER,), _CELERY + r"Task (?P<subject>[^\s\[]+)\[[^\]]+\] received$"),
+    Parser("celery-task-succeeded", (WORKER,), _CELERY + r"Task (?P<subject>[^\s\[]+)\[[^\]]+\] succeeded in "),
+    Parser("celery-task-failed", (WORKER,),
+           _CELERY + r"Task (?P<subject>[^\s\[]+)\[[^\]]+\] (?:raised unexpected|INTERNAL ERROR): "
+                     r"(?P<code>[A-Za-z_][\w.]*)"),
+    Parser("celery-task-failed", (WORKER,),
+           _CELERY + r"Hard time limit \(\d+s\) exceeded for (?P<subject>[^\s\[]+)\[", "TimeLimitExceeded"),
+    # The worker's consumer, and beat, failing to reach the broker: the broker's URL (password
+    # masked) the subject; the reason follows (redis-connect-failed, or redis:WRONGPASS for auth).
+    Parser("celery-cannot-connect", (WORKER, FLOWER), _CELERY + r"consumer: Cannot connect to (?P<subject>\S+?): "),
+    Parser("celery-cannot-connect", (BEAT,), _CELERY + r"beat: Connection error: "),
+    Parser("celery-cannot-connect", (FLOWER,), r"\bCannot connect to (?P<subject>redis://\S+?): "),
+    # The result backend (the broker's database 1): "Connection to Redis lost: Retry (0/20) now."
+    Parser("celery-cannot-connect", CELERY, _CELERY + r"Connection to Redis lost: Retry \(\d+/\d+\)"),
+    # Celery's command line (`celery inspect ping`: the worker's healthcheck, doctor's probe from web)
+    # says it in its own words, the reason after "Reason: ".
+    Parser("celery-cannot-connect", (PROBE, *CELERY), r"\bCould not connect to the message broker\b"),
+    # After one: "Connected to redis://app:**@broker:6379/0" (the consumer), "celery@… ready." (the worker).
+    Parser("celery-connected", (WORKER,), _CELERY + r"Connected to (?P<subject>\S+)$"),
+    Parser("celery-ready", (WORKER,), _CELERY + r"(?P<subject>\S+@\S+) ready\.$"),
+    # beat: "beat: Starting...", then "Scheduler: Sending due task NAME (TASK)" each time one is due;
+    # a due task it could not send: "Message Error: <the exception>".
+    Parser("beat-starting", (BEAT,), _CELERY + r"beat: Starting\.\.\.$"),
+    Parser("beat-sent", (BEAT,), _CELERY + r"Scheduler: Sending due task (?P<subject>\S+)"),
+    Parser("beat-send-failed", (BEAT,), _CELERY + r"Message Error: (?P<subject>.*)$"),
     # --- Docker: why a container could not start ----------------------------------------------------
     Parser("port-taken", (DOCKER,), PORT_TAKEN),
 )
@@ -161,8 +204,8 @@ def parse(source: str, lines: list[str], current_from: int = 0) -> list[Fact]:
 
 @dataclass
 class Evidence:
-    """Every fact of one diagnosis, by the model's service keys (web, nginx, db, redis), doctor's
-    probes and Docker's container states."""
+    """Every fact of one diagnosis, by the model's service keys (web, nginx, db, redis, and worker,
+    beat, broker, flower when the stack has them), doctor's probes and Docker's container states."""
 
     facts: list[Fact]
     lines: dict[str, list[str]]  # by service key: the log lines the facts came from

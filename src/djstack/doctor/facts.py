@@ -14,7 +14,7 @@ from ..commands import compose as cc
 from ..commands import docker as dc
 from ..commands import web as in_web
 from ..compose import Compose, healthcheck_command, passes_healthcheck, strip_ansi
-from ..lifecycle import a_static_file, http_status
+from ..lifecycle import a_static_file, http_status, ping_workers
 from ..errors import CommandTimedOut
 from ..model import Stack
 from .finding import Finding
@@ -292,6 +292,27 @@ def probe_media(stack: Stack, compose: Compose) -> Probe:
     return Probe("media", False, f"{media} not writable by web's user: {text}")
 
 
+#: What Celery's command line adds to "Could not connect to the message broker", before its reason.
+_CELERY_BOILERPLATE = re.compile(r"\. Please make sure your broker .*? are correct\.")
+
+
+def celery_said(line: str) -> str:
+    """A line of Celery's command line without its advice, so its reason stays in a line of evidence."""
+    return _CELERY_BOILERPLATE.sub(".", line)
+
+
+def probe_workers(stack: Stack, compose: Compose) -> Probe:
+    """A ping from web to Celery's workers through the broker: web's view of its background work."""
+    try:
+        answered, said = ping_workers(stack, compose)
+    except CommandTimedOut as exc:
+        return Probe("workers", False, f"workers from web: no answer ({exc.message})")
+    if answered:
+        return Probe("workers", True, f"workers from web: {', '.join(answered)} answered a ping through the broker",
+                     {"workers": answered})
+    return Probe("workers", False, f"workers from web: none answered a ping: {celery_said(_last(said))[:300]}")
+
+
 def _last(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else "(no output)"
@@ -321,6 +342,8 @@ def gather(stack: Stack, compose: Compose, containers: dict[str, Container], che
                 probes[probe.name] = probe
             probes["static"] = probe_static(stack, compose, s.web, s.nginx in up)
             probes["media"] = probe_media(stack, compose)
+            if stack.workers is not None:
+                probes["workers"] = probe_workers(stack, compose)
         elif s.nginx in up:
             probes["static"] = probe_static(stack, compose, s.nginx, False)
     except Unavailable as exc:

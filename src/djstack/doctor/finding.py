@@ -34,7 +34,7 @@ REQUEST = 70  # single requests refused by Django
 
 #: Findings that say what goes wrong, not why: they follow from a cause, never stand for one.
 SYMPTOMS = re.compile(r"\w+-(crash-loop|unhealthy|starting)|site-error|site-unreachable|nginx-upstream-refused"
-                      r"|nginx-cannot-reach-web|db-probe-failed|cache-probe-failed")
+                      r"|nginx-cannot-reach-web|db-probe-failed|cache-probe-failed|workers-no-reply")
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..model import Stack
 from .confinement import NO_SPACE
-from .evidence import DB, NGINX, PROBE, REDIS, WEB, Fact, parse
+from .evidence import BROKER, DB, NGINX, PROBE, REDIS, WEB, Fact, parse
 from .facts import Container
 from .finding import (BACKING, CONFIG, CREDENTIALS, ERROR, FILES, MEMORY, REQUEST, SCHEMA, UPSTREAM,
                       WARNING, Finding)
@@ -247,11 +247,19 @@ SIGNATURES: tuple[Signature, ...] = (
               "then `docker compose up -d --force-recreate {redis}`.", CONFIG, settled_by="cache",
               facts=("redis-config-invalid",)),
     Signature("redis-unreachable", (WEB, PROBE),
-              r"Error -?\d+ connecting to \S*:\d+|Connection refused.*6379|ConnectionError: Error",
+              # Not the broker's Redis (workers.py: broker-unreachable), which listens on 6379 too.
+              r"Error -?\d+ connecting to (?!{broker}:)\S*:\d+|Connection refused.*6379"
+              r"|ConnectionError: Error(?! -?\d+ connecting to {broker}:)",
               "web cannot reach Redis",
               "Start redis (`docker compose up -d {redis}`) and check that web and redis share the "
               "{redis_network} network and that the cache LOCATION is redis://{redis}:{redis_port}.",
               CREDENTIALS, settled_by="cache"),
+    # --- the broker: a Redis of its own (compose/redis/broker.conf) ---------------------------------
+    Signature("broker-config-invalid", (BROKER,), "",
+              "The broker does not start: its configuration has a line it refuses ({subject})",
+              "Correct or remove `{subject}` in {broker_conf} (an unknown directive or wrong arguments), "
+              "then `docker compose up -d --force-recreate {broker}`.", CONFIG, settled_by="workers",
+              facts=("redis-config-invalid",)),
     # --- files and requests --------------------------------------------------------------------------
     Signature("media-permission-denied", (WEB,), r"Permission denied: '({media}|{static})",
               "web may not write to the media or static volume",
@@ -281,6 +289,9 @@ def placeholders(stack: Stack, web: Container | None = None) -> dict[str, str]:
     image = (web.image if web else "") or f"{s.name}-{s.services.web}"
     return {
         "web": s.services.web, "nginx": s.services.nginx, "db": s.services.db, "redis": s.services.redis,
+        "worker": s.services.worker, "beat": s.services.beat, "broker": s.services.broker,
+        "flower": s.services.flower, "broker_port": str(s.ports.broker), "broker_network": s.networks.broker,
+        "broker_conf": s.from_root(s.files.broker_conf),
         "uwsgi_port": str(s.ports.uwsgi), "db_port": str(s.ports.db), "redis_port": str(s.ports.redis),
         "static": s.paths.static, "media": s.paths.media, "app_user": s.user.name,
         "front_network": s.networks.front, "db_network": s.networks.db, "redis_network": s.networks.redis,
