@@ -276,6 +276,9 @@ def test_compose_accepts_the_celery_stack(example_copy):
     # A literal $ for the shell (`compose config` prints it escaped again).
     assert services["clock"]["command"][-1] == "python manage.py clock --every $$CLOCK_SECONDS"
     assert services["beat"]["volumes"][0]["target"] == stack.paths.beat
+    # Tasks read and write uploads as the views do (a thumbnail of one).
+    for name in ("worker", "clock"):
+        assert [(v["source"], v["target"]) for v in services[name]["volumes"]] == [("media", stack.paths.media)]
     for svc in services.values():
         assert svc["restart"] == "unless-stopped" and svc["read_only"] and svc["cap_drop"] == ["ALL"]
 
