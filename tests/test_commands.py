@@ -99,6 +99,8 @@ def test_doctor_probes():
     assert tail(ping) == ("exec", "-T", "web", "celery", "-A", "config.celery_app", "inspect", "ping", "--json",
                           "--timeout", "5")
     assert ping.timeout == 45  # longer than Celery's own wait for the replies
+    queue = web.queue_length(PROJECT, "broker", "app")
+    assert tail(queue) == ("exec", "-T", "broker", "redis-cli", "--user", "app", "-n", "0", "LLEN", "celery")
 
 
 def test_background_services_are_recreated_on_a_release():

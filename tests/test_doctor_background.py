@@ -284,3 +284,30 @@ def test_a_task_past_its_time_limit_says_task_time_limit(stack):
     [first] = diagnose(stack, facts(stack, logs={"worker": [*CONNECTED, RECEIVED, line]})).findings
     assert first.title == "Task gallery.tasks.run_job fails with TimeLimitExceeded (1 failure(s))"
     assert "TASK_TIME_LIMIT" in first.fix and "djstack init --force" in first.fix
+
+
+def test_a_worker_that_crashes_at_start_says_the_exception_it_ends_with(stack):
+    """The worker imports the project's tasks when it starts: an error there ends each run."""
+    crash = ["Traceback (most recent call last):",
+             '  File "/opt/venv/lib/python3.13/site-packages/celery/app/base.py", line 784, in import_default_modules',
+             "    self.loader.import_default_modules()",
+             '  File "/app/gallery/tasks.py", line 14, in <module>',
+             "    from .thumbnails import make",
+             "ModuleNotFoundError: No module named 'gallery.thumbnails'"]
+    restarting = {"state": "restarting", "exit_code": 1, "restarts": 3, "health": ""}
+    report = diagnose(stack, facts(stack, states={"worker": restarting}, probes=(NO_REPLY,), logs={"worker": crash * 2}))
+    first = report.findings[0]
+    assert first.id == "worker-crash-exception" and "No module named 'gallery.thumbnails'" in first.title
+    assert "gallery/tasks.py:14" in first.fix and "--build web worker" in first.fix
+    assert "worker-crash-loop" in [f.id for f in report.findings]
+
+
+def test_the_tasks_waiting_for_a_stopped_worker_are_its_evidence(stack):
+    waiting = Probe("queue", True, "3 task(s) waiting in the broker's queue", {"waiting": 3})
+    found = facts(stack, states={"worker": {"state": "exited", "exit_code": 0, "health": "unhealthy"}},
+                  probes=(NO_REPLY, waiting))
+    first = diagnose(stack, found).findings[0]
+    assert first.id == "worker-not-running"
+    assert first.evidence[1] == "probe: 3 task(s) waiting in the broker's queue for a worker"
+    # Running and healthy with work waiting is no finding: the worker takes it.
+    assert ids(stack, facts(stack, probes=(PING_OK, waiting))) == []

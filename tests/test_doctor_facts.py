@@ -212,3 +212,22 @@ def test_nothing_is_probed_while_a_container_is_paused(stack, engine, monkeypatc
                                                      "db": container("db", state="paused")}, [])
     assert list(found.probes) == ["unavailable"] and "db paused" in found.probes["unavailable"].detail
     assert not engine.ran_with("exec") and found.logs["db"] == ["a line"]
+
+
+def test_gather_asks_web_for_its_workers_and_the_broker_for_its_queue(stack, engine, monkeypatch):
+    from fake_engine import with_workers
+
+    background = with_workers(stack)
+    monkeypatch.setattr(facts, "http_status", lambda url, host: 200)
+    engine.on("exec", "-T", "web", "python", "-c", stdout=django_answer())
+    engine.on("exec", "-T", "web", "celery", "-A", "mysite", "inspect", "ping",
+              stdout='{"worker@4b0f3c1e2d5a": {"ok": "pong"}}\n')
+    engine.on("exec", "-T", "broker", "redis-cli", stdout="2\n")
+    containers = {name: container(name) for name in ("web", "nginx", "db", "redis", "broker", "worker", "beat")}
+    found = facts.gather(background, Compose(stack.dir), containers, [])
+    assert found.probes["workers"].ok and found.probes["workers"].data == {"workers": ["worker@4b0f3c1e2d5a"]}
+    assert (found.probes["queue"].ok, found.probes["queue"].data) == (True, {"waiting": 2})
+    engine.on("exec", "-T", "web", "celery", code=69, stderr="Error: No nodes replied within time constraint\n")
+    found = facts.gather(background, Compose(stack.dir), containers, [])
+    assert found.probes["workers"].detail == ("workers from web: none answered a ping: Error: No nodes replied "
+                                              "within time constraint")

@@ -212,7 +212,8 @@ def rollback(folder, tag, timeout):
 
     stack = load_initialised(folder)
     result = run_rollback(stack, tag=tag, timeout=timeout)
-    ui.ok(f"Release {result.tag} is live again ({result.seconds:.0f} s; was {result.previous}). "
+    moved = f"; {', '.join(result.restarted)} restarted on it" if result.restarted else ""
+    ui.ok(f"Release {result.tag} is live again ({result.seconds:.0f} s; was {result.previous}{moved}). "
           "Migrations were not reversed.")
 
 
@@ -467,7 +468,9 @@ def restore(paths, yes, allow_other_project):
 
     The archive is verified first (readable, checksums, same project) and refused if anything is
     wrong, touching nothing. Then a safety backup of the current data is taken, and the database and
-    the media files are replaced.
+    the media files are replaced, web and the background services (Celery's worker and beat) stopped
+    meanwhile. Tasks queued before the restore stay in the broker and may name data the restored
+    database lacks: Celery tasks must tolerate that (and run at least once anyway).
     """
     from .backup.archive import human_size
     from .backup.run import restore as run_restore

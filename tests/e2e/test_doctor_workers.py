@@ -95,9 +95,12 @@ def test_a_healthy_stack_with_workers(stack):
 def test_a_stopped_worker_is_named(broken):
     broken.recreate.add("worker")
     broken.compose("stop", "worker")
+    # web still takes work, which waits in the broker for the worker.
+    assert broken.stack.post("/api/jobs/", json={"seconds": 0}).status_code == 201
     findings = doctor(broken, "worker-stopped")
     assert findings[0]["id"] == "worker-not-running", findings
     assert "docker compose up -d worker" in findings[0]["fix"]
+    assert "task(s) waiting in the broker's queue for a worker" in findings[0]["evidence"][1]
     # web still takes work: the ping through the broker finds no worker, as a consequence.
     assert "workers-no-reply" in [f["id"] for f in findings[1:]]
 

@@ -29,6 +29,12 @@ def celery_ping(project: Project, web: str, app: str, seconds: int = 5) -> Comma
                 timeout=seconds + 40)
 
 
+def queue_length(project: Project, broker: str, user: str, queue: str = "celery") -> Command:
+    """How many tasks wait in one of the broker's queues: kombu's Redis transport keeps a list per
+    queue in the broker URL's database (0). redis-cli signs in with the broker's REDISCLI_AUTH."""
+    return exec(project, broker, ["redis-cli", "--user", user, "-n", "0", "LLEN", queue], timeout=30)
+
+
 def stylesheets(project: Project, web: str, static_root: str) -> Command:
     return exec(project, web, ["find", static_root, "-type", "f", "-name", "*.css"])
 

@@ -134,22 +134,27 @@ def start_findings(stack: Stack, lines: list[str], values: Mapping[str, str]) ->
 ENDING_LINES = 20
 
 
-def crash_exception(stack: Stack, lines: list[str], values: Mapping[str, str]) -> list[Finding]:
-    """The last exception outside a request in `lines` (web's runs that ended), as why they ended:
-    only when it stands at their end (an older one is not why the last run stopped)."""
+def crash_exception(stack: Stack, lines: list[str], values: Mapping[str, str], key: str = WEB) -> list[Finding]:
+    """The last exception outside a request in `lines` (the ended runs of web, or of a background
+    service: `key`), as why they ended: only when it stands at their end (an older one is not why the
+    last run stopped)."""
     raised = [r for r in raised_in(lines) if not r.path and not _explained(r, values)]
     if not raised or raised[-1].index < len(lines) - ENDING_LINES:
         return []
     last = raised[-1]
-    migration = unfinished_migration(lines, last.index)
+    migration = unfinished_migration(lines, last.index) if key == WEB else ""
     if migration:
         return [migration_failed(migration, last, values)]
     where = in_project(stack, project_frame(last))
-    return [Finding("crash-exception", ERROR, f"web's runs end with {last.name}: {last.message[:120]}",
-                    f"Fix {where or 'the code in the traceback'}: `djstack logs {values['web']}` shows the "
-                    f"whole traceback; then `docker compose up -d --build {values['web']}`.", APP - 1,
-                    values["web"], [f"web: {last.type}: {last.message}"[:200]]
-                    + ([f"web: raised at {where}"] if where else []))]
+    name = values.get(key, key)
+    # The background services run web's image: a fix reaches them when it is rebuilt.
+    rebuild = values["web"] if key == WEB else f"{values['web']} {name}"
+    return [Finding("crash-exception" if key == WEB else f"{key}-crash-exception", ERROR,
+                    f"{name}'s runs end with {last.name}: {last.message[:120]}",
+                    f"Fix {where or 'the code in the traceback'}: `djstack logs {name}` shows the "
+                    f"whole traceback; then `docker compose up -d --build {rebuild}`.", APP - 1,
+                    name, [f"{name}: {last.type}: {last.message}"[:200]]
+                    + ([f"{name}: raised at {where}"] if where else []))]
 
 
 def unfinished_migration(lines: list[str], index: int) -> str:

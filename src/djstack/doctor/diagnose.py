@@ -22,7 +22,7 @@ from .facts import Container, Facts
 from .finding import (APP, BACKING, CONFIG, CREDENTIALS, ENGINE, ERROR, FILES, FRONT, MEMORY,
                       SITE, UPSTREAM, WARNING, Finding, rank)
 from .signatures import SETTLED_BY, finding_for, match, placeholders
-from .workers import background_findings
+from .workers import background_findings, with_queue
 
 
 @dataclass
@@ -83,8 +83,10 @@ def diagnose(stack: Stack, facts: Facts) -> Report:
     found += host_port_taken(stack, evidence) + start_refused(stack, facts, names)
     found += tmpfs_full(stack, evidence, names) + read_only_writes(stack, evidence, names)
     found += [f for f in logged if not settled(f.id, facts)]
-    found += crash_reason(stack, facts, evidence, found, values)
+    for key in ("web", *(k for k in names if k not in ("web", "nginx", "db", "redis", BROKER, FLOWER))):
+        found += crash_reason(stack, facts, evidence, found, values, key)
     found += background_findings(stack, evidence, facts, values, names)
+    with_queue(found, facts, values)
     findings = rank(hold(stack, found, evidence, facts, names))
     if findings and findings[0].symptom and findings[0].is_error:
         findings.insert(0, cause_unknown(evidence, names, facts.nginx_error_log))
@@ -105,19 +107,21 @@ def logged_findings(stack: Stack, facts: Facts, evidence: Evidence, values: Mapp
 
 
 def crash_reason(stack: Stack, facts: Facts, evidence: Evidence, found: list[Finding],
-                 values: Mapping[str, str]) -> list[Finding]:
-    """Why web's runs end, when no finding from its log says it already: the last exception of its
-    ended runs (all its lines when it is down for good)."""
-    web = facts.containers.get(values["web"])
-    crashing = web is not None and (web.state == "restarting" or web.restarts > 0 or
-                                    (web.state in ("exited", "dead") and web.exit_code not in (0, 143)))
-    # A finding from web's log that says why wins; web's own state (not running, killed) says less.
-    states = {"web-not-running", "web-killed", "web-exited-0"}
-    explained = any(f.service == values["web"] and not f.symptom and f.id not in states for f in found)
+                 values: Mapping[str, str], key: str = "web") -> list[Finding]:
+    """Why the runs of `key`'s service (web, or a background service running the project's code)
+    end, when no finding from its log says it already: the last exception of its ended runs (all its
+    lines when it is down for good)."""
+    name = values.get(key, key)
+    c = facts.containers.get(name)
+    crashing = c is not None and (c.state == "restarting" or c.restarts > 0 or
+                                  (c.state in ("exited", "dead") and c.exit_code not in (0, 143)))
+    # A finding from its log that says why wins; its own state (not running, killed) says less.
+    states = {f"{key}-not-running", f"{key}-killed", f"{key}-exited-0"}
+    explained = any(f.service == name and not f.symptom and f.id not in states for f in found)
     if not crashing or explained:
         return []
-    lines = evidence.lines["web"] if not web.up else evidence.ended_lines("web")
-    return crash_exception(stack, lines, values)
+    lines = evidence.lines.get(key, []) if not c.up else evidence.ended_lines(key)
+    return crash_exception(stack, lines, values, key)
 
 
 def settled(finding_id: str, facts: Facts) -> bool:

@@ -313,6 +313,15 @@ def probe_workers(stack: Stack, compose: Compose) -> Probe:
     return Probe("workers", False, f"workers from web: none answered a ping: {celery_said(_last(said))[:300]}")
 
 
+def probe_queue(stack: Stack, compose: Compose) -> Probe:
+    """The tasks waiting in the broker's default queue: work that no worker has taken yet."""
+    proc = _exec(in_web.queue_length(compose.project, stack.services.broker, stack.redis_acl.user))
+    text = proc.stdout.strip().split()[-1:] if proc.returncode == 0 else []
+    if not text or not text[0].isdigit():
+        return Probe("queue", None, f"the broker's queue could not be read: {_last(proc.stdout + proc.stderr)}")
+    return Probe("queue", True, f"{text[0]} task(s) waiting in the broker's queue", {"waiting": int(text[0])})
+
+
 def _last(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else "(no output)"
@@ -346,6 +355,8 @@ def gather(stack: Stack, compose: Compose, containers: dict[str, Container], che
                 probes["workers"] = probe_workers(stack, compose)
         elif s.nginx in up:
             probes["static"] = probe_static(stack, compose, s.nginx, False)
+        if stack.workers is not None and s.broker in up:
+            probes["queue"] = probe_queue(stack, compose)
     except Unavailable as exc:
         probes["unavailable"] = Probe("unavailable", None, f"probes stopped: {exc}")
     logs, current_from = {}, {}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..model import Stack
 from .app_errors import in_project
 from .evidence import BEAT, CELERY, FLOWER, PROBE, WEB, WORKER, Evidence, Fact, parse
-from .facts import Facts, celery_said
+from .facts import Facts, Probe, celery_said
 from .finding import APP, CREDENTIALS, ERROR, REQUEST, Finding
 from .tracebacks import project_frame, raised_in
 
@@ -190,6 +190,20 @@ def beat_findings(stack: Stack, evidence: Evidence, facts: Facts, values: Mappin
             f"`docker compose restart {beat}` (one beat only: never scale it).", APP, beat,
             [f"{beat}: last healthcheck: {container.health_output or '(no output)'}"[:200], *last_sent]))
     return found
+
+
+#: The worker's own findings that the tasks waiting for it make more pressing.
+WORKER_DOWN = ("-not-running", "-crash-loop", "-crash-exception", "-unhealthy", "-paused", "-killed")
+
+
+def with_queue(found: list[Finding], facts: Facts, values: Mapping[str, str]) -> None:
+    """The tasks waiting in the broker, as evidence of the finding that says the worker does not work."""
+    waiting = (facts.probes.get("queue") or Probe("queue", None, "")).data.get("waiting")
+    if not waiting:
+        return
+    for f in found:
+        if f.service == values["worker"] and f.id.startswith(WORKER) and f.id.endswith(WORKER_DOWN):
+            f.evidence.insert(1, f"probe: {waiting} task(s) waiting in the broker's queue for a worker")
 
 
 def background_findings(stack: Stack, evidence: Evidence, facts: Facts, values: Mapping[str, str],
