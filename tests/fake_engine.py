@@ -36,8 +36,15 @@ def with_workers(stack, beat: str = "file"):
 
     from djstack.model import WorkerPlan
 
-    return replace(stack, workers=WorkerPlan(app="mysite", namespace="CELERY_", beat=beat, flower=False,
-                                             concurrency=2, task_seconds=300))
+    # Such a stack has the broker's password among its secrets, in .env as init writes it.
+    password = "b" * 40
+    env = stack.dir / ".env"
+    if env.is_file() and "BROKER_PASSWORD=" not in env.read_text():
+        with env.open("a") as handle:
+            handle.write(f"BROKER_PASSWORD={password}\n")
+    return replace(stack, secrets={**stack.secrets, "BROKER_PASSWORD": password},
+                   workers=WorkerPlan(app="mysite", namespace="CELERY_", beat=beat, flower=False,
+                                      concurrency=2, task_seconds=300))
 
 
 def ps_json(*rows: tuple[str, str, str]) -> str:

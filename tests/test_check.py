@@ -375,6 +375,7 @@ CATALOGUE = [
           "Dockerfile", "ENTRYPOINT"),
     # .env
     Plant("secret missing", "env-secret-missing", ((".env", "REDIS_PASSWORD=<<REDIS_PASSWORD>>\n", ""),), ".env", None),
+    Plant("broker secret missing", "env-secret-missing", ((".env", "BROKER_PASSWORD=<<BROKER_PASSWORD>>\n", ""),), ".env", None),
     Plant("secret short", "env-secret-short",
           ((".env", "MYSQL_PASSWORD=<<MYSQL_PASSWORD>>", "MYSQL_PASSWORD=Sh0rt-but-random-x9"),), ".env", "MYSQL_PASSWORD="),
     Plant("sample secret", "env-secret-sample",

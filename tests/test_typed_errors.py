@@ -115,3 +115,7 @@ def test_a_missing_or_short_secret_is_a_bad_env_entry_naming_its_key(example_cop
         lifecycle.validate_env(stack, {**recorded, "MYSQL_PASSWORD": "x" * 5})
     assert (short.value.key, short.value.message) == (
         "MYSQL_PASSWORD", f"{stack.env_path}: MYSQL_PASSWORD is only 5 characters long.")
+    # The example has Celery: the broker's password is one of its secrets (a stack without it has none).
+    with pytest.raises(BadEnvEntry) as broker:
+        lifecycle.validate_env(stack, {**recorded, "BROKER_PASSWORD": ""})
+    assert broker.value.key == "BROKER_PASSWORD"

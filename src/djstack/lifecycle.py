@@ -19,7 +19,7 @@ from .commands import web as in_web
 from .compose import Compose, passes_healthcheck, stack_services
 from .buildhints import missing_system_library
 from .errors import BadEnvEntry, BuildFailed, MissingVariables, StackUnhealthy
-from .model import SECRET_KEYS, MIN_SECRET_LENGTH, Stack
+from .model import MIN_SECRET_LENGTH, Stack
 from .releases import DEFAULT_TAG
 
 WAIT_SECONDS = 300
@@ -31,7 +31,7 @@ def validate_env(stack: Stack, recorded: dict[str, str]) -> None:
     empty = [v for v in stack.project_env if not recorded.get(v.name, "").strip()]
     if empty:
         raise MissingVariables(env_path, empty)
-    for key in SECRET_KEYS:
+    for key in stack.secret_keys:  # with Celery, the broker's (and Flower's) too
         value = recorded.get(key, "")
         if not value:
             raise BadEnvEntry(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...model import MIN_SECRET_LENGTH, SECRET_KEYS
+from ...model import MIN_SECRET_LENGTH
 from ..finding import ERROR, WARNING, Hit
 from ..registry import rule
 
@@ -15,15 +15,15 @@ SAMPLE_SECRETS = {
 
 def _secrets(ctx):
     env = ctx.env
-    for key in SECRET_KEYS:
+    for key in ctx.stack.secret_keys:  # the stack's: with Celery, BROKER_PASSWORD too
         if key in env.values:
             yield key, env.values[key], env.lines.get(key)
 
 
 @rule("env-secret-missing", ERROR, "env", ("env",))
 def secret_missing(ctx):
-    """Finds: A secret of the stack (DJANGO_SECRET_KEY, MYSQL_PASSWORD, REDIS_PASSWORD, …) missing or
-    empty in `.env`.
+    """Finds: A secret of the stack (DJANGO_SECRET_KEY, MYSQL_PASSWORD, REDIS_PASSWORD, with Celery
+    BROKER_PASSWORD, …) missing or empty in `.env`.
 
     Breaks: Every secret of the stack comes from `.env`; without it Compose refuses to start (`:?`),
     or the value ends up typed into a settings or config file.
@@ -36,7 +36,7 @@ def secret_missing(ctx):
     env = ctx.env
     if env.error:
         return
-    for key in SECRET_KEYS:
+    for key in ctx.stack.secret_keys:  # the stack's: with Celery, BROKER_PASSWORD too
         if not env.values.get(key):
             yield Hit(env.rel, env.lines.get(key), f"{key} is missing or empty",
                       "the stack's files read it from .env; without it they fail or hard-code one.",
