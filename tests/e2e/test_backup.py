@@ -14,6 +14,7 @@ import pytest
 
 from djstack.model import AppUser
 from helpers import DJSTACK
+from stacks import wait_for
 from test_stack import png
 
 pytestmark = pytest.mark.e2e
@@ -70,8 +71,10 @@ def test_backup_wipe_restore_gives_back_rows_and_media(module_stack):
                           cwd=s.root, input=BIG_MEDIA, capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     notes_before = s.get("/api/notes/").json()["notes"]
+    # The worker makes the upload's thumbnail: media the backup must hold as well.
+    thumbnail = wait_for(lambda: s.get(f"/api/photos/{photo['id']}/").json()["thumbnail"], 60, "the photo's thumbnail")
     media_before = media_checksums(s)
-    assert set(media_before) == {"./docs/big.bin", "." + photo["url"].removeprefix("/media")}
+    assert set(media_before) == {"./docs/big.bin", *("." + url.removeprefix("/media") for url in (photo["url"], thumbnail))}
 
     archive = backup(s)
     assert archive.name.startswith(f"{s.name}-") and archive.stat().st_mode & 0o777 == 0o600

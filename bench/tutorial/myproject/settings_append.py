@@ -40,3 +40,7 @@ CACHES = {
         },
     }
 }
+
+# Not the tutorial's (it has no Celery): the example's tasks go to the tutorial's Redis, where, with
+# no worker, they wait. Without it an upload would fail enqueuing on localhost.
+CELERY_BROKER_URL = "redis://:yourpassword@redis:6379/2"
