@@ -247,6 +247,15 @@ def test_a_failing_task_is_named_with_its_exception_and_the_projects_line(stack)
     assert first.evidence[1] == "worker: raised at gallery/tasks.py:49"
 
 
+def test_a_task_that_succeeded_after_it_failed_is_history(stack):
+    """CI's case: the example's heartbeat failed while an earlier fault held db down, then ran well
+    for minutes; its old failures came before the fault under test (an error outranks a warning)."""
+    ran_again = FAILED[1].replace("ERROR/ForkPoolWorker-2", "INFO/ForkPoolWorker-1").split("] raised")[0] + \
+        "] succeeded in 0.004s: None"
+    assert ids(stack, facts(stack, logs={"worker": [*CONNECTED, *FAILED, ran_again]})) == []
+    assert ids(stack, facts(stack, logs={"worker": [*CONNECTED, ran_again, *FAILED]})) == ["task-failing"]
+
+
 def test_beat_whose_liveness_check_fails_is_not_scheduling(stack):
     stale = {"health": "unhealthy", "health_output": BEAT_STUCK}
     found = facts(stack, states={"beat": stale}, logs={"beat": BEAT_START})

@@ -142,14 +142,19 @@ def task_findings(stack: Stack, evidence: Evidence, values: Mapping[str, str]) -
     for fact in evidence.of("celery-task-failed", source=WORKER):
         groups.setdefault((fact.subject, fact.code), []).append(fact)
     found = []
+    successes = evidence.of("celery-task-succeeded", source=WORKER)
     for (task, exception), failures in groups.items():
         last = failures[-1]
+        # The task ran well since (a periodic task failing only while db was down): that failure is
+        # history, not what is wrong now.
+        if any(f.subject == task and f.index > last.index for f in successes):
+            continue
         said = last.line.split("] ", 1)[-1] if last.line.startswith("[") else last.line
         # Celery logs the traceback right after the line: the latest failure's that has one.
         after = [next((r for r in raised if r.index > f.index), None) for f in failures]
         traceback = next((r for f, r in reversed(list(zip(failures, after))) if r and r.index - f.index < 100), None)
         where = in_project(stack, project_frame(traceback)) if traceback else ""
-        succeeded = len([f for f in evidence.of("celery-task-succeeded", source=WORKER) if f.subject == task])
+        succeeded = len([f for f in successes if f.subject == task])
         tally = f"{len(failures)} failure(s)" + (f", {succeeded} success(es)" if succeeded else "")
         worker = values["worker"]
         fix = (f"Fix {where or 'the task in the traceback'} (`djstack logs {worker}` shows the whole traceback), "
