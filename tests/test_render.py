@@ -200,17 +200,22 @@ def test_nginx_accepts_the_config(example_copy, tmp_path, tls_mode, flower):
     assert "[emerg]" not in proc.stderr and "issuer certificate not found" not in proc.stderr
 
 
-def test_compose_accepts_the_file(example_copy):
-    require_tool("docker")
-    run_init(example_copy, StackOptions(image_source="official"), force=False)
-    proc = subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=example_copy,
+def compose_config(folder) -> dict:
+    """`docker compose config` of the stack in `folder`, as Compose itself reads it."""
+    import json
+
+    proc = subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=folder,
                           capture_output=True, text=True)
     if "is not a docker command" in proc.stderr and not os.environ.get("CI"):
         pytest.skip("Compose v2 is not installed")
     assert proc.returncode == 0, proc.stderr
-    import json
+    return json.loads(proc.stdout)
 
-    config = json.loads(proc.stdout)
+
+def test_compose_accepts_the_file(example_copy):
+    require_tool("docker")
+    run_init(example_copy, StackOptions(image_source="official"), force=False)
+    config = compose_config(example_copy)
     services = config["services"]
     # The example has a Celery app with a periodic job: worker, beat and their broker.
     assert set(services) == {"web", "nginx", "db", "redis", "broker", "worker", "beat"}
@@ -252,14 +257,7 @@ def test_compose_accepts_the_celery_stack(example_copy):
     require_tool("docker")
     stack = celery_stack(example_copy)
     render.write(example_copy, render.render(stack))
-    proc = subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=example_copy,
-                          capture_output=True, text=True)
-    if "is not a docker command" in proc.stderr and not os.environ.get("CI"):
-        pytest.skip("Compose v2 is not installed")
-    assert proc.returncode == 0, proc.stderr
-    import json
-
-    config = json.loads(proc.stdout)
+    config = compose_config(example_copy)
     services = config["services"]
     assert set(services) == {"web", "nginx", "db", "redis", "broker", "worker", "beat", "flower", "clock"}
     assert [name for name, svc in services.items() if svc.get("ports")] == ["nginx"]
