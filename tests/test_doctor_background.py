@@ -256,6 +256,24 @@ def test_a_task_that_succeeded_after_it_failed_is_history(stack):
     assert ids(stack, facts(stack, logs={"worker": [*CONNECTED, ran_again, *FAILED]})) == ["task-failing"]
 
 
+def test_a_task_whose_db_connection_broke_is_the_databases_symptom(stack):
+    """CI's case: KILL USER in db broke web's query and the heartbeat's connection alike; the task's
+    failure is a warning after db-connection-lost, never an error ahead of it."""
+    heartbeat = SUCCEEDED.split("] succeeded")[0].replace("INFO", "ERROR") + "] raised unexpected: "
+    broke = [heartbeat + "OperationalError(2013, 'Lost connection to server during query')",
+             heartbeat + "OperationalError(2006, 'Server has gone away')"]
+    web = ["django.db.utils.OperationalError: (2013, 'Lost connection to server during query')"]
+    report = diagnose(stack, facts(stack, logs={"worker": [*CONNECTED, *broke], "web": web}))
+    assert [f.id for f in report.findings] == ["db-connection-lost", "task-failing"]
+    task = report.findings[1]
+    assert task.severity == "warning" and task.symptom and "2006" in task.title and "2 failure(s)" in task.title
+    # A task's own OperationalError (a table it needs) stays an error of the task.
+    missing = heartbeat + "OperationalError(1146, \"Table 'app.gallery_heartbeat' doesn't exist\")"
+    [own] = [f for f in diagnose(stack, facts(stack, logs={"worker": [*CONNECTED, missing]})).findings
+             if f.id == "task-failing"]
+    assert own.severity == ERROR
+
+
 def test_beat_whose_liveness_check_fails_is_not_scheduling(stack):
     stale = {"health": "unhealthy", "health_output": BEAT_STUCK}
     found = facts(stack, states={"beat": stale}, logs={"beat": BEAT_START})

@@ -17,7 +17,7 @@ from ..model import Stack
 from .app_errors import in_project
 from .evidence import BEAT, CELERY, FLOWER, PROBE, WEB, WORKER, Evidence, Fact, parse
 from .facts import Facts, Probe, celery_said
-from .finding import APP, CREDENTIALS, ERROR, REQUEST, Finding
+from .finding import APP, CREDENTIALS, ERROR, REQUEST, WARNING, Finding
 from .tracebacks import project_frame, raised_in
 
 #: The probe's detail starts with this (facts.probe_workers): only its lines are the broker's for sure.
@@ -26,6 +26,9 @@ PROBE_PREFIX = "workers from web:"
 AUTH = ("redis:WRONGPASS", "redis:NOAUTH")
 #: What the services' Celery code is called in findings.
 WHO = {WEB: "web", PROBE: "web", WORKER: "the worker", BEAT: "beat", FLOWER: "Flower"}
+#: MySQL client errors of a connection that broke mid-query (2006 gone away, 2013 lost): the worker
+#: reconnects for its next task, and db's own findings (a restart, a kill) say why it broke.
+CONNECTION_LOST = ("mysql:2006", "mysql:2013")
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,15 @@ def task_findings(stack: Stack, evidence: Evidence, values: Mapping[str, str]) -
         succeeded = len([f for f in successes if f.subject == task])
         tally = f"{len(failures)} failure(s)" + (f", {succeeded} success(es)" if succeeded else "")
         worker = values["worker"]
+        lost = _connection_lost(evidence, last)
+        if lost:
+            found.append(Finding(
+                "task-failing", WARNING, f"Task {task} failed: its database connection broke mid-query "
+                f"({lost.code}, {tally})", "Celery closes a broken connection after the task, so the next run "
+                "reconnects: see db's findings for why it broke (a restart, a kill). A task that must not "
+                "fail for that can retry: `autoretry_for=(OperationalError,)` with `retry_backoff`.",
+                REQUEST, worker, [f"{worker}: {said}"[:200]], symptom=True))
+            continue
         fix = (f"Fix {where or 'the task in the traceback'} (`djstack logs {worker}` shows the whole traceback), "
                f"then `djstack deploy` (it restarts {worker} on the new release). A task that may fail for a "
                "while (a service it calls) can retry: `autoretry_for` with `retry_backoff` on the task.")
@@ -168,6 +180,12 @@ def task_findings(stack: Stack, evidence: Evidence, values: Mapping[str, str]) -
             "task-failing", ERROR, f"Task {task} fails with {exception} ({tally})", fix, REQUEST, worker,
             [f"{worker}: {said}"[:200], *([f"{worker}: raised at {where}"] if where else [])]))
     return found
+
+
+def _connection_lost(evidence: Evidence, failure: Fact) -> Fact | None:
+    """The MySQL error of a broken connection on the failure's own line (Celery's `raised unexpected:
+    OperationalError(2013, …)`), if that is what it failed with."""
+    return next((f for f in evidence.of(*CONNECTION_LOST, source=WORKER) if f.index == failure.index), None)
 
 
 def beat_findings(stack: Stack, evidence: Evidence, facts: Facts, values: Mapping[str, str]) -> list[Finding]:
