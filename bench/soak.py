@@ -31,7 +31,7 @@ from load import percentile  # bench/load.py: nearest-rank percentile, shared wi
 MIX = (
     ("dynamic read", "GET", "/", 40),
     ("cached read", "GET", "/cached-page/", 25),
-    ("static file", "GET", "/static/gallery/site.css", 20),
+    ("static read", "GET", "/static/gallery/site.css", 20),
     ("write", "POST", "/api/notes/", 15),
 )
 SHARE = 0.7  # of the sustained rate: a load the stack should hold indefinitely
