@@ -430,14 +430,14 @@ def backup(folder, to, keep, copy_to, schedule, unschedule):
 
     if schedule and unschedule:
         raise click.UsageError("Give --schedule or --unschedule, not both.")
+    parsed = sched.parse_schedule(schedule) if schedule else None  # a bad schedule before anything is looked at
     stack = load_initialised(folder)
     where = to or default_folder(stack)
     if unschedule:
         removed = sched.remove(stack.dir, project_name(stack))
         ui.ok(f"Removed {', '.join(removed)}." if removed else "No backup schedule was installed.")
         return
-    if schedule:
-        parsed = sched.parse_schedule(schedule)
+    if parsed:
         installed = sched.install(stack.dir, stack.project.root, project_name(stack), parsed, where, keep, copy_to)
         kept = f"keeping the newest {installed.keep}" if installed.keep else "keeping every archive (no --keep)"
         ui.ok(f"Scheduled {parsed.text} ({installed.kind}: {installed.where}), {kept}"
