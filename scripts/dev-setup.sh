@@ -14,4 +14,18 @@ if ! command -v nginx >/dev/null; then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null
 fi
+# rclone: `backup --copy-to`'s transport; openssh-server: the e2e's SFTP target (an sshd the test starts on
+# 127.0.0.1, never the system's); cron: where `backup --schedule` goes on a host without systemd.
+missing=()
+command -v rclone >/dev/null || missing+=(rclone)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v crontab >/dev/null || missing+=(cron)
+if [ ${#missing[@]} -gt 0 ]; then
+    # policy-rc.d: the packages' own sshd and cron daemons are not started.
+    echo 'exit 101' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod +x /usr/sbin/policy-rc.d
+    trap 'as_root rm -f /usr/sbin/policy-rc.d' EXIT
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 echo "dev setup ready: .venv/bin/djstack, .venv/bin/pytest"

@@ -393,68 +393,134 @@ BACKUP_TO = click.option("--to", "to", type=click.Path(file_okay=False, path_typ
                          help="Folder of the archives. Default: backups/ in the project.")
 
 
+COPY_TO = click.option("--copy-to", "copy_to", metavar="DEST",
+                       help="Also copy each verified archive off the host with rclone, and check the copy: a local "
+                            "path or mount, user@host:path or sftp://user@host:port/path (SFTP), or an rclone "
+                            "remote such as s3:bucket/site or b2:bucket/site (set up with `rclone config`).")
+
+
 @main.command()
 @FOLDER
 @BACKUP_TO
 @click.option("--keep", type=click.IntRange(min=1), metavar="N",
               help="Afterwards delete this project's older archives, keeping the newest N (never the newest).")
+@COPY_TO
+@click.option("--schedule", metavar="daily|hourly|CRON",
+              help="Do not back up now: install a systemd timer (where systemd runs) or a cron entry that runs "
+                   "this backup, with the same --to, --keep and --copy-to, daily (03:17), hourly (:17) or at "
+                   "five cron fields such as '30 2 * * *'. Replaces this project's earlier schedule.")
+@click.option("--unschedule", is_flag=True, help="Remove this project's timer or cron entry.")
 @handles_errors
-def backup(folder, to, keep):
+def backup(folder, to, keep, copy_to, schedule, unschedule):
     """Back up the running stack: database dump and media files in one verified archive.
 
     The site keeps serving (mysqldump --single-transaction). Prints one line on success and exits
-    non-zero on failure, so it suits cron or a systemd timer.
+    non-zero on failure, so it suits cron or a systemd timer (see --schedule).
 
     Celery's queued tasks (the broker's messages) are not in the archive: the broker is no store of
     record. A task is a message about data the database holds, and the code sends it again (beat at
     its next due time, a view on the next event); a restored database is older than the queue, whose
     messages would name rows that are gone or already handled.
     """
+    from .backup import schedule as sched
     from .backup.archive import human_size
-    from .backup.run import NOT_IN_ARCHIVE, backup as run_backup, default_folder
+    from .backup.copy import copy_archive
+    from .backup.run import NOT_IN_ARCHIVE, backup as run_backup, default_folder, project_name, record_run
     from .initialise import load_initialised
 
+    if schedule and unschedule:
+        raise click.UsageError("Give --schedule or --unschedule, not both.")
+    parsed = sched.parse_schedule(schedule) if schedule else None  # a bad schedule before anything is looked at
     stack = load_initialised(folder)
-    result = run_backup(stack, to or default_folder(stack), keep=keep)
+    where = to or default_folder(stack)
+    if unschedule:
+        removed = sched.remove(stack.dir, project_name(stack))
+        ui.ok(f"Removed {', '.join(removed)}." if removed else "No backup schedule was installed.")
+        return
+    if parsed:
+        installed = sched.install(stack.dir, stack.project.root, project_name(stack), parsed, where, keep, copy_to)
+        kept = f"keeping the newest {installed.keep}" if installed.keep else "keeping every archive (no --keep)"
+        ui.ok(f"Scheduled {parsed.text} ({installed.kind}: {installed.where}), {kept}"
+              + (f", copied to {copy_to}" if copy_to else "") + f". It runs: {' '.join(installed.command)}")
+        return
+    try:
+        result = run_backup(stack, where, keep=keep)
+    except DjstackError as exc:
+        record_run(where, ok=False, archive_path=None, error=exc.message)
+        raise
+    copies = {}
+    if copy_to:
+        try:
+            copies[copy_to] = copy_archive(result.path, copy_to)
+        except DjstackError as exc:
+            record_run(where, ok=False, archive_path=result.path, error=exc.message, copies={copy_to: "failed"})
+            raise
+    record_run(where, ok=True, archive_path=result.path, error=None, copies=copies)
     deleted = f"; deleted {len(result.deleted)} older" if result.deleted else ""
+    copied = f"; copy checked at {copies[copy_to]}" if copies else ""
     ui.ok(f"Backed up to {result.path} ({human_size(result.size)}: database dump {human_size(result.dump_size)}, "
-          f"{result.media_files} media files){deleted}." + (f" {NOT_IN_ARCHIVE}" if stack.workers else ""))
+          f"{result.media_files} media files){deleted}{copied}." + (f" {NOT_IN_ARCHIVE}" if stack.workers else ""))
 
 
 @main.command()
 @FOLDER
 @BACKUP_TO
+@click.option("--copy-to", "copy_to", metavar="DEST",
+              help="Also check the copies there (default: the scheduled backup's --copy-to).")
 @handles_errors
-def backups(folder, to):
-    """List the backup archives with their date, size and whether each verifies.
+def backups(folder, to, copy_to):
+    """List the backup archives with their date, size and whether each verifies; when the last
+    backup ran and how it ended; and whether each archive's off-host copy matches it.
 
-    Exits 1 when an archive does not verify.
+    Exits 1 when an archive does not verify or a copy differs from its archive.
     """
     from rich.markup import escape
     from rich.table import Table
 
+    from .backup import schedule as sched
     from .backup.archive import human_size
-    from .backup.run import default_folder, list_backups
+    from .backup.copy import check_copies
+    from .backup.run import default_folder, last_run, list_backups
     from .initialise import load_stack
 
     stack = load_stack(folder)
-    where = to or default_folder(stack)
+    record = sched.read_record(stack.dir)
+    where = to or (Path(record.folder) if record else default_folder(stack))
+    copy_to = copy_to or (record.copy_to if record else None)
+    terminal = ui.console.is_terminal
+    if record:
+        ui.say(f"Scheduled {record.schedule} ({record.kind}: {record.where}).") if terminal else \
+            click.echo("\t".join(["schedule", record.schedule, record.kind, record.where]))
+    run = last_run(where)
+    if run:
+        outcome = "ok" if run.get("ok") else f"FAILED: {run.get('error')}"
+        verified = "verified" if run.get("verified") else "not verified"
+        if terminal:
+            ui.say(f"Last run {run.get('finished')}: {escape(outcome)}, {verified}; last good backup "
+                   f"{run.get('last_good') or 'never'}.")
+        else:
+            click.echo("\t".join(["last run", str(run.get("finished")), outcome, verified,
+                                  f"last good {run.get('last_good') or 'never'}"]))
     rows = list_backups(where)
     if not rows:
         ui.say(f"No archives in {where}.")
         return
-    if ui.console.is_terminal:
-        table = Table("created (UTC)", "size", "verifies", "archive")
+    copies = {c.name: c.state for c in check_copies([row.path for row in rows], copy_to)} if copy_to else {}
+    if terminal:
+        table = Table("created (UTC)", "size", "verifies", "archive", *([f"copy in {copy_to}"] if copy_to else []))
         for row in rows:
+            state = copies.get(row.path.name)
             table.add_row(row.created, human_size(row.size),
                           "[green]yes[/]" if row.problem is None else f"[red]no[/]: {escape(row.problem)}",
-                          row.path.name)
+                          row.path.name,
+                          *([("[green]matches[/]" if state == "matches" else f"[red]{state}[/]")] if copy_to else []))
         ui.console.print(table)
     else:  # for scripts: one tab-separated line per archive, nothing cut short
         for row in rows:
-            click.echo("\t".join([row.path.name, row.created, str(row.size),
+            copy = [f"copy {copies[row.path.name]}"] if copy_to else []
+            click.echo("\t".join([row.path.name, row.created, str(row.size), *copy,
                                   "verifies" if row.problem is None else f"FAILS: {row.problem}"]))
-    sys.exit(1 if any(row.problem for row in rows) else 0)
+    sys.exit(1 if any(row.problem for row in rows) or "differs" in copies.values() else 0)
 
 
 @main.command(options_metavar="[--yes] [--allow-other-project]")

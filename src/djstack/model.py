@@ -374,6 +374,18 @@ SHUTDOWN_MARGIN_SECONDS = 30
 
 
 @dataclass(frozen=True)
+class BackupFiles:
+    """Where `djstack backup` notes what it was scheduled to do and how its last run went (hidden
+    files: `backups` lists archives only)."""
+
+    schedule: str = ".djstack-backup-schedule.json"  # in the stack's folder
+    last_run: str = ".djstack-last-backup.json"  # in the archive folder
+
+
+BACKUP_FILES = BackupFiles()
+
+
+@dataclass(frozen=True)
 class WorkerPlan:
     """The background services of a stack whose project has a Celery app (Stack.workers)."""
 
@@ -482,6 +494,7 @@ class Stack:
     networks: Networks = field(default_factory=Networks)
     user: AppUser = field(default_factory=AppUser)
     redis_acl: RedisAcl = field(default_factory=RedisAcl)
+    backup_files: BackupFiles = BACKUP_FILES
 
     @property
     def https(self) -> bool:

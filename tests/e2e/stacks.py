@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -202,6 +203,15 @@ def tls_handshake(stack, *, ciphers: str | None = None, version: ssl.TLSVersion 
     with socket.create_connection(("127.0.0.1", stack.https_port), timeout=30) as raw:
         with context.wrap_socket(raw, server_hostname=sni) as conn:
             return conn.version(), conn.cipher()
+
+
+def bridge_gateway() -> str:
+    """The host's address on Docker's default bridge, where containers reach a server the test runs on
+    the host. The engine leaves IPAM's Gateway empty when docker0 existed before it started; it is then
+    the subnet's first address, as Docker assigns it."""
+    config = json.loads(subprocess.run(["docker", "network", "inspect", "bridge", "-f", "{{json .IPAM.Config}}"],
+                                       capture_output=True, text=True, check=True).stdout)[0]
+    return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
 def container(stack, service: str) -> dict:

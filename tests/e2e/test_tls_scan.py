@@ -106,8 +106,7 @@ def provided_stack(tmp_path_factory):
     issued by a test CA for 90 days (Mozilla's modern maximum), with the URL of an OCSP responder run
     here on the host, reached from nginx at the default bridge's gateway address."""
     ca = make_ca(tmp_path_factory.mktemp("ca"))
-    gateway = subprocess.run(["docker", "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    gateway = e2e.bridge_gateway()
     ocsp_port = free_port()
     stack = e2e.new_https_stack(tmp_path_factory.mktemp("e2e-provided"), "--tls", "provided", "--tls-profile", "modern",
                                 "--hsts-seconds", "600", domains=DOMAINS[:1])

@@ -31,7 +31,7 @@ from ..commands import db as commands
 from ..compose import Compose, require_running
 from ..errors import CommandFailed, DjstackError, StackUnhealthy
 from ..lifecycle import wait_ready
-from ..model import Stack
+from ..model import BACKUP_FILES, Stack
 from . import archive
 
 
@@ -286,3 +286,35 @@ def _progress(title: str, total: int | None):
                   TimeElapsedColumn(), console=ui.console, transient=True) as bar:
         task = bar.add_task(title, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+#: The last run's outcome, in the archive folder: what `djstack backups` and doctor read.
+LAST_RUN = BACKUP_FILES.last_run
+
+
+def record_run(folder: Path, *, ok: bool, archive_path: Path | None, error: str | None,
+               copies: dict[str, str] | None = None) -> None:
+    """Note this run (its time, whether its archive verified, where its copies went); the last good
+    run's time stays when this one failed."""
+    import json
+
+    previous = last_run(folder) or {}
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    state = {"finished": now, "ok": ok, "verified": archive_path is not None,
+             "archive": archive_path.name if archive_path else None, "error": error, "copies": copies or {},
+             "last_good": now if ok else previous.get("last_good")}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / LAST_RUN).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    except OSError:
+        pass  # a folder we cannot write already failed the backup with its own message
+
+
+def last_run(folder: Path) -> dict | None:
+    import json
+
+    try:
+        data = json.loads((folder / LAST_RUN).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -16,6 +16,7 @@ from ..initialise import load_initialised
 from ..model import STACK_FILES
 from .diagnose import (Report, check_findings, diagnose, diagnose_ungathered, engine_unreachable, env_file_missing,
                        not_running)
+from .backups import stale_backup
 from .facts import Facts, gather, inspect_containers
 from .finding import ERROR, WARNING, Finding
 from .signatures import SIGNATURES, Signature
@@ -58,7 +59,7 @@ def run_doctor(folder: Path, evidence: Path | None = None, replay: Path | None =
     containers = inspect_containers(compose)
     if not any(c.up for c in containers.values()):
         return not_running(folder, containers)
-    facts = gather(stack, compose, containers, check_findings(folder))
+    facts = gather(stack, compose, containers, check_findings(folder) + stale_backup(stack))
     _save(facts, evidence)
     return diagnose(stack, facts)
 
