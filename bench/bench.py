@@ -3,7 +3,8 @@ ceilings, all serving examples/mysite on this host, measured side by side in one
 
 Run it through bench/run.sh (installs wrk when missing). Writes bench/results/<stamp>/report.md (and
 results.json) and prints the report. `--smoke` is the seconds-long mode CI runs so the harness
-cannot rot: same steps, tiny load, cached builds. See docs/benchmarks.md.
+cannot rot: same steps, tiny load, cached builds, a soak of seconds. `--soak` runs the soak alone on
+djstack's stack (bench/soak.py; 10 minutes unless --minutes). See docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ import requests
 from djstack.compose import Compose  # the same readiness wait as `djstack up`
 from djstack.lifecycle import wait_ready
 from load import Load as SteadyLoad  # bench/load.py, beside this file (also used by the e2e tests)
+from soak import report as soak_report  # bench/soak.py
+from soak import soak as run_soak
 from sandbox import EXAMPLE, copy_example, copy_project, free_port  # bench/sandbox.py (the tests' too)
 
 BENCH = Path(__file__).resolve().parent
@@ -575,6 +578,8 @@ def report(results: dict) -> str:
         d, t, g = (b.get(k, {}).get(key) for k in ("djstack", "tutorial", "gunicorn"))
         lines.append(f"| {label} ({unit}) | {fmt(d, 1)} | {fmt(t, 1)} | {ratio(d, t)} | {fmt(g, 1)} |")
     lines += deploy_report(results)
+    if results.get("soak"):
+        lines += soak_report(results["soak"], results["smoke"])
     lines += ["", "### Targets", "", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t['target']} | {t['measured']} | {'—' if t['met'] is None else 'yes' if t['met'] else 'NO'} |"
               for t in results["targets"]]
@@ -647,6 +652,44 @@ def up_time(stack: Stack, healthchecks: bool) -> float:
     return time.monotonic() - started
 
 
+def soak_on(stack: Stack, minutes: float, smoke: bool) -> dict:
+    settle = wait_ready(Compose(stack.root, stack.files), lambda _: None, timeout=300)
+    if settle:
+        raise SystemExit(f"{stack.title}: {settle[0]}")
+    wait_http(stack.url + "/", 300)
+    return run_soak(wrk, stack.url, stack.project, [*DJSTACK, "manage", "--dir", str(stack.root)],
+                    seconds=minutes * 60, window=10 if smoke else 60, ramp_seconds=1 if smoke else 5, log=log)
+
+
+def soak_only(dj: Stack, results: dict, minutes: float, out: Path, keep: bool) -> int:
+    """`--soak`: djstack's stack alone, up and seeded, then the soak; the report is its section."""
+    dj.remove()  # leftovers of an interrupted run
+    try:
+        log("djstack: up")
+        start_with_fresh_port(dj, lambda: run([*DJSTACK, "up", str(dj.root)]))
+        wait_http(dj.url + "/", 300)
+        seed(dj, 5 if results["smoke"] else 20)
+        results["soak"] = soak_on(dj, minutes, results["smoke"])
+    finally:
+        results["load_after"] = os.getloadavg()
+        if not keep:
+            log("removing the benchmark stack")
+            dj.remove()
+    m = results["machine"]
+    text = "\n".join([
+        f"Run {results['started']} (soak only{'; smoke mode: numbers meaningless' if results['smoke'] else ''}); "
+        f"{m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, kernel {m['kernel']}, Docker Engine {m['engine']}, "
+        f"Compose {m['compose']}, {m['wrk']}; load average before {m['load_before'][0]:.2f}, after "
+        f"{results['load_after'][0]:.2f}; {m['other_containers_before']} other containers running at start.",
+        *soak_report(results["soak"], results["smoke"]),
+    ]) + "\n"
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    (out / "report.md").write_text(text, encoding="utf-8")
+    print(text)
+    log(f"report: {out / 'report.md'}")
+    return 0
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up in `finally`
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -658,6 +701,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="leave the stacks running afterwards")
     parser.add_argument("--prefix", default="bench",
                         help="Compose project names are PREFIX-djstack, PREFIX-tutorial…: another prefix for a second run")
+    parser.add_argument("--soak", action="store_true",
+                        help="only the soak, on djstack's stack: 70 %% of its sustained rate for --minutes")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="the soak's length (default 10; 0.5 in smoke mode, which soaks after its other rows)")
     parser.add_argument("--only", default="",
                         help="comma-separated endpoints to load and/or `deploy` for the deploy row (default all)")
     args = parser.parse_args()
@@ -669,6 +716,9 @@ def main() -> int:
     seconds = args.seconds or (1 if smoke else 6)
     rounds = args.rounds or (1 if smoke else 3)
     warmup = 1 if smoke else 3
+    minutes = args.minutes if args.minutes is not None else (0.5 if smoke else 10)
+    if minutes <= 0:
+        parser.error("--minutes must be more than 0")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = (args.out or (BENCH / "results" / stamp)).resolve()
     work = out / "work"
@@ -685,6 +735,8 @@ def main() -> int:
                      "threads_note": "2 threads (1 for a single connection)"}
 
     dj = make_djstack(work, args.prefix)
+    if args.soak:
+        return soak_only(dj, results, minutes, out, args.keep)
     tut = make_tutorial(work, args.prefix)
     gun = make_gunicorn(work, args.prefix, cores)
     results["web_concurrency"] = gun.env["WEB_CONCURRENCY"]
@@ -753,6 +805,8 @@ def main() -> int:
             results["build"][s.key]["up_healthy_s"] = up_time(s, checks)
         if not only or "deploy" in only:
             results["deploy"] = deploy_row(dj, tut, smoke, work)
+        if smoke:  # the soak's smoke, on the stack the rows above measured (its deploys included)
+            results["soak"] = soak_on(dj, minutes, smoke)
     finally:
         results["load_after"] = os.getloadavg()
         if not args.keep:

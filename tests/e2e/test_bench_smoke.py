@@ -1,6 +1,7 @@
 """The benchmark harness in smoke mode (tiny load, seconds): it must run end to end and produce a
 well-formed report with every row. No timing is asserted: the numbers of a smoke run mean nothing.
-Nor are the deploy row's failure counts: they are measured, not asserted (the deploy e2e tests assert)."""
+Nor are the deploy row's failure counts: they are measured, not asserted (the deploy e2e tests assert).
+The soak's smoke (30 s on the same stack) is asserted: no error, no restart, every row written found."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ ROWS = ("dynamic page (DB)", "cached page (Redis)", "static file", "media file")
 DEPLOY_WAYS = {"djstack-deploy": "`djstack deploy`", "compose-up": "`docker compose up -d --build`",
                "tutorial": "tutorial: "}
 NUMBER = r"[\d.,]+"
+SOAK_TABLES = ("| 10 s | requests | errors | p50 (ms) | p99 (ms) |", "| request | requests | errors |",
+               "| service | memory at start (MiB) |", "| rows (notes) | written (201) | found afterwards |")
+SOAK_SERVICES = ("web", "db", "redis", "nginx", "worker")
 
 
 def deploy_cells(report: str, label: str) -> list[str]:
@@ -86,3 +90,29 @@ def test_bench_smoke(tmp_path):
     else:
         check_measured_deploy(djstack_cells, deploy["djstack-deploy"], "djstack deploy")
     assert deploy_cells(report, DEPLOY_WAYS["tutorial"])[0].startswith("skipped in smoke mode"), report
+
+    check_soak(report, results["soak"])
+
+
+def check_soak(report: str, soak: dict) -> None:
+    """The soak section is whole, and the stack held: every request answered, nothing restarted,
+    every note answered 201 is in the database and no other one with the soak's tag."""
+    section = report[report.index("### Soak: 0.5 min at 70 % of the sustained rate"):]
+    for table in SOAK_TABLES:
+        assert table in section, f"soak table missing: {table}\n{section}"
+    windows = [l for l in section.splitlines() if re.match(r"\| \d+–\d+ s \|", l)]
+    assert len(windows) == 3 == len(soak["windows"]), section  # 30 s in windows of 10
+    for line in windows:
+        cells = [c.strip() for c in line.split("|")[2:-1]]
+        assert all(re.fullmatch(NUMBER, c) for c in cells), f"soak window without figures: {line}"
+    for service in SOAK_SERVICES:
+        line = next((l for l in section.splitlines() if l.startswith(f"| {service} |")), None)
+        assert line, f"soak: no memory row for {service}\n{section}"
+        assert all(re.fullmatch(r"[+-]?[\d.,]+", c.strip()) for c in line.split("|")[2:-1]), line
+    assert soak["ramp"]["sustained_rps"] > 0 and soak["rate"] > 0 and soak["requests"] > 0, soak["ramp"]
+    assert soak["errors"] == 0, f"soak: {soak['errors']} errors: {soak['errors_by_kind']}"
+    assert soak["restarts"] == 0, soak["services"]
+    assert soak["rows_written"] > 0 and soak["rows_written"] == soak["rows_found"], soak
+    assert soak["rows_missing"] == soak["rows_unexpected"] == 0, soak
+    assert f"**Errors: 0 of {soak['requests']:,} requests** (target 0); restarts: 0 (target 0); " \
+           f"rows written {soak['rows_written']:,}, found {soak['rows_found']:,}" in section, section
