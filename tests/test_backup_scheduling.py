@@ -59,9 +59,9 @@ def test_user_crontab_lines_are_marked_and_set_path_for_themselves_only():
 
 
 def test_systemd_units():
-    service = sched.render_service("djstack-backup-site", ARGV, Path("/srv/my site"))
+    service = sched.render_service(ARGV, Path("/srv/my site"))
     assert "Type=oneshot" in service and "ExecStart=/opt/venv/bin/python -m djstack backup '/srv/my site'" in service
-    timer = sched.render_timer("djstack-backup-site", sched.parse_schedule("30 2 * * *"))
+    timer = sched.render_timer(sched.parse_schedule("30 2 * * *"))
     assert "OnCalendar=*-*-* 2:30:00" in timer and "Persistent=true" in timer and "WantedBy=timers.target" in timer
 
 

@@ -494,7 +494,6 @@ class Stack:
     networks: Networks = field(default_factory=Networks)
     user: AppUser = field(default_factory=AppUser)
     redis_acl: RedisAcl = field(default_factory=RedisAcl)
-    backup_files: BackupFiles = BACKUP_FILES
 
     @property
     def https(self) -> bool:

@@ -15,6 +15,7 @@ harmless once something enqueues it again.
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
@@ -296,8 +297,6 @@ def record_run(folder: Path, *, ok: bool, archive_path: Path | None, error: str 
                copies: dict[str, str] | None = None) -> None:
     """Note this run (its time, whether its archive verified, where its copies went); the last good
     run's time stays when this one failed."""
-    import json
-
     previous = last_run(folder) or {}
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     state = {"finished": now, "ok": ok, "verified": archive_path is not None,
@@ -311,8 +310,6 @@ def record_run(folder: Path, *, ok: bool, archive_path: Path | None, error: str 
 
 
 def last_run(folder: Path) -> dict | None:
-    import json
-
     try:
         data = json.loads((folder / LAST_RUN).read_text(encoding="utf-8"))
     except (OSError, ValueError):

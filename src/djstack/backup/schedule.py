@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -139,14 +140,14 @@ def backup_command(root: Path, folder: Path, keep: int | None, copy_to: str | No
     return argv
 
 
-def render_service(name: str, argv: list[str], root: Path) -> str:
+def render_service(argv: list[str], root: Path) -> str:
     return (f"# Written by `djstack backup --schedule`; removed by `djstack backup --unschedule`.\n"
             f"[Unit]\nDescription=djstack backup of {root}\nWants=docker.service\nAfter=docker.service\n\n"
             f"[Service]\n# oneshot: the timer's next run waits until this one has finished.\nType=oneshot\n"
             f"WorkingDirectory={root}\nExecStart={shlex.join(argv)}\n")
 
 
-def render_timer(name: str, schedule: Schedule) -> str:
+def render_timer(schedule: Schedule) -> str:
     return (f"# Written by `djstack backup --schedule {schedule.text}`.\n[Unit]\nDescription=djstack backup "
             f"({schedule.text})\n\n[Timer]\nOnCalendar={schedule.calendar}\n"
             f"# A run missed while the host was off happens at the next boot.\nPersistent=true\n"
@@ -196,8 +197,8 @@ def install(stack_dir: Path, root: Path, project: str, schedule: Schedule, folde
     remove(stack_dir, project, forget=False)  # one schedule per project: a new one replaces the old
     if SYSTEMD_RUNNING.is_dir():
         service, timer = SYSTEMD_UNITS / f"{name}.service", SYSTEMD_UNITS / f"{name}.timer"
-        service.write_text(render_service(name, argv, root.resolve()), encoding="utf-8")
-        timer.write_text(render_timer(name, schedule), encoding="utf-8")
+        service.write_text(render_service(argv, root.resolve()), encoding="utf-8")
+        timer.write_text(render_timer(schedule), encoding="utf-8")
         execute.run(execute.Command(("systemctl", "daemon-reload")))
         execute.run(execute.Command(("systemctl", "enable", "--now", f"{name}.timer")))
         kind, where = "systemd", str(timer)
@@ -253,6 +254,4 @@ def _write_crontab(lines: list[str]) -> None:
 
 
 def _user() -> str:
-    import pwd
-
     return pwd.getpwuid(os.geteuid()).pw_name
