@@ -267,6 +267,12 @@ def test_a_task_whose_db_connection_broke_is_the_databases_symptom(stack):
     assert [f.id for f in report.findings] == ["db-connection-lost", "task-failing"]
     task = report.findings[1]
     assert task.severity == "warning" and task.symptom and "2006" in task.title and "2 failure(s)" in task.title
+    # CI's next case: db was stopped (its name gone from DNS) while the heartbeat ran, and no run since.
+    unreached = heartbeat + "OperationalError(2005, \"Unknown server host 'db' (-2)\")"
+    [after_stop] = [f for f in diagnose(stack, facts(stack, logs={"worker": [*CONNECTED, unreached], "web": web}))
+                    .findings if f.id == "task-failing"]
+    assert after_stop.severity == "warning" and "could not reach db (2005" in after_stop.title
+    assert "share the" in after_stop.fix and "network" in after_stop.fix
     # A task's own OperationalError (a table it needs) stays an error of the task.
     missing = heartbeat + "OperationalError(1146, \"Table 'app.gallery_heartbeat' doesn't exist\")"
     [own] = [f for f in diagnose(stack, facts(stack, logs={"worker": [*CONNECTED, missing]})).findings

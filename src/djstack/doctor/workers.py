@@ -29,6 +29,10 @@ WHO = {WEB: "web", PROBE: "web", WORKER: "the worker", BEAT: "beat", FLOWER: "Fl
 #: MySQL client errors of a connection that broke mid-query (2006 gone away, 2013 lost): the worker
 #: reconnects for its next task, and db's own findings (a restart, a kill) say why it broke.
 CONNECTION_LOST = ("mysql:2006", "mysql:2013")
+#: MySQL client errors of a server the worker could not reach (2002/2003 no answer, 2005 no such name):
+#: while db was stopped or being recreated, or for good when the worker is not on db's network. The
+#: log alone cannot tell which, so the failure is a warning that says both, never an error of the task.
+DB_UNREACHED = ("mysql:2002", "mysql:2003", "mysql:2005")
 
 
 @dataclass(frozen=True)
@@ -160,13 +164,19 @@ def task_findings(stack: Stack, evidence: Evidence, values: Mapping[str, str]) -
         succeeded = len([f for f in successes if f.subject == task])
         tally = f"{len(failures)} failure(s)" + (f", {succeeded} success(es)" if succeeded else "")
         worker = values["worker"]
-        lost = _connection_lost(evidence, last)
-        if lost:
+        lost, unreached = (_failed_with(evidence, last, codes) for codes in (CONNECTION_LOST, DB_UNREACHED))
+        if lost or unreached:
+            db, network = values["db"], values["db_network"]
+            title, why = ((f"its database connection broke mid-query ({lost.code}, {tally})",
+                           f"Celery closes a broken connection after the task, so the next run reconnects: see "
+                           f"{db}'s findings for why it broke (a restart, a kill).") if lost else
+                          (f"it could not reach {db} ({unreached.code}, {tally})",
+                           f"If {db} was stopped or restarting then, the next run reconnects. If the task keeps "
+                           f"failing while {db} is up, {worker} and {db} must share the {network} network in "
+                           f"{values['compose']} (`docker compose up -d --force-recreate {worker}`)."))
             found.append(Finding(
-                "task-failing", WARNING, f"Task {task} failed: its database connection broke mid-query "
-                f"({lost.code}, {tally})", "Celery closes a broken connection after the task, so the next run "
-                "reconnects: see db's findings for why it broke (a restart, a kill). A task that must not "
-                "fail for that can retry: `autoretry_for=(OperationalError,)` with `retry_backoff`.",
+                "task-failing", WARNING, f"Task {task} failed: {title}", f"{why} A task that must not fail for "
+                "that can retry: `autoretry_for=(OperationalError,)` with `retry_backoff`.",
                 REQUEST, worker, [f"{worker}: {said}"[:200]], symptom=True))
             continue
         fix = (f"Fix {where or 'the task in the traceback'} (`djstack logs {worker}` shows the whole traceback), "
@@ -182,10 +192,10 @@ def task_findings(stack: Stack, evidence: Evidence, values: Mapping[str, str]) -
     return found
 
 
-def _connection_lost(evidence: Evidence, failure: Fact) -> Fact | None:
-    """The MySQL error of a broken connection on the failure's own line (Celery's `raised unexpected:
+def _failed_with(evidence: Evidence, failure: Fact, codes: tuple[str, ...]) -> Fact | None:
+    """The MySQL error among `codes` on the failure's own line (Celery's `raised unexpected:
     OperationalError(2013, …)`), if that is what it failed with."""
-    return next((f for f in evidence.of(*CONNECTION_LOST, source=WORKER) if f.index == failure.index), None)
+    return next((f for f in evidence.of(*codes, source=WORKER) if f.index == failure.index), None)
 
 
 def beat_findings(stack: Stack, evidence: Evidence, facts: Facts, values: Mapping[str, str]) -> list[Finding]:
