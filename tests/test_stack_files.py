@@ -15,9 +15,9 @@ from djstack.detect.workers import CeleryApp
 from djstack.model import STACK_FILES, StackOptions, build_stack
 
 #: Written while the stack runs, not by init: they lie in a folder init writes.
-RUNTIME_FILES = {"upstream_conf", "nginx_error_log"}
+RUNTIME_FILES = {"upstream_conf"}
 #: Folders: init writes files into each.
-FOLDERS = {"web", "nginx", "nginx_upstream", "ssl", "acme", "nginx_log", "mysql_init", "mysql", "redis"}
+FOLDERS = {"web", "nginx", "nginx_upstream", "ssl", "acme", "mysql_init", "mysql", "redis"}
 HTTPS = dict(domains=("example.com",), tls="provided")
 #: What a folder may hold besides the model's files: a README or a .gitignore of its own.
 PLACEHOLDERS = {"README.md", ".gitignore"}

@@ -127,7 +127,7 @@ _ERROR_LINE = re.compile(r"error|fatal|traceback|exception|denied|refused|unknow
 UNKNOWN_LINES = 3
 
 
-def cause_unknown(evidence: Evidence, names: Mapping[str, str], nginx_error_log: list[str]) -> Finding:
+def cause_unknown(evidence: Evidence, names: Mapping[str, str]) -> Finding:
     """No cause's conditions hold: say so, and show the last error-looking lines of each service."""
     shown = []
     # The deepest first; then Celery's services and the project's other processes.
@@ -137,7 +137,6 @@ def cause_unknown(evidence: Evidence, names: Mapping[str, str], nginx_error_log:
                  if _ERROR_LINE.search(line)]
         current = [f"{names[key]}: {line.strip()}" for line in evidence.current_lines(key) if _ERROR_LINE.search(line)]
         shown += (ended + current)[-UNKNOWN_LINES:]
-    shown += [f"nginx error.log: {line}" for line in nginx_error_log if _ERROR_LINE.search(line)][-UNKNOWN_LINES:]
     logs = " ".join(f"`djstack logs {names[key]}`" for key in ordered)
     return Finding("cause-unknown", ERROR, "doctor cannot tell the cause: only its symptoms (below)",
                    f"Read the lines shown and the services' full logs ({logs}); the deepest service with "
