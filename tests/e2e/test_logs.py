@@ -1,0 +1,63 @@
+"""Bounded logs: a service's container log stays under its cap however much it writes; nginx logs to
+its container output, where `djstack logs` and `djstack doctor` read it; doctor measures the disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+LINE = "a log line of a service that logs heavily, " + "x" * 56  # 100 bytes with the newline
+WRITTEN = 20 * 10**6  # ten times the cap below
+
+
+def test_a_service_logging_heavily_stays_under_its_log_cap(live_stack):
+    # A one-off container of web, with web's logging options at a small cap: the shared stack's own
+    # containers and their logs are left alone.
+    env = {**os.environ, "LOG_MAX_SIZE": "1m", "LOG_MAX_FILES": "2"}
+    script = f"yes '{LINE}' | head -c {WRITTEN}; echo END-OF-FLOOD; sleep 300"
+    name = f"{live_stack.name}-logflood"
+    subprocess.run(["docker", "compose", "run", "-d", "--no-deps", "--name", name, "--entrypoint", "sh",
+                    "web", "-c", script], cwd=live_stack.root, env=env, check=True, capture_output=True,
+                   timeout=120)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            tail = subprocess.run(["docker", "logs", "--tail", "1", name], capture_output=True, text=True).stdout
+            if "END-OF-FLOOD" in tail:
+                break
+            time.sleep(1)
+        assert "END-OF-FLOOD" in tail  # the newest line is kept: the oldest went
+        log_path = Path(subprocess.run(["docker", "inspect", "--format", "{{.LogPath}}", name],
+                                       capture_output=True, text=True, check=True).stdout.strip())
+        files = [p for p in log_path.parent.iterdir() if p.name.startswith(log_path.name)]
+        size = sum(p.stat().st_size for p in files)
+        assert len(files) <= 2 and size <= 2 * 2**20 * 1.1, (files, size)
+        shown = subprocess.run(["docker", "logs", name], capture_output=True, text=True).stdout
+        assert 0 < len(shown) < 2 * 2**20 < WRITTEN
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+def test_nginx_logs_to_its_output_and_doctor_reads_its_errors(live_stack, tmp_path):
+    assert not (live_stack.root / "compose" / "nginx" / "log").exists()  # no file grows on the host
+    marker = f"/static/no-such-file-{time.time_ns()}.css"
+    assert live_stack.get(marker).status_code == 404
+    time.sleep(1)
+    logs = live_stack.djstack("logs", "nginx", "--dir", str(live_stack.root), "--tail", "50").stdout
+    assert f'"GET {marker} HTTP/1.1" 404' in logs  # the access line
+    evidence = tmp_path / "evidence.json"
+    live_stack.djstack("doctor", str(live_stack.root), "--save-evidence", str(evidence), check=False)
+    facts = json.loads(evidence.read_text())
+    assert any(marker in line and "[error]" in line for line in facts["nginx_error_log"]), facts["nginx_error_log"]
+    disk = facts["disk"]
+    assert disk["root"]["free"] > 0 and disk["root"]["total"] >= disk["root"]["free"]
+    assert disk["backups"]["free"] > 0
+    assert f"{live_stack.name}_db" in disk["volumes"] and disk["volumes"][f"{live_stack.name}_db"] > 0
+    assert disk["logs"]["nginx"] <= disk["log_cap"]
