@@ -44,7 +44,8 @@ def nginx_config_invalid(stack: Stack, evidence: Evidence, nginx: Container | No
 
 
 def _last_lines(facts: list[Fact], count: int) -> list[str]:
-    """The last `count` distinct lines of `facts` (nginx writes a line to its log and its error.log)."""
+    """The last `count` distinct lines of `facts` (nginx's error lines are read twice from its output:
+    as its log and as its error log)."""
     return [f"nginx: {line}"[:200] for line in list(dict.fromkeys(f.line for f in facts))[-count:]]
 
 

@@ -123,7 +123,7 @@ PARSERS: tuple[Parser, ...] = (
            r"\bDAMN ! worker (?P<subject>\d+) \(pid: \d+\) died, killed by signal (?P<code>\d+)"),
     Parser("uwsgi-listen-queue-full", (WEB,),
            r"\*\*\* uWSGI listen queue of socket \"(?P<subject>[^\"]+)\" \(fd: \d+\) full !!!"),
-    # --- nginx (its container's log and its error.log) ---------------------------------------------
+    # --- nginx (its container's output: access and error lines) --------------------------------------
     # `nginx: [emerg] unknown directive "servr_name" in /etc/nginx/nginx.conf:41`
     Parser("nginx-emerg", (NGINX,), r"\[emerg\] (?:\d+#\d+: )?.*? in (?P<subject>/\S+:\d+)\s*$"),
     Parser("nginx-emerg", (NGINX,), r"\[emerg\] "),
