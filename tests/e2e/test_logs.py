@@ -47,11 +47,12 @@ def test_a_service_logging_heavily_stays_under_its_log_cap(live_stack):
 
 def test_nginx_logs_to_its_output_and_doctor_reads_its_errors(live_stack, tmp_path):
     assert not (live_stack.root / "compose" / "nginx" / "log").exists()  # no file grows on the host
-    marker = f"/static/no-such-file-{time.time_ns()}.css"
-    assert live_stack.get(marker).status_code == 404
+    page, marker = f"/no-such-page-{time.time_ns()}/", f"/static/no-such-file-{time.time_ns()}.css"
+    assert live_stack.get(page).status_code == 404  # Django's 404: an access line
+    assert live_stack.get(marker).status_code == 404  # a static file nginx cannot open: an error line
     time.sleep(1)
     logs = live_stack.djstack("logs", "nginx", "--dir", str(live_stack.root), "--tail", "50").stdout
-    assert f'"GET {marker} HTTP/1.1" 404' in logs  # the access line
+    assert f'"GET {page} HTTP/1.1" 404' in logs and f"request: \"GET {marker} HTTP/1.1\"" in logs
     evidence = tmp_path / "evidence.json"
     live_stack.djstack("doctor", str(live_stack.root), "--save-evidence", str(evidence), check=False)
     facts = json.loads(evidence.read_text())
