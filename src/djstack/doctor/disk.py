@@ -91,7 +91,7 @@ def gather_disk(stack: Stack, compose: Compose) -> dict:
     df = execute.run(dc.docker("system", "df", "-v", "--format", "{{json .}}", timeout=120), check=False)
     if df.returncode == 0 and df.stdout.strip():
         data = json.loads(df.stdout)
-        prefix = f"{compose.project.name}_"
+        prefix = f"{stack.name}_"  # Compose names a volume <project>_<volume>
         found["volumes"] = {v["Name"]: parse_size(v.get("Size", "")) for v in data.get("Volumes") or []
                             if v.get("Name", "").startswith(prefix)}
         found["build_cache"] = sum(parse_size(c.get("Size", "")) for c in data.get("BuildCache") or [])
