@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from djstack.initialise import load_stack
+
 pytestmark = pytest.mark.e2e
 
 LINE = "a log line of a service that logs heavily, " + "x" * 56  # 100 bytes with the newline
@@ -60,5 +62,6 @@ def test_nginx_logs_to_its_output_and_doctor_reads_its_errors(live_stack, tmp_pa
     disk = facts["disk"]
     assert disk["root"]["free"] > 0 and disk["root"]["total"] >= disk["root"]["free"]
     assert disk["backups"]["free"] > 0
-    assert f"{live_stack.name}_db" in disk["volumes"] and disk["volumes"][f"{live_stack.name}_db"] > 0
+    db_volume = f"{live_stack.name}_{load_stack(live_stack.root).volumes.db}"
+    assert disk["volumes"][db_volume] > 0
     assert disk["logs"]["nginx"] <= disk["log_cap"]
