@@ -53,6 +53,8 @@ def parse_size(text: str) -> int:
 
 
 def human(size: int) -> str:
+    """Bytes in powers of 1000, as `docker system df` and the thresholds above count them (backup's
+    human_size counts in 1024s, as `ls -h` does for its archives)."""
     for unit, scale in (("GB", GB), ("MB", 10**6), ("kB", 10**3)):
         if size >= scale:
             return f"{size / scale:.1f} {unit}"
