@@ -180,19 +180,24 @@ def verify(path: Path, extract_to: Path | None = None,
     try:
         # gzip.open, not tarfile's own gzip reader: it checks the stream's CRC and length at the end.
         with gzip.open(path, "rb") as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
-            for member in tar:
-                if member.name == MANIFEST and manifest is None and not seen:
-                    manifest = _read_manifest(path, tar.extractfile(member).read())
-                    continue
-                if manifest is None:
-                    raise ArchiveInvalid(path, f"the archive does not start with {MANIFEST}.",
-                                         "This is not an archive made by `djstack backup`.")
-                if member.name not in manifest["files"] or member.name in seen or not member.isfile():
-                    raise ArchiveInvalid(path, f"unexpected member {member.name!r} (not in the manifest).",
-                                         "The archive was altered after `djstack backup` wrote it; do not use it.")
-                seen[member.name] = _hash_member(tar.extractfile(member), extract_to, member.name, on_bytes)
-            while raw.read(CHUNK):  # to the end, so the gzip trailer's checks run
-                pass
+            try:
+                for member in tar:
+                    if member.name == MANIFEST and manifest is None and not seen:
+                        manifest = _read_manifest(path, tar.extractfile(member).read())
+                        continue
+                    if manifest is None:
+                        raise ArchiveInvalid(path, f"the archive does not start with {MANIFEST}.",
+                                             "This is not an archive made by `djstack backup`.")
+                    if member.name not in manifest["files"] or member.name in seen or not member.isfile():
+                        raise ArchiveInvalid(path, f"unexpected member {member.name!r} (not in the manifest).",
+                                             "The archive was altered after `djstack backup` wrote it; do not use it.")
+                    seen[member.name] = _hash_member(tar.extractfile(member), extract_to, member.name, on_bytes)
+            except ArchiveInvalid:
+                # A flipped bit can turn a member's name or the manifest into nonsense that still
+                # decompresses: when the stream fails its own checks, that damage is the finding.
+                _read_to_end(raw)
+                raise
+            _read_to_end(raw)
     except ArchiveInvalid:
         raise
     except (EOFError, tarfile.ReadError, zlib.error, OSError) as exc:
@@ -211,6 +216,12 @@ def verify(path: Path, extract_to: Path | None = None,
                 f"{expected['sha256'][:12]}…; {size} bytes, expected {expected['size']}): it was changed or damaged.",
                 "Use another archive (`djstack backups` shows which ones verify).")
     return Verified(path, manifest)
+
+
+def _read_to_end(raw: gzip.GzipFile) -> None:
+    """Read the rest of the stream, so the gzip trailer's checks (CRC, length) run."""
+    while raw.read(CHUNK):
+        pass
 
 
 def _damage(exc: Exception) -> str:
