@@ -244,7 +244,8 @@ def test_migration_with_an_sql_error(broken):
     broken.write("gallery/migrations/0002_bad_sql.py", MIGRATION.replace(
         "operations = []", 'operations = [migrations.RunSQL("ALTER TABLE gallery_note ADD COLUMN x INT WITH")]'))
     broken.rebuild_web()
-    wait_for_log(broken, "web", "1064")
+    # migrate prints "Applying …" when it exits, after the 1064 traceback: both in the log first.
+    wait_for_log(broken, "web", "Applying gallery.0002_bad_sql")
     diagnosed(broken, "migration-sql-error")
 
 
