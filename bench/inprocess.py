@@ -30,7 +30,9 @@ UWSGI_INI = "/app/compose/web/uwsgi.ini"
 
 
 def uwsgi_option(ini: str, name: str) -> str | None:
-    """The last value of `name` in the [uwsgi] section of an ini text (uWSGI keeps the last one)."""
+    """The last value of `name` in the [uwsgi] section of an ini text (uWSGI keeps the last one).
+    djstack's own reader (djstack.check.models.uwsgi.read_ini) is not used: this file runs in the web
+    container too, where djstack is not installed and only the standard library is."""
     section, value = None, None
     for raw in ini.splitlines():
         line = raw.strip()
@@ -40,7 +42,7 @@ def uwsgi_option(ini: str, name: str) -> str | None:
             section = line[1:-1].strip()
             continue
         key, sep, val = line.partition("=")
-        if sep and section == "uwsgi" and key.strip() == name:
+        if sep and section == "uwsgi" and key.strip().lower().replace("_", "-") == name:
             value = val.strip()
     return value
 
