@@ -110,7 +110,7 @@ def test_report_section_lists_each_page():
                                                    "cpu_ms_per_request": 1.5, "cpu_busy": 0.93, "errors": 0}}}
     lines = inprocess.report_lines(results)
     assert "### In-process ceiling (no server, no nginx)" in lines
-    assert "| dynamic page (DB) | / | 2 | 1,234 | 1.50 | 93 % | 0 |" in lines
+    assert "| / | dynamic page (DB) | 2 | 1,234 | 1.50 | 93 % | 0 |" in lines
     assert inprocess.report_lines({"inprocess": {}}) == []
 
 

@@ -110,7 +110,7 @@ def check_inprocess(report: str, results: dict) -> None:
         found = results["inprocess"][endpoint]
         assert found["path"] == path and found["requests"] > 0 and found["errors"] == 0, found
         assert found["processes"] >= 1 and found["cpu_ms_per_request"] > 0, found
-        line = next((l for l in section.splitlines() if l.startswith(f"| {endpoint} | {path} |")), None)
+        line = next((l for l in section.splitlines() if l.startswith(f"| {path} | {endpoint} |")), None)
         assert line, f"in-process row {endpoint!r} missing\n{section}"
         assert all(re.fullmatch(r"[\d.,]+( %)?", c.strip()) for c in line.split("|")[3:-1]), line
     assert re.search(r"Granian [\d.]+ \(WSGI\): \d+ workers × \d+ blocking threads", report), report[:1500]
