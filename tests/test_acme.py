@@ -270,3 +270,68 @@ def test_watcher_reloads_nginx_once_the_new_pair_passes_nginx_t(example_copy, tm
     finally:
         os.killpg(proc.pid, 9)
         proc.wait()
+
+
+# --- `up`'s wait for the first certificate, against a stand-in engine ---------------------------------
+
+from fake_engine import FakeEngine, ps_json  # noqa: E402
+from djstack import lifecycle  # noqa: E402
+from djstack.compose import Compose  # noqa: E402
+from djstack.errors import AcmeFailed  # noqa: E402
+
+STAND_IN = "issuer=CN = example.com\nsubject=CN = example.com\n"
+ISSUED = "issuer=CN = Pebble Intermediate CA 3e6398\nsubject=CN = example.com\n"
+UP_BEGAN = 1_796_223_000.0  # 2026-12-02T14:50:00Z
+
+
+@pytest.fixture
+def acme_engine(example_copy, monkeypatch):
+    stack, _ = run_init(example_copy, StackOptions(image_source="official", workers=False, **ACME), force=False)
+    engine = FakeEngine(monkeypatch)
+    engine.on("ps", "--all", "--format", "json", stdout=ps_json(("nginx", "running", "healthy"),
+                                                                ("certbot", "running", "")))
+    return stack, engine
+
+
+def clock(start: float = UP_BEGAN + 60):
+    ticks = iter(range(10_000))
+    return lambda: start + 10 * next(ticks)
+
+
+def test_up_waits_for_the_issued_line(acme_engine):
+    stack, engine = acme_engine
+    engine.on("x509", "-noout", "-issuer", stdout=STAND_IN)
+    engine.on("{{.State.StartedAt}}", stdout="2026-12-02T14:50:20.123456789Z\n")  # started by this up
+    engine.on("logs", "--no-color", stdout=["Requesting a certificate for example.com\n",
+                                         "acme: issued example.com,www.example.com until Mar  2 14:00:00 2027 GMT\n"])
+    said = lifecycle.wait_for_certificate(stack, Compose(stack.dir), UP_BEGAN, now=clock(), pause=lambda s: None)
+    assert said == "example.com,www.example.com until Mar  2 14:00:00 2027 GMT"
+    assert not engine.ran_with("restart")
+    assert engine.ran_with("--since", "2026-12-02T14:49:59Z", "certbot")  # this up's lines only
+
+
+def test_up_names_certbots_failure_restarting_a_certbot_that_was_waiting(acme_engine):
+    stack, engine = acme_engine
+    engine.on("x509", "-noout", "-issuer", stdout=STAND_IN)
+    engine.on("{{.State.StartedAt}}", stdout="2026-12-01T09:00:00Z\n")  # before this up: it sleeps until its retry
+    engine.on("logs", "--no-color", stdout="acme: failed: 127.0.0.1: Fetching http://example.com/x: Connection refused\n")
+    with pytest.raises(AcmeFailed) as err:
+        lifecycle.wait_for_certificate(stack, Compose(stack.dir), UP_BEGAN, now=clock(), pause=lambda s: None)
+    assert err.value.reason == "127.0.0.1: Fetching http://example.com/x: Connection refused"
+    assert "resolves to this host" in err.value.fix and "stand-in" in err.value.fix and "port 80" in err.value.fix
+    assert engine.ran_with("restart", "certbot")
+    assert not engine.ran_with("down") and not engine.ran_with("stop")
+
+
+def test_up_gives_up_after_its_wait_and_skips_it_once_a_certificate_is_served(acme_engine):
+    stack, engine = acme_engine
+    engine.on("x509", "-noout", "-issuer", stdout=STAND_IN)
+    engine.on("{{.State.StartedAt}}", stdout="2026-12-02T14:50:20Z\n")
+    with pytest.raises(AcmeFailed, match="no certificate within 180 s") as err:
+        lifecycle.wait_for_certificate(stack, Compose(stack.dir), UP_BEGAN, now=clock(), pause=lambda s: None)
+    assert err.value.reason == ""
+    engine.on("x509", "-noout", "-issuer", stdout=ISSUED)
+    engine.on("logs", "--no-color", stdout="")
+    assert lifecycle.wait_for_certificate(stack, Compose(stack.dir), UP_BEGAN, now=clock()) is None
+    provided = replace(stack, tls="provided")
+    assert lifecycle.wait_for_certificate(provided, Compose(stack.dir), UP_BEGAN) is None

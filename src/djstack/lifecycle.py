@@ -312,19 +312,24 @@ def _utc(stamp: str) -> float:
     return datetime.strptime(f"{day}T{clock}", "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
 
 
+def _certbot_said(compose: Compose, service: str, since: float) -> tuple[str, str] | None:
+    """The last outcome line the certbot service printed since `since` (seconds since the epoch)."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since - 1))
+    proc = execute.run(cc.logs(compose.project, service, 2000, since=stamp), check=False)
+    return acme_outcome(strip_ansi(proc.stdout + proc.stderr))
+
+
 def wait_for_certificate(stack: Stack, compose: Compose, since: float,
                          now: Callable[[], float] = time.time, pause: Callable[[float], None] = time.sleep) -> str | None:
     """acme: while nginx still serves the stand-in, wait for the certbot service's first outcome (its
-    `acme: issued` or `acme: failed:` line) and raise AcmeFailed on a failure. A certbot that was
-    already running when `up` began (waiting to retry) is restarted: `up` tries now. Returns the
-    issued line's rest (names until date), or None when a certificate was already in place."""
+    `acme: issued` or `acme: failed:` line) and raise AcmeFailed on a failure; nothing is stopped. A
+    certbot already running when `up` began (waiting to retry) is restarted: `up` tries now. Returns
+    the issued line's rest (names until date), or None when a certificate was already in place."""
     if not stack.acme:
         return None
     service = stack.services.certbot
     if not tls.is_stand_in(stack):  # in place: what certbot said since this `up` began, if anything
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since - 1))
-        proc = execute.run(cc.logs(compose.project, service, 2000, since=stamp), check=False)
-        found = acme_outcome(strip_ansi(proc.stdout + proc.stderr))
+        found = _certbot_said(compose, service, since)
         return found[1] if found and found[0] != "failed" else None
     state = next((s for s in compose.states() if s.service == service), None)
     if state is not None:
@@ -332,7 +337,6 @@ def wait_for_certificate(stack: Stack, compose: Compose, since: float,
         if started.strip() and _utc(started) < since:
             execute.run(cc.restart(compose.project, service), check=False)
             since = now()
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since - 1))
     deadline = now() + stack.acme_wait_seconds
     fix = (f"Check that each domain ({', '.join(stack.domains)}) resolves to this host, that port 80 reaches "
            f"nginx here from the internet, and that --acme-server ({stack.acme_server}) is right; then run "
@@ -340,8 +344,7 @@ def wait_for_certificate(stack: Stack, compose: Compose, since: float,
            f"keeps serving the self-signed stand-in meanwhile; `djstack logs {service}` shows certbot's output.")
     with ui.step(f"Waiting for the first certificate from {stack.acme_server}") as progress:
         while True:
-            proc = execute.run(cc.logs(compose.project, service, 2000, since=stamp), check=False)
-            found = acme_outcome(strip_ansi(proc.stdout + proc.stderr))
+            found = _certbot_said(compose, service, since)
             if found and found[0] == "failed":
                 raise AcmeFailed(f"certbot could not get the certificate: {found[1]}", fix, found[1])
             if found:
