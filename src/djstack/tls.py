@@ -106,10 +106,33 @@ def problems(stack: Stack) -> list[TlsProblem]:
     return found
 
 
+#: What certbot mends by itself in an acme stack: a certificate lacking a newly added domain, or expired.
+ACME_MENDS = ("names", "expired")
+
+
+def blocking_problems(stack: Stack) -> list[TlsProblem]:
+    """problems(), less what the certbot service of an acme stack mends by itself."""
+    return [p for p in problems(stack) if not (stack.acme and p.kind in ACME_MENDS)]
+
+
+def is_certificate(path: Path) -> bool:
+    """Whether the file holds a PEM certificate (its first)."""
+    return _openssl(host.x509_pubkey(path)).returncode == 0
+
+
+def is_stand_in(stack: Stack) -> bool:
+    """Whether nginx's certificate is self-signed (issuer = subject): init's stand-in, in an acme stack
+    before certbot's first certificate."""
+    cert, _ = cert_paths(stack)
+    proc = _openssl(host.x509_issuer_subject(cert))
+    lines = [line.split("=", 1)[1].strip() for line in proc.stdout.splitlines() if "=" in line]
+    return proc.returncode == 0 and len(lines) == 2 and lines[0] == lines[1]
+
+
 def validate(stack: Stack) -> None:
     """Raise the first problem with the certificate files; nothing when TLS is off."""
     if not stack.https:
         return
-    found = problems(stack)
+    found = blocking_problems(stack)
     if found:
         raise found[0]
