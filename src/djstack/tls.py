@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import execute
@@ -63,6 +65,25 @@ def certificate_names(cert: Path) -> list[str]:
     """The DNS names in the certificate's subjectAltName."""
     proc = _openssl(host.x509_names(cert))
     return re.findall(r"DNS:([^,\s]+)", proc.stdout)
+
+
+@dataclass(frozen=True)
+class Validity:
+    not_after: datetime  # UTC
+    not_after_text: str  # as openssl prints it: "Dec  2 14:55:44 2031 GMT"
+
+
+def validity(cert: Path) -> Validity | None:
+    """When the certificate expires; None when it is no PEM certificate."""
+    proc = _openssl(host.x509_end(cert))
+    text = proc.stdout.strip().partition("notAfter=")[2].strip()
+    if proc.returncode != 0 or not text:
+        return None
+    try:  # openssl prints English month names whatever the locale; %b is the C locale's
+        when = datetime.strptime(" ".join(text.split()), "%b %d %H:%M:%S %Y GMT").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return Validity(when, text)
 
 
 def covers(pattern: str, name: str) -> bool:
