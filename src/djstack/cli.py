@@ -67,14 +67,23 @@ def main() -> None:
                    "and CSRF_TRUSTED_ORIGINS. Turns HTTPS on (--tls provided unless told otherwise).")
 @click.option("--tls", type=click.Choice(TLS_MODES),
               help="off: plain HTTP. provided: your certificate in compose/nginx/ssl/fullchain.pem and "
-                   "privkey.pem (e.g. Let's Encrypt's). self-signed: init makes one, for testing. "
-                   "Default: provided with --domain, else off (or what .env recorded).")
+                   "privkey.pem. self-signed: init makes one, for testing. acme: a certbot service gets one "
+                   "from Let's Encrypt (or --acme-server) over HTTP-01 and renews it; a self-signed stand-in "
+                   "until then. Default: provided with --domain, else off (or what .env recorded).")
+@click.option("--acme-server", metavar="URL",
+              help="With --tls acme: the ACME server's directory URL. Default: Let's Encrypt's production "
+                   "(https://acme-v02.api.letsencrypt.org/directory), or what .env recorded (ACME_SERVER).")
+@click.option("--acme-email", metavar="ADDRESS",
+              help="With --tls acme: the ACME account's contact address (expiry notices). Default: none.")
+@click.option("--acme-ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --tls acme: the CA certificate (PEM) of a private ACME server (Pebble, step-ca); "
+                   "init copies it to compose/certbot/acme-ca.pem, which certbot trusts.")
 @click.option("--tls-profile", type=click.Choice(tuple(TLS_PROFILES)),
               help="Mozilla's TLS profile: intermediate (TLS 1.2 and 1.3) or modern (TLS 1.3 only, for clients "
                    "from 2018 on; a self-signed certificate then lives 90 days). Default: intermediate.")
 @click.option("--https-port", type=click.IntRange(1, 65535), help="Host port for HTTPS. Default: 443.")
 @click.option("--hsts-seconds", type=click.IntRange(0), metavar="SECONDS",
-              help="HSTS max-age with --tls provided (0 = off). Default: 31536000 (a year). "
+              help="HSTS max-age with --tls provided or acme (0 = off). Default: 31536000 (a year). "
                    "Always off for self-signed certificates.")
 @click.option("--csp", type=click.Choice(CSP_MODES),
               help="Content-Security-Policy nginx adds where Django sends none: default (restricts plugins, "
@@ -103,8 +112,8 @@ def main() -> None:
 @click.option("--force", is_flag=True,
               help="Replace files that differ from what djstack would write, keeping each as FILE.bak.")
 @handles_errors
-def init(folder, image_source, hosts, http_port, http_bind, domains, tls, tls_profile, https_port, hsts_seconds, csp,
-         name, python, settings, pip_index_url, pip_ca_bundle, debian_mirror, workers, flower, force):
+def init(folder, image_source, hosts, http_port, http_bind, domains, tls, acme_server, acme_email, acme_ca_bundle,
+         tls_profile, https_port, hsts_seconds, csp, name, python, settings, pip_index_url, pip_ca_bundle, debian_mirror, workers, flower, force):
     """Write the stack's files into the Django project in FOLDER (default: here).
 
     Existing files are never overwritten unless --force. Re-running keeps .env's secrets and choices.
@@ -130,6 +139,9 @@ def init(folder, image_source, hosts, http_port, http_bind, domains, tls, tls_pr
         tls_profile=tls_profile,
         https_port=https_port,
         hsts_seconds=hsts_seconds,
+        acme_server=acme_server,
+        acme_email=acme_email,
+        acme_ca_bundle=str(acme_ca_bundle.resolve()) if acme_ca_bundle else None,
         csp=csp,
         python=python,
         settings=settings,
@@ -146,6 +158,10 @@ def init(folder, image_source, hosts, http_port, http_bind, domains, tls, tls_pr
     if stack.https:
         ui.say(f"HTTPS ({stack.tls}, TLS profile {stack.tls_profile}) for {', '.join(stack.domains)}: certificate "
                f"{stack.tls_files.folder}/{stack.tls_files.cert}, key {stack.tls_files.folder}/{stack.tls_files.key}.")
+    if stack.acme:
+        ui.say(f"ACME: the {stack.services.certbot} service gets the certificate from {stack.acme_server} over "
+               f"HTTP-01: each domain must resolve to this host, and port 80 must reach it. Until then nginx "
+               "serves the self-signed stand-in.")
     ui.ok(f"Stack written. Next: djstack up {folder}")
 
 
@@ -406,13 +422,17 @@ COPY_TO = click.option("--copy-to", "copy_to", metavar="DEST",
 @click.option("--keep", type=click.IntRange(min=1), metavar="N",
               help="Afterwards delete this project's older archives, keeping the newest N (never the newest).")
 @COPY_TO
+@click.option("--keep-copies", type=click.IntRange(min=1), metavar="N",
+              help="With --copy-to: afterwards delete this project's older copies there, keeping the newest N. "
+                   "Default: none deleted (the destination's own retention, e.g. an S3 lifecycle rule, or "
+                   "write-only credentials that cannot delete).")
 @click.option("--schedule", metavar="daily|hourly|CRON",
               help="Do not back up now: install a systemd timer (where systemd runs) or a cron entry that runs "
                    "this backup, with the same --to, --keep and --copy-to, daily (03:17), hourly (:17) or at "
                    "five cron fields such as '30 2 * * *'. Replaces this project's earlier schedule.")
 @click.option("--unschedule", is_flag=True, help="Remove this project's timer or cron entry.")
 @handles_errors
-def backup(folder, to, keep, copy_to, schedule, unschedule):
+def backup(folder, to, keep, copy_to, keep_copies, schedule, unschedule):
     """Back up the running stack: database dump and media files in one verified archive.
 
     The site keeps serving (mysqldump --single-transaction). Prints one line on success and exits
@@ -425,12 +445,14 @@ def backup(folder, to, keep, copy_to, schedule, unschedule):
     """
     from .backup import schedule as sched
     from .backup.archive import human_size
-    from .backup.copy import copy_archive
+    from .backup.copy import copy_archive, prune_copies
     from .backup.run import NOT_IN_ARCHIVE, backup as run_backup, default_folder, project_name, record_run
     from .initialise import load_initialised
 
     if schedule and unschedule:
         raise click.UsageError("Give --schedule or --unschedule, not both.")
+    if keep_copies and not copy_to:
+        raise click.UsageError("--keep-copies N prunes the copies --copy-to DEST makes: give --copy-to too.")
     parsed = sched.parse_schedule(schedule) if schedule else None  # a bad schedule before anything is looked at
     stack = load_initialised(folder)
     where = to or default_folder(stack)
@@ -439,17 +461,20 @@ def backup(folder, to, keep, copy_to, schedule, unschedule):
         ui.ok(f"Removed {', '.join(removed)}." if removed else "No backup schedule was installed.")
         return
     if parsed:
-        installed = sched.install(stack.dir, stack.project.root, project_name(stack), parsed, where, keep, copy_to)
+        installed = sched.install(stack.dir, stack.project.root, project_name(stack), parsed, where, keep, copy_to,
+                                  keep_copies)
         kept = f"keeping the newest {installed.keep}" if installed.keep else "keeping every archive (no --keep)"
         ui.ok(f"Scheduled {parsed.text} ({installed.kind}: {installed.where}), {kept}"
-              + (f", copied to {copy_to}" if copy_to else "") + f". It runs: {' '.join(installed.command)}")
+              + (f", copied to {copy_to}" if copy_to else "")
+              + (f" (keeping the newest {installed.keep_copies} there)" if installed.keep_copies else "")
+              + f". It runs: {' '.join(installed.command)}")
         return
     try:
         result = run_backup(stack, where, keep=keep)
     except DjstackError as exc:
         record_run(where, ok=False, archive_path=None, error=exc.message)
         raise
-    copies = {}
+    copies, pruned = {}, []
     if copy_to:
         try:
             copies[copy_to] = copy_archive(result.path, copy_to)
@@ -457,8 +482,11 @@ def backup(folder, to, keep, copy_to, schedule, unschedule):
             record_run(where, ok=False, archive_path=result.path, error=exc.message, copies={copy_to: "failed"})
             raise
     record_run(where, ok=True, archive_path=result.path, error=None, copies=copies)
+    if keep_copies:  # after the run is recorded: the new copy is good even if this fails
+        pruned = prune_copies(copy_to, project_name(stack), keep_copies)
     deleted = f"; deleted {len(result.deleted)} older" if result.deleted else ""
     copied = f"; copy checked at {copies[copy_to]}" if copies else ""
+    copied += f" (deleted {len(pruned)} older there)" if pruned else ""
     ui.ok(f"Backed up to {result.path} ({human_size(result.size)}: database dump {human_size(result.dump_size)}, "
           f"{result.media_files} media files){deleted}{copied}." + (f" {NOT_IN_ARCHIVE}" if stack.workers else ""))
 
@@ -560,11 +588,13 @@ def restore(paths, yes, allow_other_project):
               help="Also build the python images of this version (repeatable): 3.11 (bookworm), 3.13 "
                    "(trixie) or 3.14 (forky). `djstack up` builds the ones a project needs by itself.")
 @click.option("--node", is_flag=True, help="Also build the node image a JavaScript build stage uses.")
+@click.option("--certbot", is_flag=True, help="Also build the certbot image of --tls acme stacks "
+              "(`djstack up` builds it when a stack needs it).")
 @handles_errors
-def images(mirror, rebuild, pythons, node):
+def images(mirror, rebuild, pythons, node, certbot):
     """Build the local `debian` base images (python, MariaDB, Redis, nginx) with debootstrap."""
     from . import baseimages, docker
-    from .imagesets import image_set, node_image
+    from .imagesets import certbot_image, image_set, node_image
 
     docker.require_engine()
     names = baseimages.default_images()
@@ -572,5 +602,7 @@ def images(mirror, rebuild, pythons, node):
         names += [image_set("debian", version).python, image_set("debian", version).python_build]
     if node:
         names.append(node_image("debian"))
+    if certbot:
+        names.append(certbot_image("debian"))
     built = baseimages.ensure_images(names, mirror, rebuild=rebuild, say=ui.say)
     ui.ok(f"Built {len(built)} image(s)." if built else "All base images already exist (use --rebuild).")
