@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import execute
@@ -63,6 +65,27 @@ def certificate_names(cert: Path) -> list[str]:
     """The DNS names in the certificate's subjectAltName."""
     proc = _openssl(host.x509_names(cert))
     return re.findall(r"DNS:([^,\s]+)", proc.stdout)
+
+
+@dataclass(frozen=True)
+class Validity:
+    not_after: datetime  # UTC
+    not_after_text: str  # as openssl prints it: "Dec  2 14:55:44 2031 GMT"
+    self_signed: bool  # issuer == subject: a stand-in or --tls self-signed, not a CA's certificate
+
+
+def validity(cert: Path) -> Validity | None:
+    """When the certificate expires and whether it signed itself; None when it is no PEM certificate."""
+    proc = _openssl(host.x509_dates(cert))
+    fields = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    if proc.returncode != 0 or "notAfter" not in fields:
+        return None
+    text = fields["notAfter"].strip()
+    try:  # openssl prints English month names whatever the locale; %b is the C locale's
+        when = datetime.strptime(" ".join(text.split()), "%b %d %H:%M:%S %Y GMT").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return Validity(when, text, fields.get("subject", "").strip() == fields.get("issuer", "").strip())
 
 
 def covers(pattern: str, name: str) -> bool:

@@ -52,6 +52,11 @@ def x509_expired(cert: Path) -> Command:
     return openssl("x509", "-in", str(cert), "-noout", "-checkend", "0")
 
 
+def x509_dates(cert: Path) -> Command:
+    """The certificate's notAfter, subject and issuer, one `key=value` line each (openssl's English dates)."""
+    return openssl("x509", "-in", str(cert), "-noout", "-enddate", "-subject", "-issuer")
+
+
 def x509_names(cert: Path) -> Command:
     """The certificate's subjectAltName extension, as text."""
     return openssl("x509", "-in", str(cert), "-noout", "-ext", "subjectAltName")
