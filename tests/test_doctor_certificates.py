@@ -8,14 +8,13 @@ import subprocess
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from helpers import unique_name
 
 from djstack import tls
-from djstack.doctor.certificates import CERT_WARN_DAYS, acme_failed, expiry, served_stand_in
+from djstack.doctor.certificates import CERT_WARN_DAYS, acme_failed, expiry
 from djstack.doctor.finding import ERROR, WARNING
 from djstack.initialise import run_init
 from djstack.model import StackOptions
@@ -64,6 +63,12 @@ def test_a_certificate_within_the_warning_days_is_a_warning_with_its_date(https_
     assert "init" in found.fix  # self-signed: init makes a new pair
 
 
+def test_an_acme_certificate_near_its_end_points_at_certbots_log(acme_stack, tmp_path):
+    reissue(acme_stack, 10, ca=make_ca(tmp_path))
+    [found] = expiry(acme_stack)
+    assert found.id == "certificate-expiring" and "djstack logs certbot" in found.fix and "port 80" in found.fix
+
+
 def test_an_expired_certificate_is_an_error(https_stack):
     reissue(https_stack, 5)
     later = datetime.now(timezone.utc) + timedelta(days=6)
@@ -90,32 +95,39 @@ def test_no_https_or_no_readable_certificate_no_finding(example_copy, https_stac
     assert expiry(https_stack) == []
 
 
-def test_the_stand_in_is_told_from_a_ca_certificate(https_stack, tmp_path):
-    assert served_stand_in(https_stack)  # init's self-signed pair
+def test_a_ca_certificates_end_is_read_in_utc(https_stack, tmp_path):
     reissue(https_stack, 90, ca=make_ca(tmp_path))
-    assert not served_stand_in(https_stack)
-    assert tls.validity(tls.cert_paths(https_stack)[0]).not_after.tzinfo is timezone.utc
+    valid = tls.validity(tls.cert_paths(https_stack)[0])
+    assert valid.not_after.tzinfo is timezone.utc
+    assert timedelta(days=89) < valid.not_after - datetime.now(timezone.utc) <= timedelta(days=90)
 
 
 # certbot service lines, as run.sh prints them ---------------------------------------------------------
 
-ACME = SimpleNamespace(services=SimpleNamespace(certbot="certbot"))
+@pytest.fixture
+def acme_stack(example_copy):
+    stack, _ = run_init(example_copy, options("acme"), force=False)
+    return stack
+
+
 DETAIL = ('Get "http://www.djstack.test:8080/.well-known/acme-challenge/OANS3sWf": dial tcp 127.0.0.2:8080: '
           "connect: connection refused")
 ISSUED = "acme: issued djstack.test,www.djstack.test until Dec  2 14:55:44 2031 GMT"
 FAILED = f"acme: failed: {DETAIL}"
 
 
-def test_a_failed_first_attempt_is_an_error_naming_certbots_reason():
-    [found] = acme_failed(ACME, ["Saving debug log to /etc/letsencrypt/logs/letsencrypt.log", FAILED], stand_in=True)
+def test_a_failed_first_attempt_is_an_error_naming_certbots_reason(acme_stack):
+    assert tls.is_stand_in(acme_stack)
+    lines = ["Saving debug log to /etc/letsencrypt/logs/letsencrypt.log", FAILED]
+    [found] = acme_failed(acme_stack, lines, stand_in=tls.is_stand_in(acme_stack))
     assert (found.id, found.severity, found.service) == ("acme-failed", ERROR, "certbot")
     assert DETAIL in found.title and "stand-in" in found.title
     assert "port 80" in found.fix and "--acme-server" in found.fix and "resolves to this host" in found.fix
     assert found.evidence == [FAILED]
 
 
-def test_a_failed_renewal_after_a_success_is_a_warning_with_the_certificate_still_served():
-    [found] = acme_failed(ACME, [ISSUED, "acme: renewed djstack.test until Jan  1 00:00:00 2032 GMT",
+def test_a_failed_renewal_after_a_success_is_a_warning_with_the_certificate_still_served(acme_stack):
+    [found] = acme_failed(acme_stack, [ISSUED, "acme: renewed djstack.test until Jan  1 00:00:00 2032 GMT",
                                  "acme: failed: too many certificates already issued"], stand_in=False)
     assert (found.id, found.severity) == ("acme-renewal-failed", WARNING)
     assert "too many certificates already issued" in found.title and "Jan  1 00:00:00 2032 GMT" in found.title
@@ -123,9 +135,9 @@ def test_a_failed_renewal_after_a_success_is_a_warning_with_the_certificate_stil
                               "acme: failed: too many certificates already issued"]
 
 
-def test_a_success_after_a_failure_is_no_finding():
-    assert acme_failed(ACME, [FAILED, ISSUED], stand_in=False) == []
-    assert acme_failed(ACME, ["acme: failed: x", "acme: renewed a.test until Jan  1 00:00:00 2032 GMT"], False) == []
-    assert acme_failed(ACME, [], stand_in=True) == []
+def test_a_success_after_a_failure_is_no_finding(acme_stack):
+    assert acme_failed(acme_stack, [FAILED, ISSUED], stand_in=False) == []
+    assert acme_failed(acme_stack, ["acme: failed: x", "acme: renewed a.test until Jan  1 00:00:00 2032 GMT"], False) == []
+    assert acme_failed(acme_stack, [], stand_in=True) == []
     # Lines that only look alike (certbot's own output) are not outcomes.
-    assert acme_failed(ACME, ["Certbot failed to authenticate some domains", "acme: failedx"], True) == []
+    assert acme_failed(acme_stack, ["Certbot failed to authenticate some domains", "acme: failedx"], True) == []

@@ -47,7 +47,7 @@ def expiry(stack: Stack, now: datetime | None = None) -> list[Finding]:
     if days > CERT_WARN_DAYS:
         return []
     rel = f"{stack.tls_files.folder}/{stack.tls_files.cert}"
-    if stack.tls == "acme":
+    if stack.acme:
         fix = ("certbot should have renewed it 30 days before its end: see why in `djstack logs certbot` "
                "(lines `acme: failed: …`) and " + ACME_FIX.format(certbot=stack.services.certbot))
     elif stack.tls == "self-signed":
@@ -81,8 +81,3 @@ def acme_failed(stack: Stack, lines: Sequence[str], stand_in: bool) -> list[Find
     return [Finding("acme-failed", ERROR, f"certbot could not get a certificate: {reason}. The site serves its "
                     "self-signed stand-in, which browsers refuse.", fix, SITE, stack.services.certbot, evidence)]
 
-
-def served_stand_in(stack: Stack) -> bool:
-    """Whether nginx's certificate file is self-signed: on an ACME stack, the stand-in init made."""
-    valid = tls.validity(tls.cert_paths(stack)[0])
-    return valid is None or valid.self_signed
