@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from djstack.backup import schedule as sched
-from djstack.backup.copy import rclone_target
+from djstack.backup.copy import prune_copies, rclone_target
 from djstack.backup.run import LAST_RUN
 from djstack.doctor.backups import stale_backup
 
@@ -79,6 +79,12 @@ def test_install_and_remove_in_cron_d_without_systemd(tmp_path, monkeypatch):
     assert again.keep == 5 and again.command[-4:] == ["--keep", "5", "--copy-to", "/mnt/x"]
     assert (tmp_path / "cron.d" / "djstack-backup-site").read_text().count(" * * * * ") == 1
     assert sched.read_record(stack_dir) == again
+    # --keep-copies goes into the command, and stays like --keep when a new schedule does not say.
+    pruning = sched.install(stack_dir, stack_dir, "site", sched.parse_schedule("daily"), tmp_path / "b", None,
+                            "/mnt/x", 30)
+    assert pruning.command[-2:] == ["--keep-copies", "30"] and pruning.keep_copies == 30
+    kept = sched.install(stack_dir, stack_dir, "site", sched.parse_schedule("hourly"), tmp_path / "b", None, "/mnt/x")
+    assert kept.command == pruning.command and sched.read_record(stack_dir) == kept
     assert sched.remove(stack_dir, "site") == [str(tmp_path / "cron.d" / "djstack-backup-site")]
     assert not (tmp_path / "cron.d" / "djstack-backup-site").exists() and sched.read_record(stack_dir) is None
 
@@ -135,3 +141,17 @@ def test_doctor_warns_when_the_last_good_backup_is_older_than_the_schedule_allow
     assert any("mysqldump in db failed" in line for line in found.evidence)
     (tmp_path / sched.RECORD).unlink()
     assert stale_backup(_Stack(tmp_path), now) == []  # nothing scheduled, nothing expected
+
+
+def test_keep_prunes_this_projects_copies_and_nothing_else(tmp_path):
+    """rclone itself, on a local folder as DEST: --keep N leaves the newest N copies of this project's
+    archives there, and every other file (another project's, the user's own) untouched."""
+    dest = tmp_path / "offsite"
+    dest.mkdir()
+    ours = [f"site-2026120{day}-031700.tar.gz" for day in (1, 2, 3, 4)]
+    others = ["site-old-20261201-031700.tar.gz", "shop-20261201-031700.tar.gz", "README"]
+    for name in ours + others:
+        (dest / name).write_text(name)
+    assert prune_copies(str(dest), "site", 2) == ours[:2]
+    assert sorted(p.name for p in dest.iterdir()) == sorted(ours[2:] + others)
+    assert prune_copies(str(dest), "site", 2) == []

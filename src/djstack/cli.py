@@ -421,13 +421,17 @@ COPY_TO = click.option("--copy-to", "copy_to", metavar="DEST",
 @click.option("--keep", type=click.IntRange(min=1), metavar="N",
               help="Afterwards delete this project's older archives, keeping the newest N (never the newest).")
 @COPY_TO
+@click.option("--keep-copies", type=click.IntRange(min=1), metavar="N",
+              help="With --copy-to: afterwards delete this project's older copies there, keeping the newest N. "
+                   "Default: none deleted (the destination's own retention, e.g. an S3 lifecycle rule, or "
+                   "write-only credentials that cannot delete).")
 @click.option("--schedule", metavar="daily|hourly|CRON",
               help="Do not back up now: install a systemd timer (where systemd runs) or a cron entry that runs "
                    "this backup, with the same --to, --keep and --copy-to, daily (03:17), hourly (:17) or at "
                    "five cron fields such as '30 2 * * *'. Replaces this project's earlier schedule.")
 @click.option("--unschedule", is_flag=True, help="Remove this project's timer or cron entry.")
 @handles_errors
-def backup(folder, to, keep, copy_to, schedule, unschedule):
+def backup(folder, to, keep, copy_to, keep_copies, schedule, unschedule):
     """Back up the running stack: database dump and media files in one verified archive.
 
     The site keeps serving (mysqldump --single-transaction). Prints one line on success and exits
@@ -440,12 +444,14 @@ def backup(folder, to, keep, copy_to, schedule, unschedule):
     """
     from .backup import schedule as sched
     from .backup.archive import human_size
-    from .backup.copy import copy_archive
+    from .backup.copy import copy_archive, prune_copies
     from .backup.run import NOT_IN_ARCHIVE, backup as run_backup, default_folder, project_name, record_run
     from .initialise import load_initialised
 
     if schedule and unschedule:
         raise click.UsageError("Give --schedule or --unschedule, not both.")
+    if keep_copies and not copy_to:
+        raise click.UsageError("--keep-copies N prunes the copies --copy-to DEST makes: give --copy-to too.")
     parsed = sched.parse_schedule(schedule) if schedule else None  # a bad schedule before anything is looked at
     stack = load_initialised(folder)
     where = to or default_folder(stack)
@@ -454,17 +460,20 @@ def backup(folder, to, keep, copy_to, schedule, unschedule):
         ui.ok(f"Removed {', '.join(removed)}." if removed else "No backup schedule was installed.")
         return
     if parsed:
-        installed = sched.install(stack.dir, stack.project.root, project_name(stack), parsed, where, keep, copy_to)
+        installed = sched.install(stack.dir, stack.project.root, project_name(stack), parsed, where, keep, copy_to,
+                                  keep_copies)
         kept = f"keeping the newest {installed.keep}" if installed.keep else "keeping every archive (no --keep)"
         ui.ok(f"Scheduled {parsed.text} ({installed.kind}: {installed.where}), {kept}"
-              + (f", copied to {copy_to}" if copy_to else "") + f". It runs: {' '.join(installed.command)}")
+              + (f", copied to {copy_to}" if copy_to else "")
+              + (f" (keeping the newest {installed.keep_copies} there)" if installed.keep_copies else "")
+              + f". It runs: {' '.join(installed.command)}")
         return
     try:
         result = run_backup(stack, where, keep=keep)
     except DjstackError as exc:
         record_run(where, ok=False, archive_path=None, error=exc.message)
         raise
-    copies = {}
+    copies, pruned = {}, []
     if copy_to:
         try:
             copies[copy_to] = copy_archive(result.path, copy_to)
@@ -472,8 +481,11 @@ def backup(folder, to, keep, copy_to, schedule, unschedule):
             record_run(where, ok=False, archive_path=result.path, error=exc.message, copies={copy_to: "failed"})
             raise
     record_run(where, ok=True, archive_path=result.path, error=None, copies=copies)
+    if keep_copies:  # after the run is recorded: the new copy is good even if this fails
+        pruned = prune_copies(copy_to, project_name(stack), keep_copies)
     deleted = f"; deleted {len(result.deleted)} older" if result.deleted else ""
     copied = f"; copy checked at {copies[copy_to]}" if copies else ""
+    copied += f" (deleted {len(pruned)} older there)" if pruned else ""
     ui.ok(f"Backed up to {result.path} ({human_size(result.size)}: database dump {human_size(result.dump_size)}, "
           f"{result.media_files} media files){deleted}{copied}." + (f" {NOT_IN_ARCHIVE}" if stack.workers else ""))
 

@@ -15,7 +15,7 @@ import jinja2
 
 from .errors import DjstackError
 from .files import atomic_write
-from .model import MEDIA_INLINE_TYPES, PERMISSIONS_POLICY, Stack
+from .model import BACKUP_FILES, MEDIA_INLINE_TYPES, PERMISSIONS_POLICY, Stack
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("djstack", "templates"),
@@ -74,8 +74,8 @@ RULES: dict[str, list[FileRule]] = {
     # The storage the overlay names for static files, unless the project has its own.
     "staticfiles_docker.py.j2": [FileRule(to=lambda s: s.static_storage_file,
                                           only=lambda s: not s.project.own_static_storage)],
-    "gitignore-block.j2": [FileRule(to=lambda s: ".gitignore", values=lambda s: dict(stack_prefix=s.in_context),
-                                    block=True)],
+    "gitignore-block.j2": [FileRule(to=lambda s: ".gitignore", block=True, values=lambda s: dict(
+        stack_prefix=s.in_context, backup_schedule=BACKUP_FILES.schedule))],
     "dockerignore-block.j2": [FileRule(to=lambda s: ".dockerignore", block=True, values=lambda s: dict(
         app_prefix=_app_prefix(s), stack_prefix=s.in_context))],
     "compose/web/entrypoint.sh.j2": [FileRule(mode=0o755)],

@@ -125,6 +125,11 @@ def test_copy_to_local_folder_and_ssh_and_a_corrupted_copy_is_found(module_stack
     (line,) = [x for x in listing.stdout.splitlines() if x.startswith(archive.name)]
     assert "\tcopy differs\tverifies" in line  # the archive is fine, its copy is not
 
+    # --keep-copies prunes this project's older copies over SFTP too (rclone deletes them there).
+    proc = djstack("backup", str(s.root), "--to", str(folder), "--copy-to", url, "--keep-copies", "1", env=env)
+    assert proc.returncode == 0 and "(deleted 1 older there)" in proc.stdout, proc.stdout + proc.stderr
+    assert [p.name for p in offsite.glob("*.tar.gz")] == [max(folder.glob("*.tar.gz")).name]
+
     unreachable = f"sftp://root@127.0.0.1:{free_port()}/srv"
     proc = djstack("backup", str(s.root), "--to", str(folder), "--copy-to", unreachable, env=env)
     assert proc.returncode == 3 and f"Copying to {unreachable} failed" in proc.stderr, proc.stderr

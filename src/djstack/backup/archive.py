@@ -22,10 +22,11 @@ import re
 import tarfile
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 from ..errors import DjstackError
 
@@ -39,6 +40,7 @@ SUFFIX = ".tar.gz"
 PRE_RESTORE = "-pre-restore"
 STAMP = "%Y%m%d-%H%M%S"
 CHUNK = 1 << 20
+_T = TypeVar("_T")
 
 
 def archive_pattern(project: str) -> re.Pattern[str]:
@@ -54,9 +56,15 @@ def project_archives(folder: Path, project: str) -> list[Path]:
     """This project's archives in `folder`, oldest first (by the time in their names)."""
     if not folder.is_dir():
         return []
+    files = {p.name: p for p in folder.iterdir() if p.is_file()}
+    return [files[name] for name in by_age(files, project)]
+
+
+def by_age(names: Iterable[str], project: str) -> list[str]:
+    """The names of this project's archives among `names`, oldest first (by the time in them)."""
     pattern = archive_pattern(project)
-    found = [(m.group(1), p) for p in folder.iterdir() if p.is_file() and (m := pattern.match(p.name))]
-    return [p for _, p in sorted(found)]
+    stamped = [(m.group(1), name) for name in names if (m := pattern.match(name))]
+    return [name for _, name in sorted(stamped)]
 
 
 def all_archives(folder: Path) -> list[Path]:
@@ -72,12 +80,17 @@ def apply_retention(folder: Path, project: str, keep: int) -> list[Path]:
     The newest archive is never deleted (keep must be at least 1), and other projects' files are
     never looked at.
     """
-    check_keep(keep)
-    archives = project_archives(folder, project)
-    doomed = archives[:-keep] if len(archives) > keep else []
+    doomed = beyond_newest(project_archives(folder, project), keep)
     for path in doomed:
         path.unlink()
     return doomed
+
+
+def beyond_newest(archives: list[_T], keep: int) -> list[_T]:
+    """Of a project's archives, oldest first, those older than the newest `keep`: what retention
+    deletes, here and where --copy-to put copies."""
+    check_keep(keep)
+    return archives[:-keep] if len(archives) > keep else []
 
 
 def check_keep(keep: int) -> None:
@@ -180,19 +193,24 @@ def verify(path: Path, extract_to: Path | None = None,
     try:
         # gzip.open, not tarfile's own gzip reader: it checks the stream's CRC and length at the end.
         with gzip.open(path, "rb") as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
-            for member in tar:
-                if member.name == MANIFEST and manifest is None and not seen:
-                    manifest = _read_manifest(path, tar.extractfile(member).read())
-                    continue
-                if manifest is None:
-                    raise ArchiveInvalid(path, f"the archive does not start with {MANIFEST}.",
-                                         "This is not an archive made by `djstack backup`.")
-                if member.name not in manifest["files"] or member.name in seen or not member.isfile():
-                    raise ArchiveInvalid(path, f"unexpected member {member.name!r} (not in the manifest).",
-                                         "The archive was altered after `djstack backup` wrote it; do not use it.")
-                seen[member.name] = _hash_member(tar.extractfile(member), extract_to, member.name, on_bytes)
-            while raw.read(CHUNK):  # to the end, so the gzip trailer's checks run
-                pass
+            try:
+                for member in tar:
+                    if member.name == MANIFEST and manifest is None and not seen:
+                        manifest = _read_manifest(path, tar.extractfile(member).read())
+                        continue
+                    if manifest is None:
+                        raise ArchiveInvalid(path, f"the archive does not start with {MANIFEST}.",
+                                             "This is not an archive made by `djstack backup`.")
+                    if member.name not in manifest["files"] or member.name in seen or not member.isfile():
+                        raise ArchiveInvalid(path, f"unexpected member {member.name!r} (not in the manifest).",
+                                             "The archive was altered after `djstack backup` wrote it; do not use it.")
+                    seen[member.name] = _hash_member(tar.extractfile(member), extract_to, member.name, on_bytes)
+            except ArchiveInvalid:
+                # A flipped bit can turn a member's name or the manifest into nonsense that still
+                # decompresses: when the stream fails its own checks, that damage is the finding.
+                _read_to_end(raw)
+                raise
+            _read_to_end(raw)
     except ArchiveInvalid:
         raise
     except (EOFError, tarfile.ReadError, zlib.error, OSError) as exc:
@@ -211,6 +229,12 @@ def verify(path: Path, extract_to: Path | None = None,
                 f"{expected['sha256'][:12]}…; {size} bytes, expected {expected['size']}): it was changed or damaged.",
                 "Use another archive (`djstack backups` shows which ones verify).")
     return Verified(path, manifest)
+
+
+def _read_to_end(raw: gzip.GzipFile) -> None:
+    """Read the rest of the stream, so the gzip trailer's checks (CRC, length) run."""
+    while raw.read(CHUNK):
+        pass
 
 
 def _damage(exc: Exception) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .. import execute
 from ..errors import DjstackError, ProgramMissing
-from .archive import sha256_file
+from .archive import beyond_newest, by_age, sha256_file
 
 _SCP = re.compile(r"^(?P<user>[^@/:\s]+)@(?P<host>[^:/\s]+):(?P<path>.*)$")
 _SFTP_URL = re.compile(r"^sftp://(?:(?P<user>[^@/]+)@)?(?P<host>[^:/]+)(?::(?P<port>\d+))?(?P<path>/.*)?$")
@@ -113,6 +113,17 @@ def copy_archive(archive: Path, dest: str) -> str:
                                  f"{'missing' if got is None else 'sha256 ' + got[:12] + '…'}, not {expected[:12]}…",
                            archive)
     return _join(dest, archive.name)
+
+
+def prune_copies(dest: str, project: str, keep: int) -> list[str]:
+    """Delete this project's copies in DEST older than the newest `keep` (--keep applies off the host
+    too); return their names. Other files there, other projects' included, are never touched."""
+    target = rclone_target(dest)
+    names = _rclone("lsf", "--files-only", target, dest=dest).splitlines()
+    doomed = beyond_newest(by_age(names, project), keep)
+    for name in doomed:
+        _rclone("deletefile", _join(target, name), dest=dest)
+    return doomed
 
 
 @dataclass(frozen=True)

@@ -130,13 +130,16 @@ def unit_name(project: str) -> str:
     return "djstack-backup-" + re.sub(r"[^A-Za-z0-9_-]", "-", project)
 
 
-def backup_command(root: Path, folder: Path, keep: int | None, copy_to: str | None) -> list[str]:
+def backup_command(root: Path, folder: Path, keep: int | None, copy_to: str | None,
+                   keep_copies: int | None = None) -> list[str]:
     """The command the scheduler runs: this Python's djstack, every path absolute."""
     argv = [sys.executable, "-m", "djstack", "backup", str(root.resolve()), "--to", str(folder.resolve())]
     if keep is not None:
         argv += ["--keep", str(keep)]
     if copy_to:
         argv += ["--copy-to", copy_to]
+    if copy_to and keep_copies is not None:
+        argv += ["--keep-copies", str(keep_copies)]
     return argv
 
 
@@ -176,6 +179,7 @@ class Installed:
     folder: str
     copy_to: str | None
     command: list[str]
+    keep_copies: int | None = None  # records written before --keep-copies have none
 
 
 def read_record(stack_dir: Path) -> Installed | None:
@@ -186,14 +190,16 @@ def read_record(stack_dir: Path) -> Installed | None:
 
 
 def install(stack_dir: Path, root: Path, project: str, schedule: Schedule, folder: Path, keep: int | None,
-            copy_to: str | None) -> Installed:
-    if keep is None and (previous := read_record(stack_dir)) is not None:
-        keep = previous.keep  # the retention chosen before stays unless told otherwise
+            copy_to: str | None, keep_copies: int | None = None) -> Installed:
+    if (previous := read_record(stack_dir)) is not None:
+        # The retention chosen before stays unless told otherwise.
+        keep = previous.keep if keep is None else keep
+        keep_copies = previous.keep_copies if keep_copies is None else keep_copies
     if copy_to and not shutil.which("rclone"):  # told now, not at 03:17 in cron's mail
         raise ProgramMissing("rclone", "--copy-to needs rclone, which is not installed.",
                              "Install it: apt-get install rclone (Debian/Ubuntu).")
     name = unit_name(project)
-    argv = backup_command(root, folder, keep, copy_to)
+    argv = backup_command(root, folder, keep, copy_to, keep_copies)
     remove(stack_dir, project, forget=False)  # one schedule per project: a new one replaces the old
     if SYSTEMD_RUNNING.is_dir():
         service, timer = SYSTEMD_UNITS / f"{name}.service", SYSTEMD_UNITS / f"{name}.timer"
@@ -214,7 +220,8 @@ def install(stack_dir: Path, root: Path, project: str, schedule: Schedule, folde
         kind, where = "crontab", f"crontab of {_user()}"
     else:
         raise NoScheduler()
-    installed = Installed(kind, where, schedule.text, keep, str(folder.resolve()), copy_to, argv)
+    installed = Installed(kind, where, schedule.text, keep, str(folder.resolve()), copy_to, argv,
+                          keep_copies if copy_to else None)
     (stack_dir / RECORD).write_text(json.dumps(asdict(installed), indent=2) + "\n", encoding="utf-8")
     return installed
 
