@@ -21,6 +21,8 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from helpers import DJSTACK
+
+from djstack.compose import strip_ansi
 from pebble import Pebble
 from stacks import DOMAINS, LiveStack, bridge_gateway, https, new_https_stack, remove, wait_for
 
@@ -61,7 +63,7 @@ def cn(name: x509.Name) -> str:
 
 
 def certbot_log(stack: LiveStack) -> str:
-    return stack.compose("logs", "--no-log-prefix", "certbot").stdout
+    return strip_ansi(stack.compose("logs", "--no-log-prefix", "certbot").stdout)  # Compose's erase-line codes
 
 
 def test_a_challenge_that_cannot_succeed_fails_up_and_the_stand_in_serves(scene):
