@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from djstack import render, tls
-from djstack.errors import BadEnvEntry, TlsProblem
+from djstack.errors import BadEnvEntry, DjstackError, TlsProblem
 from djstack.initialise import load_stack, run_init
 from djstack.lifecycle import acme_outcome
 from djstack.model import LETSENCRYPT_SERVER, StackOptions, bad_env_entries
@@ -75,6 +75,12 @@ def test_bad_acme_entries_name_their_key(example_copy):
         load_stack(example_copy, StackOptions(acme_email="admin@", **ACME))
     assert err.value.key == "ACME_EMAIL"
     assert not bad_env_entries({"ACME_SERVER": "https://172.17.0.1:14000/dir", "ACME_EMAIL": "a@example.com"})
+
+
+def test_acme_options_without_acme_are_refused(example_copy):
+    with pytest.raises(DjstackError, match="--acme-email only apply to --tls acme"):
+        run_init(example_copy, StackOptions(domains=DOMAINS, tls="self-signed", acme_email="a@example.com"), force=False)
+    assert not (example_copy / "docker-compose.yml").exists()
 
 
 def test_init_refuses_a_ca_bundle_that_is_no_certificate(example_copy, tmp_path):

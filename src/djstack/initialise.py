@@ -94,6 +94,11 @@ def run_init(folder: Path, options: StackOptions, *, force: bool) -> tuple[Stack
         fix = (f"Delete {stack.tls_files.folder}/{stack.tls_files.cert} and {stack.tls_files.key}: "
                "init then makes a new self-signed pair for the domains.") if stack.tls in ("self-signed", "acme") else first.fix
         raise TlsProblem(first.kind, f"{first.problem} Nothing was written.", fix, first.path)
+    given = [flag for flag, value in (("--acme-server", options.acme_server), ("--acme-email", options.acme_email),
+                                      ("--acme-ca-bundle", options.acme_ca_bundle)) if value]
+    if given and not stack.acme:
+        raise DjstackError(f"{', '.join(given)} only apply to --tls acme (this stack's TLS is {stack.tls}). "
+                           "Nothing was written.", "Add --tls acme (with --domain), or leave them out.")
     if stack.acme and options.acme_ca_bundle and not tls.is_certificate(Path(options.acme_ca_bundle)):
         raise TlsProblem("unreadable", "is not a PEM certificate (--acme-ca-bundle). Nothing was written.",
                          "Give the ACME server's CA certificate in PEM (Pebble: its minica or root CA file).",

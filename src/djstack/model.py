@@ -71,7 +71,9 @@ class Paths:
     nginx_upstream: str = "/etc/nginx/upstream"  # web.conf: which web container nginx sends requests to
     acme_webroot: str = "/var/www/acme"  # certbot --webroot writes challenges here (host: compose/nginx/acme)
     letsencrypt: str = "/etc/letsencrypt"  # certbot's account, certificates and logs (host: compose/certbot/letsencrypt)
-    nginx_entrypoint: str = "/usr/local/bin/djstack-nginx.sh"  # compose/nginx/entrypoint.sh, in the image
+    # compose/nginx/entrypoint.sh, in the image. No "nginx" in its name: its watcher, a root shell beside
+    # the master, is not an nginx process.
+    nginx_entrypoint: str = "/usr/local/bin/djstack-entrypoint.sh"
     certbot_script: str = "/opt/djstack/run.sh"  # compose/certbot/run.sh, certbot's entrypoint and deploy hook
     acme_ca: str = "/opt/djstack/acme-ca.pem"  # compose/certbot/acme-ca.pem: the private ACME server's CA
     mysql_conf: str = "/etc/mysql/conf.d/djstack.cnf"  # an extra file, never the image's main config
