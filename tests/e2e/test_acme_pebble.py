@@ -77,6 +77,7 @@ def test_a_challenge_that_cannot_succeed_fails_up_and_the_stand_in_serves(scene)
     proc = stack.djstack("up", str(stack.root), check=False)
     output = " ".join((proc.stdout + proc.stderr).split())  # as one line: the error's text may be wrapped
     assert proc.returncode != 0, output
+    failed_after, code = time.monotonic() - started, proc.returncode
     # certbot's reason (Pebble's Detail), the fix, and that the site keeps serving.
     assert re.search(rf"{re.escape(DOMAINS[1])}.*{UNREACHABLE}:{stack.port}: connect: connection refused",
                      output), output
@@ -89,7 +90,7 @@ def test_a_challenge_that_cannot_succeed_fails_up_and_the_stand_in_serves(scene)
     findings = {f["id"]: f for f in json.loads(proc.stdout)}
     assert "acme-failed" in findings, proc.stdout + proc.stderr
     assert "connection refused" in findings["acme-failed"]["title"] and "port 80" in findings["acme-failed"]["fix"]
-    print(f"failed challenge: up exited {proc.returncode} after {time.monotonic() - started:.0f} s")
+    print(f"failed challenge: up exited {code} after {failed_after:.0f} s")
 
 
 def test_up_again_serves_the_certificate_pebble_issued(scene):
