@@ -233,6 +233,8 @@ def make_tutorial(work: Path, prefix: str) -> Stack:
     (app / ".env").write_bytes(fixtures["env"])
     with open(app / "mysite" / "settings.py", "a", encoding="utf-8") as fh:
         fh.write(fixtures["settings_append.py"].decode())
+    # The tutorial's own bind mounts (its docker-compose.yml, not djstack's stack, which has no log
+    # folder): made by us so that Docker does not create them as root in the work folder.
     for sub in ("compose/nginx/log", "compose/nginx/ssl", "compose/uwsgi"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     ca = "/etc/ssl/certs/ca-certificates.crt"

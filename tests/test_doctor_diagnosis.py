@@ -13,7 +13,7 @@ from rich.console import Console
 from djstack.cli import main
 from djstack.doctor import SIGNATURES
 from djstack.doctor.diagnose import Report, container_findings
-from djstack.doctor.facts import Container, nginx_error_log
+from djstack.doctor.facts import Container, nginx_error_lines
 from djstack.doctor.finding import ERROR, WARNING, Finding, rank
 from djstack.doctor.render import WIDTH, print_human, to_json
 from djstack.doctor.signatures import match, placeholders
@@ -276,17 +276,11 @@ def test_container_states(changes, expected):
         assert "64 MiB" in found[0].evidence[0]
 
 
-def test_nginx_error_log_keeps_lines_since(tmp_path):
-    log = tmp_path / "error.log"
-    log.write_text("2026/11/23 22:00:00 [error] 7#7: old connect() failed (111: Connection refused)\n"
-                   "a continuation line without a date\n"
-                   "2026/11/23 23:00:05 [error] 7#7: new connect() failed (111: Connection refused)\n")
-    from djstack.doctor.facts import parse_time
-
-    since = parse_time("2026-11-23T23:00:00.5Z")
-    lines = nginx_error_log(log, since)
-    assert len(lines) == 1 and " new " in lines[0]
-    assert nginx_error_log(tmp_path / "missing.log", since) == []
+def test_nginx_error_lines_are_the_error_log_among_its_output():
+    output = ['172.18.0.1 - - [23/Nov/2026:23:00:04 +0000] "GET / HTTP/1.1" 502 157 "-" "curl/8" 0.001',
+              "2026/11/23 23:00:05 [error] 7#7: *1 connect() failed (111: Connection refused)",
+              "a continuation line without a date"]
+    assert nginx_error_lines(output) == [output[1]]
 
 
 def test_human_output_fits_100_columns_and_json_lists_the_cause_first():

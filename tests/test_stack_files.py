@@ -16,9 +16,9 @@ from djstack.model import STACK_FILES, StackOptions, build_stack
 
 #: Not rendered: written while the stack runs, or copied by init (--acme-ca-bundle's file); they lie
 #: in a folder init writes.
-RUNTIME_FILES = {"upstream_conf", "nginx_error_log", "acme_ca"}
+RUNTIME_FILES = {"upstream_conf", "acme_ca"}
 #: Folders: init writes files into each.
-FOLDERS = {"web", "nginx", "nginx_upstream", "ssl", "acme", "nginx_log", "mysql_init", "mysql", "redis", "certbot",
+FOLDERS = {"web", "nginx", "nginx_upstream", "ssl", "acme", "mysql_init", "mysql", "redis", "certbot",
            "letsencrypt"}
 #: acme: the HTTPS mode with every file (the certbot service's too).
 HTTPS = dict(domains=("example.com",), tls="acme")

@@ -332,7 +332,8 @@ def doctor(folder, as_json, evidence, replay):
     """Diagnose the running stack: the most likely root cause first, with evidence and the fix.
 
     Reads each container's state and logs, probes web→db, web→redis, nginx→web and the site
-    through nginx, checks migrations, the static and media volumes, and runs `djstack check`.
+    through nginx, checks migrations, the static and media volumes, measures the disk (free space,
+    volumes, logs, build cache) and runs `djstack check`.
     Exits 0 when healthy, 1 when something is wrong, 2 when FOLDER holds no stack.
     """
     from .doctor import run_doctor

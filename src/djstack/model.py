@@ -64,7 +64,6 @@ class Paths:
     static_build: str = "/opt/static"  # collectstatic output, baked into the web image
     static: str = "/srv/static"  # static volume: web publishes into it, nginx serves it
     media: str = "/srv/media"  # media volume: web writes uploads, nginx serves them
-    nginx_logs: str = "/var/log/nginx"
     nginx_conf: str = "/etc/nginx/nginx.conf"  # the image's copy of compose/nginx/nginx.conf
     nginx_ssl: str = "/etc/nginx/ssl"
     nginx_public_roots: str = "/etc/ssl/certs/ca-certificates.crt"  # both nginx images' ca-certificates
@@ -234,8 +233,6 @@ class StackFiles:
     upstream_conf: str = "compose/nginx/upstream/web.conf"  # written by deploy (not init): the live release
     ssl: str = "compose/nginx/ssl"  # certificates (TlsFiles), mounted at Paths.nginx_ssl
     acme: str = "compose/nginx/acme"  # ACME http-01 challenges (certbot --webroot -w this folder)
-    nginx_log: str = "compose/nginx/log"  # mounted at Paths.nginx_logs
-    nginx_error_log: str = "compose/nginx/log/error.log"  # nginx writes it (doctor reads it)
     nginx_entrypoint: str = "compose/nginx/entrypoint.sh"  # nginx's: reloads it when the certificate changes
     certbot: str = "compose/certbot"  # the certbot service's files (--tls acme)
     certbot_script: str = "compose/certbot/run.sh"  # mounted at Paths.certbot_script
@@ -329,6 +326,22 @@ class Confinement:
     user: str | None = None
 
 
+@dataclass(frozen=True)
+class LogLimits:
+    """Every service's container log: Docker's json-file driver (the daemon's default, so `docker logs`
+    and log shippers that read /var/lib/docker/containers keep working) with rotation, which Docker
+    does not do by default. A service keeps at most `max_files` files of `max_size` each: with the
+    defaults 10 services x 5 x 10m = 500 MB at most. Recorded in .env as LOG_MAX_SIZE / LOG_MAX_FILES."""
+
+    max_size: str = "10m"
+    max_files: int = 5
+
+    @property
+    def service_bytes(self) -> int:
+        """The most one service's log takes on the disk."""
+        return memory_bytes(self.max_size) * self.max_files
+
+
 #: nginx's page cache (uwsgi_cache_path max_size), in its /tmp tmpfs beside the request bodies, and how
 #: much of one response may wait there (uwsgi_max_temp_file_size; beyond it nginx reads from uWSGI only
 #: as fast as the client takes it).
@@ -343,7 +356,7 @@ CONFINEMENT = {
     "nginx": Confinement(
         capabilities=(
             ("CHOWN", "the master gives its temporary folders in /tmp to the workers' user"),
-            ("DAC_OVERRIDE", "the master writes the log folder and reads the key of the deploying user"),
+            ("DAC_OVERRIDE", "the master reads the key of the deploying user"),
             ("SETGID", "the master starts the workers as group www-data"),
             ("SETUID", "the master starts the workers as user www-data: they keep no capability"),
         ),
@@ -506,6 +519,7 @@ class Stack:
     acme_wait_seconds: int = ACME_WAIT_SECONDS  # `up` waits this long for certbot's first outcome
     limits: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     confinement: Mapping[str, Confinement] = field(default_factory=lambda: CONFINEMENT)
+    logs: LogLimits = LogLimits()  # every service's container log (LOG_MAX_SIZE, LOG_MAX_FILES)
     nginx_page_cache: str = NGINX_PAGE_CACHE
     nginx_response_file: str = NGINX_RESPONSE_FILE
     project_env: tuple[ProjectVariable, ...] = ()
@@ -768,6 +782,8 @@ class Stack:
             "MYSQL_USER": self.db_user,
             **{limit_keys(svc)[0]: mem for svc, (mem, _) in self.limits.items()},
             **{limit_keys(svc)[1]: str(pids) for svc, (_, pids) in self.limits.items()},
+            "LOG_MAX_SIZE": self.logs.max_size,
+            "LOG_MAX_FILES": str(self.logs.max_files),
             **self.secrets,
             **{v.name: v.value for v in self.project_env},
         }
@@ -986,6 +1002,8 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         certbot_image=(recorded.get("CERTBOT_IMAGE") if same_source and recorded.get("CERTBOT_IMAGE")
                        else certbot_image(source)) if tls == "acme" else "",
         limits=limits,
+        logs=LogLimits(parse_log_size(recorded.get("LOG_MAX_SIZE") or LogLimits.max_size),
+                       parse_log_files(recorded.get("LOG_MAX_FILES") or str(LogLimits.max_files))),
         confinement={**CONFINEMENT, **{name: EXTRA_CONFINEMENT for name in extras}},
         workers=workers,
         login_rate=login_rate,
@@ -1167,6 +1185,23 @@ def parse_pids(text: str, key: str) -> int:
     return int(text)
 
 
+def parse_log_size(text: str) -> str:
+    """LOG_MAX_SIZE: one log file's size, as Docker's max-size takes it (k, m or g), at least 1m
+    (smaller files rotate on every burst and `docker logs` shows little)."""
+    if not _MEMORY.match(text.lower()) or memory_bytes(text.lower()) < 2**20:
+        raise BadEnvEntry("LOG_MAX_SIZE", f".env: LOG_MAX_SIZE={text!r} is not a log file size of at least 1m.",
+                          "Use e.g. 10m or 100m.")
+    return text.lower()
+
+
+def parse_log_files(text: str) -> int:
+    """LOG_MAX_FILES: how many files a service's log keeps, the current one included (1-100)."""
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        raise BadEnvEntry("LOG_MAX_FILES", f".env: LOG_MAX_FILES={text!r} is not a number of files.",
+                          "Use a number from 1 to 100, e.g. 5.")
+    return int(text)
+
+
 def parse_switch(text: str, key: str) -> bool:
     """WORKERS, FLOWER: on or off."""
     if text not in ("on", "off"):
@@ -1258,6 +1293,8 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "FLOWER": partial(parse_switch, key="FLOWER"),
     "WORKER_CONCURRENCY": parse_concurrency,
     "TASK_TIME_LIMIT": parse_task_seconds,
+    "LOG_MAX_SIZE": parse_log_size,
+    "LOG_MAX_FILES": parse_log_files,
     **{key: partial(parse_url_secret, key=key) for key in URL_SECRETS},
     **{mem: partial(parse_memory, key=mem) for mem, _ in map(limit_keys, DEFAULT_LIMITS)},
     **{pids: partial(parse_pids, key=pids) for _, pids in map(limit_keys, DEFAULT_LIMITS)},

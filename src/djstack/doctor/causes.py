@@ -44,7 +44,8 @@ def nginx_config_invalid(stack: Stack, evidence: Evidence, nginx: Container | No
 
 
 def _last_lines(facts: list[Fact], count: int) -> list[str]:
-    """The last `count` distinct lines of `facts` (nginx writes a line to its log and its error.log)."""
+    """The last `count` distinct lines of `facts` (nginx's error lines are read twice from its output:
+    as its log and as its error log)."""
     return [f"nginx: {line}"[:200] for line in list(dict.fromkeys(f.line for f in facts))[-count:]]
 
 
@@ -127,7 +128,7 @@ _ERROR_LINE = re.compile(r"error|fatal|traceback|exception|denied|refused|unknow
 UNKNOWN_LINES = 3
 
 
-def cause_unknown(evidence: Evidence, names: Mapping[str, str], nginx_error_log: list[str]) -> Finding:
+def cause_unknown(evidence: Evidence, names: Mapping[str, str]) -> Finding:
     """No cause's conditions hold: say so, and show the last error-looking lines of each service."""
     shown = []
     # The deepest first; then Celery's services and the project's other processes.
@@ -137,7 +138,6 @@ def cause_unknown(evidence: Evidence, names: Mapping[str, str], nginx_error_log:
                  if _ERROR_LINE.search(line)]
         current = [f"{names[key]}: {line.strip()}" for line in evidence.current_lines(key) if _ERROR_LINE.search(line)]
         shown += (ended + current)[-UNKNOWN_LINES:]
-    shown += [f"nginx error.log: {line}" for line in nginx_error_log if _ERROR_LINE.search(line)][-UNKNOWN_LINES:]
     logs = " ".join(f"`djstack logs {names[key]}`" for key in ordered)
     return Finding("cause-unknown", ERROR, "doctor cannot tell the cause: only its symptoms (below)",
                    f"Read the lines shown and the services' full logs ({logs}); the deepest service with "

@@ -19,6 +19,7 @@ from .causes import (cause_unknown, exit_meaning, host_port_taken, killed, nginx
                      static_files_missing)
 from .conditions import hold
 from .confinement import read_only_writes, tmpfs_full
+from .disk import disk_checked, with_disk
 from .evidence import BEAT, BROKER, FLOWER, PROBE, WORKER, Evidence, read_evidence
 from .facts import Container, Facts
 from .finding import (APP, BACKING, CONFIG, CREDENTIALS, ENGINE, ERROR, FILES, FRONT, MEMORY,
@@ -91,9 +92,10 @@ def diagnose(stack: Stack, facts: Facts) -> Report:
     if stack.acme:
         found += acme_failed(stack, facts.logs.get(stack.services.certbot, []), tls.is_stand_in(stack))
     with_queue(found, facts, values)
+    found = with_disk(stack, facts.disk, found)
     findings = rank(hold(stack, found, evidence, facts, names))
     if findings and findings[0].symptom and findings[0].is_error:
-        findings.insert(0, cause_unknown(evidence, names, facts.nginx_error_log))
+        findings.insert(0, cause_unknown(evidence, names))
     return Report(findings, checked(facts, clean=not findings))
 
 
@@ -268,7 +270,8 @@ def checked(facts: Facts, clean: bool) -> list[str]:
     for name, c in facts.containers.items():
         items.append(f"{name}: {c.state}{', ' + c.health if c.health else ''}, restarts {c.restarts}")
     items += [p.detail for p in facts.probes.values()]
-    logs = f"logs of {len(facts.logs)} service(s) and nginx's error.log"
+    items += disk_checked(facts.disk)
+    logs = f"logs of {len(facts.logs)} service(s), nginx's errors among them"
     items.append(f"{logs}: no known error signature" if clean else f"{logs} read")
     items.append("djstack check: no errors in the stack's files")
     return items

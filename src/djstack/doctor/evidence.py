@@ -94,7 +94,10 @@ PARSERS: tuple[Parser, ...] = (
     # the path (on a tmpfs it is the tmpfs that is full, not the host's disk).
     *write_parsers("disk-full", "28", "No space left on device"),
     Parser("disk-full", ANY, r"No space left on device|\bDisk (?:is )?full\b|Errcode: 28\b|errno: 28\b"
-                             r"|\bfailed with error 28\b|\bOut of disk space\b"),
+                             r"|\bfailed with error 28\b|\bOut of disk space\b"
+                             # MySQL 8's InnoDB and binlog: "Operating system error number 28",
+                             # "Disk is full writing './binlog.000002' (OS errno 28 - …)"
+                             r"|\bOperating system error number 28\b|\bOS errno 28\b"),
     # EROFS: a write outside the service's tmpfs and volumes, on its read-only root filesystem.
     *write_parsers("read-only-fs", "30", "Read-only file system"),
     Parser("read-only-fs", SERVICES, r"Read-only file system|\b(?:Errcode|errno): 30\b"),
@@ -120,7 +123,7 @@ PARSERS: tuple[Parser, ...] = (
            r"\bDAMN ! worker (?P<subject>\d+) \(pid: \d+\) died, killed by signal (?P<code>\d+)"),
     Parser("uwsgi-listen-queue-full", (WEB,),
            r"\*\*\* uWSGI listen queue of socket \"(?P<subject>[^\"]+)\" \(fd: \d+\) full !!!"),
-    # --- nginx (its container's log and its error.log) ---------------------------------------------
+    # --- nginx (its container's output: access and error lines) --------------------------------------
     # `nginx: [emerg] unknown directive "servr_name" in /etc/nginx/nginx.conf:41`
     Parser("nginx-emerg", (NGINX,), r"\[emerg\] (?:\d+#\d+: )?.*? in (?P<subject>/\S+:\d+)\s*$"),
     Parser("nginx-emerg", (NGINX,), r"\[emerg\] "),

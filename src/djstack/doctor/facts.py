@@ -17,12 +17,10 @@ from ..compose import Compose, healthcheck_command, passes_healthcheck, strip_an
 from ..lifecycle import a_static_file, http_status, ping_workers
 from ..errors import CommandTimedOut
 from ..model import Stack
+from .disk import gather_disk
 from .finding import Finding
 
 LOG_TAIL = 300
-#: nginx's error.log is a file on the host and outlives containers: without a running nginx to date
-#: it by, only lines this recent count.
-NGINX_LOG_WINDOW = 15 * 60
 
 
 @dataclass
@@ -64,6 +62,7 @@ class Facts:
     # By service name: the index in `logs` of the first line the current container wrote (its last
     # start); earlier lines are from runs that ended. Absent when Docker gave no times.
     current_from: dict[str, int] = field(default_factory=dict)
+    disk: dict = field(default_factory=dict)  # doctor/disk.py's measurements
 
     def to_json(self) -> str:
         """Everything doctor saw, for `--save-evidence` and as recorded test data."""
@@ -77,7 +76,7 @@ class Facts:
             raise ValueError(f"not a djstack evidence file (format {EVIDENCE_FORMAT})")
         return cls({name: Container(**c) for name, c in data["containers"].items()}, data["logs"],
                    data["nginx_error_log"], {name: Probe(**p) for name, p in data["probes"].items()},
-                   [Finding(**f) for f in data["check"]], data["current_from"])
+                   [Finding(**f) for f in data["check"]], data["current_from"], data.get("disk", {}))
 
 
 #: The evidence file's version: raised when a field changes meaning.
@@ -170,23 +169,10 @@ def _seconds(stamp: str, fraction: str = "") -> float:
     return whole + float("0" + fraction)
 
 
-def nginx_error_log(path: Path, since: float, tail: int = LOG_TAIL) -> list[str]:
-    """The last lines of nginx's mounted error.log written at or after `since` (UTC seconds)."""
-    if not path.is_file():
-        return []
-    with path.open("rb") as handle:
-        handle.seek(0, 2)
-        handle.seek(max(0, handle.tell() - 256 * 1024))
-        lines = handle.read().decode("utf-8", errors="replace").splitlines()[-tail:]
-    recent = []
-    for line in lines:
-        match = _NGINX_TIME.match(line)
-        if match is None:
-            continue
-        stamp = datetime.strptime(match.group(1), "%Y/%m/%d %H:%M:%S").replace(tzinfo=timezone.utc)
-        if stamp.timestamp() >= since - 1:
-            recent.append(line)
-    return recent
+def nginx_error_lines(lines: list[str]) -> list[str]:
+    """nginx's error log among its container's output (its access lines beside them): the lines in
+    the error log's format, `2026/12/02 12:00:00 [error] …`. nginx writes both to its output only."""
+    return [line for line in lines if _NGINX_TIME.match(line)]
 
 
 # --- probes -----------------------------------------------------------------------------------------
@@ -364,8 +350,5 @@ def gather(stack: Stack, compose: Compose, containers: dict[str, Container], che
         logs[name], first = service_logs(compose, c)
         if first is not None:
             current_from[name] = first
-    nginx = containers.get(s.nginx)
-    since = parse_time(nginx.started_at) if nginx and nginx.up else None
-    error_log = nginx_error_log(stack.path(stack.files.nginx_error_log),
-                                since or started - NGINX_LOG_WINDOW)
-    return Facts(containers, logs, error_log, probes, check, current_from)
+    error_log = nginx_error_lines(logs.get(s.nginx, []))
+    return Facts(containers, logs, error_log, probes, check, current_from, gather_disk(stack, compose))
