@@ -773,8 +773,9 @@ def main() -> int:
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is missing: run bench/run.sh, which installs it")
+    for tool in ("wrk", "h2load", "openssl"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is missing: run bench/run.sh, which installs it")
     cores = os.cpu_count() or 1
     results: dict = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "smoke": smoke,
                      "machine": machine(), "seconds": seconds, "rounds": rounds, "warmup": warmup, "load": [],
