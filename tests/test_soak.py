@@ -54,7 +54,7 @@ def test_open_loop_sends_the_rate_and_the_mix_and_counts_writes(site):
     load = OpenLoop(url, rate=200, seconds=1.5, tag="t")
     load.run()
     assert len(load.samples) == 300 and all(s.ok for s in load.samples)
-    assert 1.4 < load.ended - load.started < 3
+    assert load.ended - load.started >= 1.49  # paced, not sent at once: the last is due at 1.495 s
     kinds = {kind: sum(1 for s in load.samples if s.kind == kind) for kind, *_ in MIX}
     assert all(n > 0 for n in kinds.values()), kinds
     assert len(load.written) == kinds["write"] == state["posts"]
