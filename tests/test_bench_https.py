@@ -80,6 +80,6 @@ def test_report_rows():
     assert "| 1.3 | djstack | 1,000 | 1,500 | 1.50× | 2,000 of 2,000 |" in text
     assert "| 1.2 | bare nginx | 1,000 | 3,000 | 3.00× | 2,000 of 2,000 |" in text
     # static over HTTPS beside the same run's plain-HTTP figure and the bare nginx over HTTPS
-    assert "| static file | 8 | 3,600 | 5,000 | 0.72× | 4,000 | 0.90× | 1.0 / 2.0 |" in text
-    assert "| dynamic page (DB) | 8 | 200 | n/a | n/a | — | — | 1.0 / 2.0 |" in text
+    assert "| static file over HTTPS | 8 | 3,600 | 5,000 | 0.72× | 4,000 | 0.90× | 1.0 / 2.0 |" in text
+    assert "| dynamic page (DB) over HTTPS | 8 | 200 | n/a | n/a | — | — | 1.0 / 2.0 |" in text
     assert "| h2 | 8 | 2 | 800 | 400 | 18.0 | 0 |" in text

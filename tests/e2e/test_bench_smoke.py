@@ -110,7 +110,7 @@ def check_https(report: str, h: dict) -> None:
         resumed = h["handshakes"][f"{key}/resumed"]
         assert resumed["connections"] > 0 and resumed["resumed"] == resumed["connections"], resumed  # tickets off: the cache
     for endpoint in ("dynamic page (DB)", "static file"):
-        line = next((l for l in section.splitlines() if l.startswith(f"| {endpoint} |")), None)
+        line = next((l for l in section.splitlines() if l.startswith(f"| {endpoint} over HTTPS |")), None)
         assert line, f"no HTTPS row for {endpoint}\n{section}"
         cells = [c.strip() for c in line.split("|")[3:-1]]
         assert re.fullmatch(NUMBER, cells[0]) and re.fullmatch(NUMBER, cells[1]) and re.fullmatch(r"[\d.]+×", cells[2]), line
