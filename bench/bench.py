@@ -37,6 +37,8 @@ import https  # bench/https.py: the HTTPS rows
 from soak import report as soak_report  # bench/soak.py
 from soak import soak as run_soak
 from sandbox import EXAMPLE, copy_example, copy_project, free_port  # bench/sandbox.py (the tests' too)
+import inprocess  # bench/inprocess.py: the in-process ceiling of the dynamic and cached pages
+import granian_stack  # bench/granian_stack.py: the Granian contender
 
 BENCH = Path(__file__).resolve().parent
 DJSTACK = [sys.executable, "-m", "djstack"]
@@ -189,6 +191,16 @@ def make_gunicorn(work: Path, prefix: str, cores: int) -> Stack:
     return stack
 
 
+def make_granian(work: Path, prefix: str, djstack: Stack) -> Stack:
+    """djstack's stack with Granian for uWSGI, its web image FROM djstack's (bench/granian_stack.py)."""
+    root = copy_example(work / "granian" / "mysite")
+    stack = Stack("granian", "Granian", root, f"{prefix}-granian", free_port(), files=granian_stack.FILES)
+    djstack_init(root, stack.project, stack.port)
+    nginx_conf = (root / "compose" / "nginx" / "nginx.conf").read_text(encoding="utf-8")
+    stack.env = granian_stack.prepare(root, f"{djstack.project}-web:latest", to_proxy_pass(nginx_conf))
+    return stack
+
+
 def to_proxy_pass(conf: str) -> str:
     """The generated nginx.conf with its uwsgi_pass block(s) replaced by proxy_pass over HTTP."""
     out, pos = [], 0
@@ -275,7 +287,7 @@ def start_with_fresh_port(stack: Stack, start, *sharing: Stack) -> None:
     stack.compose("down", "--remove-orphans", check=False)
     for s in (stack, *sharing):
         s.port = free_port()
-    if stack.key in ("djstack", "gunicorn", "djstack-tls"):  # the port .env records (init would refuse: .env differs)
+    if stack.key in ("djstack", "gunicorn", "granian", "djstack-tls"):  # the port .env records (init would refuse: .env differs)
         env_file = stack.root / ".env"
         env_file.write_text(re.sub(r"(?m)^HTTP_PORT=.*$", f"HTTP_PORT={stack.port}", env_file.read_text()))
         if stack.https_port:
@@ -551,33 +563,38 @@ def report(results: dict) -> str:
         f"{results['warmup']} s warm-up, keep-alive connections to 127.0.0.1 through each stack's nginx; "
         f"for each row {results['rounds']} round(s) over the contenders in alternating order, each "
         "contender's median round shown. Gunicorn: "
-        f"{results['web_concurrency']} sync workers.",
+        f"{results['web_concurrency']} sync workers. Granian {results.get('granian_version') or '?'} (WSGI): "
+        f"{results.get('granian_sizing') or '?'}, sized like uWSGI's processes and threads.",
         "",
         "### Throughput (requests/s) and ratios",
         "",
-        "| endpoint | conns | djstack | tutorial | djstack ÷ tutorial | Gunicorn | djstack ÷ Gunicorn | ceiling | djstack ÷ ceiling |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| endpoint | conns | djstack | tutorial | djstack ÷ tutorial | Gunicorn | djstack ÷ Gunicorn | Granian | "
+        "djstack ÷ Granian | ceiling | djstack ÷ ceiling | in-process | djstack ÷ in-process |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     ceilings = {"cached page (Redis)": "uwsgi-const", "static file": "bare-nginx", "dynamic page (DB)": "uwsgi-const"}
     for row in results["load"]:
-        d, t, g = (row["stacks"].get(k) for k in ("djstack", "tutorial", "gunicorn"))
+        d, t, g, gr = (row["stacks"].get(k) for k in ("djstack", "tutorial", "gunicorn", "granian"))
+        ip = results.get("inprocess", {}).get(row["endpoint"])
         c_key = ceilings.get(row["endpoint"])
         c = results["ceilings"].get(f"{c_key}@{row['connections']}") if c_key else None
         rps = lambda x: x["rps"] if x else None  # noqa: E731
         ceiling_cell = f"{fmt(rps(c))} ({c_key})" if c else "—"
         lines.append(
             f"| {row['endpoint']} | {row['connections']} | {fmt(rps(d))} | {fmt(rps(t))} | {ratio(rps(d), rps(t))} | "
-            f"{fmt(rps(g))} | {ratio(rps(d), rps(g))} | {ceiling_cell} | {ratio(rps(d), rps(c)) if c else '—'} |")
+            f"{fmt(rps(g))} | {ratio(rps(d), rps(g))} | {fmt(rps(gr))} | {ratio(rps(d), rps(gr))} | "
+            f"{ceiling_cell} | {ratio(rps(d), rps(c)) if c else '—'} | "
+            f"{fmt(rps(ip)) if ip else '—'} | {ratio(rps(d), rps(ip)) if ip else '—'} |")
     lines += [
         "",
         "### Latency p50 / p99 (ms), non-2xx or socket errors",
         "",
-        "| endpoint | conns | djstack | tutorial | Gunicorn | ceiling |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| endpoint | conns | djstack | tutorial | Gunicorn | Granian | ceiling |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in results["load"]:
         cells = []
-        for k in ("djstack", "tutorial", "gunicorn"):
+        for k in ("djstack", "tutorial", "gunicorn", "granian"):
             x = row["stacks"].get(k)
             cells.append(f"{x['p50_ms']:.1f} / {x['p99_ms']:.1f}" + (f" ({x['errors']} err)" if x["errors"] else "")
                          if x else "n/a")
@@ -585,6 +602,7 @@ def report(results: dict) -> str:
         c = results["ceilings"].get(f"{c_key}@{row['connections']}") if c_key else None
         cells.append(f"{c['p50_ms']:.1f} / {c['p99_ms']:.1f}" if c else "—")
         lines.append(f"| {row['endpoint']} | {row['connections']} | " + " | ".join(cells) + " |")
+    lines += inprocess.report_lines(results)
     b = results["build"]
     lines += [
         "",
@@ -634,6 +652,14 @@ def targets(results: dict) -> list[dict]:
 
     add("dynamic page ≥ 1.5× tutorial", load_ratios("dynamic page (DB)", "tutorial"), 1.5)
     add("dynamic page ≥ 1.2× Gunicorn", load_ratios("dynamic page (DB)", "gunicorn"), 1.2)
+    inproc = (results.get("inprocess") or {}).get("dynamic page (DB)")
+    add("dynamic page ≥ 0.8× its in-process ceiling",
+        [(row["connections"], row["stacks"]["djstack"]["rps"] / inproc["rps"]) for row in results["load"]
+         if inproc and inproc["rps"] and row["endpoint"] == "dynamic page (DB)" and row["stacks"].get("djstack")],
+        0.8)
+    granian = load_ratios("dynamic page (DB)", "granian")
+    add("dynamic page ahead of Granian at 8 and 32 connections",
+        [(c, r) for c, r in granian if c in (8, 32)] or granian, 1.0)
     add("cached page ≥ 0.8× uWSGI constant", load_ratios("cached page (Redis)", "uwsgi-const", "ceil"), 0.8)
     add("static file ≥ 0.9× bare nginx", load_ratios("static file", "bare-nginx", "ceil"), 0.9)
     out += https.targets(results)
@@ -779,8 +805,8 @@ def main() -> int:
     cores = os.cpu_count() or 1
     results: dict = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "smoke": smoke,
                      "machine": machine(), "seconds": seconds, "rounds": rounds, "warmup": warmup, "load": [],
-                     "ceilings": {},
-                     "build": {"djstack": {}, "tutorial": {}, "gunicorn": {}},
+                     "ceilings": {}, "inprocess": {},
+                     "build": {"djstack": {}, "tutorial": {}, "gunicorn": {}, "granian": {}},
                      "threads_note": "2 threads (1 for a single connection)"}
 
     dj = make_djstack(work, args.prefix)
@@ -789,9 +815,12 @@ def main() -> int:
     tut = make_tutorial(work, args.prefix)
     gun = make_gunicorn(work, args.prefix, cores)
     results["web_concurrency"] = gun.env["WEB_CONCURRENCY"]
+    gran = make_granian(work, args.prefix, dj)
+    results["granian_sizing"] = (f"{gran.env['BENCH_GRANIAN_WORKERS']} workers × "
+                                 f"{gran.env['BENCH_GRANIAN_THREADS']} blocking threads")
     static_ceiling, const_ceiling = make_ceiling(work, args.prefix, dj)
     tls, bare_tls = make_tls(work, args.prefix, dj)
-    stacks = [dj, tut, gun]
+    stacks = [dj, tut, gun, gran]
     for s in [*stacks, static_ceiling, tls, bare_tls]:  # leftovers of an interrupted run
         s.remove()
     try:
@@ -807,6 +836,10 @@ def main() -> int:
         start_with_fresh_port(tut, lambda: tut.compose("up", "--detach", "--build"))
         log("Gunicorn: build + up")
         start_with_fresh_port(gun, lambda: gun.compose("up", "--detach", "--build", "--wait", "--wait-timeout", "300"))
+        log("Granian: build (FROM djstack's web image) + up")
+        start_with_fresh_port(gran, lambda: gran.compose("up", "--detach", "--build", "--wait", "--wait-timeout", "300"))
+        results["granian_version"] = gran.compose("exec", "-T", "web", "python", "-c",
+                                                  "import granian; print(granian.__version__)").stdout.strip()
         log("ceilings: up")
         start_with_fresh_port(static_ceiling, lambda: static_ceiling.compose("up", "--detach"), const_ceiling)
         for s in stacks:
@@ -843,6 +876,13 @@ def main() -> int:
                 if ceiling:
                     results["ceilings"][f"{ceiling.key}@{connections}"] = medians[ceiling.key]
                 results["load"].append(row)
+            if endpoint in inprocess.PAGES:  # the same page's ceiling: its view called in djstack's web
+                found = []
+                for r in range(rounds):
+                    log(f"{endpoint}: in-process ceiling in djstack's web (round {r + 1}/{rounds})")
+                    found.append(inprocess.measure(dj.compose_cmd, path, seconds, warmup))
+                results["inprocess"][endpoint] = {**sorted(found, key=lambda x: x["rps"])[(len(found) - 1) // 2],
+                                                  "rounds": [x["rps"] for x in found]}
 
         if not only or "https" in only:
             results["https"] = https_rows(tls, bare_tls, levels, seconds, rounds, warmup, cores, smoke)

@@ -15,11 +15,13 @@ if ! command -v nginx >/dev/null; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null
 fi
 # rclone: `backup --copy-to`'s transport; openssh-server: the e2e's SFTP target (an sshd the test starts on
-# 127.0.0.1, never the system's); cron: where `backup --schedule` goes on a host without systemd.
+# 127.0.0.1, never the system's); cron: where `backup --schedule` goes on a host without systemd;
+# pebble: the ACME test server (and pebble-challtestsrv, its DNS) the e2e runs for `--tls acme`.
 missing=()
 command -v rclone >/dev/null || missing+=(rclone)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v crontab >/dev/null || missing+=(cron)
+command -v pebble >/dev/null || missing+=(pebble)
 if [ ${#missing[@]} -gt 0 ]; then
     # policy-rc.d: the packages' own sshd and cron daemons are not started.
     echo 'exit 101' | as_root tee /usr/sbin/policy-rc.d >/dev/null

@@ -59,7 +59,11 @@ def celery_stack(project: Path, celery: CeleryApp = GOLDEN_CELERY, processes=GOL
     return build_stack(detected, StackOptions(**options), values)
 
 
-GOLDEN_CASES = ["official", "debian", "https", "celery"]
+#: The acme case: a private ACME server (its CA given), on the debian images (the certbot image built here).
+ACME_OPTIONS = dict(domains=("example.com", "www.example.com"), tls="acme", acme_server="https://172.17.0.1:14000/dir",
+                    acme_email="admin@example.com", acme_ca_bundle="/tmp/pebble-ca.pem")
+
+GOLDEN_CASES = ["official", "debian", "https", "celery", "acme"]
 #: UPDATE_GOLDEN=1 rewrites the golden files after a deliberate change; the comparison then waits for a
 #: run without it (comparing files with what was just written from them would pass whatever they hold).
 UPDATE_GOLDEN = bool(os.environ.get("UPDATE_GOLDEN"))
@@ -70,6 +74,8 @@ def golden_outputs(project: Path, case: str) -> list[render.Output]:
         return render.render(golden_stack(project, "official", **HTTPS_OPTIONS))
     if case == "celery":
         return render.render(celery_stack(project))
+    if case == "acme":
+        return render.render(golden_stack(project, "debian", **ACME_OPTIONS))
     return render.render(golden_stack(project, case))
 
 

@@ -14,11 +14,14 @@ from djstack.initialise import load_stack
 from djstack.detect.workers import CeleryApp
 from djstack.model import STACK_FILES, StackOptions, build_stack
 
-#: Written while the stack runs, not by init: they lie in a folder init writes.
-RUNTIME_FILES = {"upstream_conf", "nginx_error_log"}
+#: Not rendered: written while the stack runs, or copied by init (--acme-ca-bundle's file); they lie
+#: in a folder init writes.
+RUNTIME_FILES = {"upstream_conf", "nginx_error_log", "acme_ca"}
 #: Folders: init writes files into each.
-FOLDERS = {"web", "nginx", "nginx_upstream", "ssl", "acme", "nginx_log", "mysql_init", "mysql", "redis"}
-HTTPS = dict(domains=("example.com",), tls="provided")
+FOLDERS = {"web", "nginx", "nginx_upstream", "ssl", "acme", "nginx_log", "mysql_init", "mysql", "redis", "certbot",
+           "letsencrypt"}
+#: acme: the HTTPS mode with every file (the certbot service's too).
+HTTPS = dict(domains=("example.com",), tls="acme")
 #: What a folder may hold besides the model's files: a README or a .gitignore of its own.
 PLACEHOLDERS = {"README.md", ".gitignore"}
 IGNORE_FILES = (".gitignore", ".dockerignore")

@@ -67,14 +67,23 @@ def main() -> None:
                    "and CSRF_TRUSTED_ORIGINS. Turns HTTPS on (--tls provided unless told otherwise).")
 @click.option("--tls", type=click.Choice(TLS_MODES),
               help="off: plain HTTP. provided: your certificate in compose/nginx/ssl/fullchain.pem and "
-                   "privkey.pem (e.g. Let's Encrypt's). self-signed: init makes one, for testing. "
-                   "Default: provided with --domain, else off (or what .env recorded).")
+                   "privkey.pem. self-signed: init makes one, for testing. acme: a certbot service gets one "
+                   "from Let's Encrypt (or --acme-server) over HTTP-01 and renews it; a self-signed stand-in "
+                   "until then. Default: provided with --domain, else off (or what .env recorded).")
+@click.option("--acme-server", metavar="URL",
+              help="With --tls acme: the ACME server's directory URL. Default: Let's Encrypt's production "
+                   "(https://acme-v02.api.letsencrypt.org/directory), or what .env recorded (ACME_SERVER).")
+@click.option("--acme-email", metavar="ADDRESS",
+              help="With --tls acme: the ACME account's contact address (expiry notices). Default: none.")
+@click.option("--acme-ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --tls acme: the CA certificate (PEM) of a private ACME server (Pebble, step-ca); "
+                   "init copies it to compose/certbot/acme-ca.pem, which certbot trusts.")
 @click.option("--tls-profile", type=click.Choice(tuple(TLS_PROFILES)),
               help="Mozilla's TLS profile: intermediate (TLS 1.2 and 1.3) or modern (TLS 1.3 only, for clients "
                    "from 2018 on; a self-signed certificate then lives 90 days). Default: intermediate.")
 @click.option("--https-port", type=click.IntRange(1, 65535), help="Host port for HTTPS. Default: 443.")
 @click.option("--hsts-seconds", type=click.IntRange(0), metavar="SECONDS",
-              help="HSTS max-age with --tls provided (0 = off). Default: 31536000 (a year). "
+              help="HSTS max-age with --tls provided or acme (0 = off). Default: 31536000 (a year). "
                    "Always off for self-signed certificates.")
 @click.option("--csp", type=click.Choice(CSP_MODES),
               help="Content-Security-Policy nginx adds where Django sends none: default (restricts plugins, "
@@ -103,8 +112,8 @@ def main() -> None:
 @click.option("--force", is_flag=True,
               help="Replace files that differ from what djstack would write, keeping each as FILE.bak.")
 @handles_errors
-def init(folder, image_source, hosts, http_port, http_bind, domains, tls, tls_profile, https_port, hsts_seconds, csp,
-         name, python, settings, pip_index_url, pip_ca_bundle, debian_mirror, workers, flower, force):
+def init(folder, image_source, hosts, http_port, http_bind, domains, tls, acme_server, acme_email, acme_ca_bundle,
+         tls_profile, https_port, hsts_seconds, csp, name, python, settings, pip_index_url, pip_ca_bundle, debian_mirror, workers, flower, force):
     """Write the stack's files into the Django project in FOLDER (default: here).
 
     Existing files are never overwritten unless --force. Re-running keeps .env's secrets and choices.
@@ -130,6 +139,9 @@ def init(folder, image_source, hosts, http_port, http_bind, domains, tls, tls_pr
         tls_profile=tls_profile,
         https_port=https_port,
         hsts_seconds=hsts_seconds,
+        acme_server=acme_server,
+        acme_email=acme_email,
+        acme_ca_bundle=str(acme_ca_bundle.resolve()) if acme_ca_bundle else None,
         csp=csp,
         python=python,
         settings=settings,
@@ -146,6 +158,10 @@ def init(folder, image_source, hosts, http_port, http_bind, domains, tls, tls_pr
     if stack.https:
         ui.say(f"HTTPS ({stack.tls}, TLS profile {stack.tls_profile}) for {', '.join(stack.domains)}: certificate "
                f"{stack.tls_files.folder}/{stack.tls_files.cert}, key {stack.tls_files.folder}/{stack.tls_files.key}.")
+    if stack.acme:
+        ui.say(f"ACME: the {stack.services.certbot} service gets the certificate from {stack.acme_server} over "
+               f"HTTP-01: each domain must resolve to this host, and port 80 must reach it. Until then nginx "
+               "serves the self-signed stand-in.")
     ui.ok(f"Stack written. Next: djstack up {folder}")
 
 
@@ -571,11 +587,13 @@ def restore(paths, yes, allow_other_project):
               help="Also build the python images of this version (repeatable): 3.11 (bookworm), 3.13 "
                    "(trixie) or 3.14 (forky). `djstack up` builds the ones a project needs by itself.")
 @click.option("--node", is_flag=True, help="Also build the node image a JavaScript build stage uses.")
+@click.option("--certbot", is_flag=True, help="Also build the certbot image of --tls acme stacks "
+              "(`djstack up` builds it when a stack needs it).")
 @handles_errors
-def images(mirror, rebuild, pythons, node):
+def images(mirror, rebuild, pythons, node, certbot):
     """Build the local `debian` base images (python, MariaDB, Redis, nginx) with debootstrap."""
     from . import baseimages, docker
-    from .imagesets import image_set, node_image
+    from .imagesets import certbot_image, image_set, node_image
 
     docker.require_engine()
     names = baseimages.default_images()
@@ -583,5 +601,7 @@ def images(mirror, rebuild, pythons, node):
         names += [image_set("debian", version).python, image_set("debian", version).python_build]
     if node:
         names.append(node_image("debian"))
+    if certbot:
+        names.append(certbot_image("debian"))
     built = baseimages.ensure_images(names, mirror, rebuild=rebuild, say=ui.say)
     ui.ok(f"Built {len(built)} image(s)." if built else "All base images already exist (use --rebuild).")

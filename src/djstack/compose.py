@@ -98,7 +98,7 @@ def stack_services(stack: Stack) -> list[str]:
     redis; with background work the broker, then worker, beat, Flower and the Procfile's processes."""
     s = stack.services
     background = [s.broker, *stack.background_services] if stack.workers is not None else []
-    return [s.web, s.nginx, s.db, s.redis, *background]
+    return [s.web, s.nginx, *([s.certbot] if stack.acme else []), s.db, s.redis, *background]
 
 
 def require_running(compose: Compose, service: str) -> None:

@@ -160,3 +160,13 @@ class StackUnhealthy(DjstackError):
     def __init__(self, message: str, fix: str = "Run `djstack doctor` for a diagnosis.", service: str = ""):
         self.service = service
         super().__init__(message, fix)
+
+
+class AcmeFailed(DjstackError):
+    """The certbot service of an acme stack could not get the certificate: `reason` is its
+    `acme: failed:` text (certbot's, or the ACME server's), empty when it said nothing in time. The
+    stack keeps running and serving its stand-in certificate."""
+
+    def __init__(self, message: str, fix: str, reason: str = ""):
+        self.reason = reason
+        super().__init__(message, fix)

@@ -40,6 +40,12 @@ NODE_IMAGES: dict[str, str] = {
     "debian": f"{LOCAL_PREFIX}/node:20-{DEBIAN_SUITE}",
 }
 
+#: certbot for --tls acme: the official image (Alpine), or Debian trixie's certbot package. Both 4.0.
+CERTBOT_IMAGES: dict[str, str] = {
+    "official": "certbot/certbot:v4.0.0",
+    "debian": f"{LOCAL_PREFIX}/certbot:4.0-{DEBIAN_SUITE}",
+}
+
 
 @dataclass(frozen=True)
 class ImageSet:
@@ -119,6 +125,12 @@ def node_image(source: str) -> str:
     """The image of a JavaScript build stage (node and npm on PATH)."""
     _check_source(source)
     return NODE_IMAGES[source]
+
+
+def certbot_image(source: str) -> str:
+    """The certbot service's image (--tls acme only)."""
+    _check_source(source)
+    return CERTBOT_IMAGES[source]
 
 
 def image_suite(name: str) -> str | None:

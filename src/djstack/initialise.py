@@ -10,6 +10,7 @@ from . import render, tls
 from .detect import DjangoProject, detect, placement
 from .detect.pysource import relative_path
 from .envfile import read_env
+from .files import atomic_write
 from .errors import DjstackError, NoStack, TlsProblem
 from .model import SETTINGS_KEY, STACK_FILES, Stack, StackOptions, build_stack
 
@@ -87,18 +88,42 @@ def run_init(folder: Path, options: StackOptions, *, force: bool) -> tuple[Stack
         )
     # Certificates that exist must fit (key, domains, dates) before any file is written. Missing ones
     # are fine for `provided` (they come later; `up` refuses without them) and made for `self-signed`.
-    bad = [p for p in tls.problems(stack) if p.kind != "missing"] if stack.https else []
+    bad = [p for p in tls.blocking_problems(stack) if p.kind != "missing"] if stack.https else []
     if bad:
         first = bad[0]
         fix = (f"Delete {stack.tls_files.folder}/{stack.tls_files.cert} and {stack.tls_files.key}: "
-               "init then makes a new self-signed pair for the domains.") if stack.tls == "self-signed" else first.fix
+               "init then makes a new self-signed pair for the domains.") if stack.tls in ("self-signed", "acme") else first.fix
         raise TlsProblem(first.kind, f"{first.problem} Nothing was written.", fix, first.path)
+    given = [flag for flag, value in (("--acme-server", options.acme_server), ("--acme-email", options.acme_email),
+                                      ("--acme-ca-bundle", options.acme_ca_bundle)) if value]
+    if given and not stack.acme:
+        raise DjstackError(f"{', '.join(given)} only apply to --tls acme (this stack's TLS is {stack.tls}). "
+                           "Nothing was written.", "Add --tls acme (with --domain), or leave them out.")
+    if stack.acme and options.acme_ca_bundle and not tls.is_certificate(Path(options.acme_ca_bundle)):
+        raise TlsProblem("unreadable", "is not a PEM certificate (--acme-ca-bundle). Nothing was written.",
+                         "Give the ACME server's CA certificate in PEM (Pebble: its minica or root CA file).",
+                         options.acme_ca_bundle)
     results = render.write(stack.project.root, render.render(stack), force=force)
-    if stack.tls == "self-signed" and tls.make_self_signed(stack):
+    if stack.acme and options.acme_ca_bundle:
+        results.append(_copy_acme_ca(stack, Path(options.acme_ca_bundle)))
+    # acme: the same self-signed pair, as the stand-in nginx serves until certbot's first certificate.
+    if stack.tls in ("self-signed", "acme") and tls.make_self_signed(stack):
         cert, key = tls.cert_paths(stack)
         results.append(render.WriteResult(str(cert.relative_to(stack.project.root)), "created"))
         results.append(render.WriteResult(str(key.relative_to(stack.project.root)), "created"))
     return stack, results
+
+
+def _copy_acme_ca(stack: Stack, source: Path) -> render.WriteResult:
+    """--acme-ca-bundle's file as compose/certbot/acme-ca.pem: a project file (a CA certificate, no secret)."""
+    target = stack.path(stack.files.acme_ca)
+    content = source.read_text(encoding="utf-8")
+    existing = target.read_text(encoding="utf-8") if target.is_file() else None
+    if existing == content:
+        return render.WriteResult(stack.from_root(stack.files.acme_ca), "unchanged")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(target, content, 0o644)
+    return render.WriteResult(stack.from_root(stack.files.acme_ca), "created" if existing is None else "updated")
 
 
 #: The `.env` key that records `--no-workers` (model.py parses it).

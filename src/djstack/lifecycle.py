@@ -16,9 +16,10 @@ from pathlib import Path
 from . import baseimages, docker, execute, tls, ui
 from .commands import compose as cc
 from .commands import web as in_web
-from .compose import Compose, passes_healthcheck, stack_services
+from .compose import Compose, passes_healthcheck, stack_services, strip_ansi
 from .buildhints import missing_system_library
-from .errors import BadEnvEntry, BuildFailed, MissingVariables, StackUnhealthy
+from .commands import docker as dc
+from .errors import AcmeFailed, BadEnvEntry, BuildFailed, MissingVariables, StackUnhealthy
 from .model import MIN_SECRET_LENGTH, Stack
 from .releases import DEFAULT_TAG
 
@@ -269,6 +270,7 @@ def up(stack: Stack, recorded: dict[str, str]) -> SmokeResult:
     compose = Compose(stack.dir)
     ensure_base_images(stack)
     build(stack, compose)
+    began = time.time()
     started = time.monotonic()
     start(stack, compose)
     healthy_after = time.monotonic() - started
@@ -283,7 +285,75 @@ def up(stack: Stack, recorded: dict[str, str]) -> SmokeResult:
     ui.ok(f"All services ({', '.join(stack_services(stack))}) passed their healthchecks {healthy_after:.0f} s "
           f"after start; page {result.page_status}, static {result.static_status or 'n/a'}, database and cache "
           f"reachable{background}.")
+    issued = wait_for_certificate(stack, compose, began)
+    if issued:
+        ui.ok(f"Certificate from {stack.acme_server}: {issued}.")
     return result
+
+
+#: The certbot service's outcome lines (compose/certbot/run.sh prints them).
+ACME_OUTCOME = re.compile(r"^acme: (issued|renewed|failed): ?(.*)$|^acme: (issued|renewed) (.*)$")
+
+
+def acme_outcome(log: str) -> tuple[str, str] | None:
+    """The last `acme: issued|renewed|failed` line of certbot's log as (outcome, the rest), or None."""
+    for line in reversed(log.splitlines()):
+        m = ACME_OUTCOME.match(line.strip())
+        if m:
+            return (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    return None
+
+
+def _utc(stamp: str) -> float:
+    """Docker's RFC 3339 time (nanoseconds, Z) as seconds since the epoch."""
+    from datetime import datetime, timezone
+    day, _, rest = stamp.strip().partition("T")
+    clock = rest.rstrip("Z").split(".")[0].split("+")[0]
+    return datetime.strptime(f"{day}T{clock}", "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+
+
+def _certbot_said(compose: Compose, service: str, since: float) -> tuple[str, str] | None:
+    """The last outcome line the certbot service printed since `since` (seconds since the epoch)."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since - 1))
+    proc = execute.run(cc.logs(compose.project, service, 2000, since=stamp), check=False)
+    return acme_outcome(strip_ansi(proc.stdout + proc.stderr))
+
+
+def wait_for_certificate(stack: Stack, compose: Compose, since: float,
+                         now: Callable[[], float] = time.time, pause: Callable[[float], None] = time.sleep) -> str | None:
+    """acme: while nginx still serves the stand-in, wait for the certbot service's first outcome (its
+    `acme: issued` or `acme: failed:` line) and raise AcmeFailed on a failure; nothing is stopped. A
+    certbot already running when `up` began (waiting to retry) is restarted: `up` tries now. Returns
+    the issued line's rest (names until date), or None when a certificate was already in place."""
+    if not stack.acme:
+        return None
+    service = stack.services.certbot
+    if not tls.is_stand_in(stack):  # in place: what certbot said since this `up` began, if anything
+        found = _certbot_said(compose, service, since)
+        return found[1] if found and found[0] != "failed" else None
+    state = next((s for s in compose.states() if s.service == service), None)
+    if state is not None:
+        started = execute.run(dc.inspect_field(state.container, "{{.State.StartedAt}}"), check=False).stdout
+        if started.strip() and _utc(started) < since:
+            execute.run(cc.restart(compose.project, service), check=False)
+            since = now()
+    deadline = now() + stack.acme_wait_seconds
+    fix = (f"Check that each domain ({', '.join(stack.domains)}) resolves to this host, that port 80 reaches "
+           f"nginx here from the internet, and that --acme-server ({stack.acme_server}) is right; then run "
+           f"`djstack up` again (it retries at once; certbot itself retries every ACME_RETRY_SECONDS). The site "
+           f"keeps serving the self-signed stand-in meanwhile; `djstack logs {service}` shows certbot's output.")
+    with ui.step(f"Waiting for the first certificate from {stack.acme_server}") as progress:
+        while True:
+            found = _certbot_said(compose, service, since)
+            if found and found[0] == "failed":
+                raise AcmeFailed(f"certbot could not get the certificate: {found[1]}", fix, found[1])
+            if found:
+                return found[1]
+            if now() > deadline:
+                raise AcmeFailed(f"certbot got no certificate within {stack.acme_wait_seconds} s (no outcome in its "
+                                 "log yet).", fix)
+            progress.update(f"{service}: waiting for {', '.join(stack.domains)}")
+            pause(2)
 
 
 def _forget_interrupted_switch(stack: Stack, compose: Compose) -> None:

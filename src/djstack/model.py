@@ -24,7 +24,8 @@ from .detect.python import PythonChoice, PythonRequest, choose_python
 from .detect import syslibs
 from .detect.buildsteps import STACK_ENVIRONMENT, build_env_prefix
 from .detect.syslibs import SystemPackage
-from .imagesets import DEBIAN_SUITE, DEFAULT_PYTHON, IMAGE_SETS, PYTHONS, ImageSet, image_set, image_suite, node_image
+from .imagesets import (DEBIAN_SUITE, DEFAULT_PYTHON, IMAGE_SETS, PYTHONS, ImageSet, certbot_image, image_set,
+                        image_suite, node_image)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Services:
     beat: str = "beat"  # Celery's scheduler, exactly one
     broker: str = "broker"  # the Redis holding the task queues: never the cache's
     flower: str = "flower"  # Celery's web monitor (--flower)
+    certbot: str = "certbot"  # obtains and renews the certificate (--tls acme only)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,12 @@ class Paths:
     nginx_public_roots: str = "/etc/ssl/certs/ca-certificates.crt"  # both nginx images' ca-certificates
     nginx_upstream: str = "/etc/nginx/upstream"  # web.conf: which web container nginx sends requests to
     acme_webroot: str = "/var/www/acme"  # certbot --webroot writes challenges here (host: compose/nginx/acme)
+    letsencrypt: str = "/etc/letsencrypt"  # certbot's account, certificates and logs (host: compose/certbot/letsencrypt)
+    # compose/nginx/entrypoint.sh, in the image. No "nginx" in its name: its watcher, a root shell beside
+    # the master, is not an nginx process.
+    nginx_entrypoint: str = "/usr/local/bin/djstack-entrypoint.sh"
+    certbot_script: str = "/opt/djstack/run.sh"  # compose/certbot/run.sh, certbot's entrypoint and deploy hook
+    acme_ca: str = "/opt/djstack/acme-ca.pem"  # compose/certbot/acme-ca.pem: the private ACME server's CA
     mysql_conf: str = "/etc/mysql/conf.d/djstack.cnf"  # an extra file, never the image's main config
     mysql_init: str = "/docker-entrypoint-initdb.d"
     mysql_data: str = "/var/lib/mysql"
@@ -146,8 +154,20 @@ SECRET_LENGTHS = {"DJANGO_SECRET_KEY": 50}
 IMAGE_SOURCES = tuple(IMAGE_SETS)
 
 #: --tls: off (plain HTTP), provided (your certificates in compose/nginx/ssl/), self-signed (made by init,
-#: for testing: browsers warn).
-TLS_MODES = ("off", "provided", "self-signed")
+#: for testing: browsers warn), acme (the certbot service obtains and renews one; a self-signed stand-in
+#: until then).
+TLS_MODES = ("off", "provided", "self-signed", "acme")
+#: --acme-server's default: Let's Encrypt's production directory.
+LETSENCRYPT_SERVER = "https://acme-v02.api.letsencrypt.org/directory"
+#: How often certbot checks for a renewal (`certbot renew` renews only within 30 days of expiry), and
+#: how long it waits after a failure: Let's Encrypt limits failed validations (5 an hour per name).
+#: Compose reads both from .env (ACME_RENEW_SECONDS, ACME_RETRY_SECONDS) when set there.
+ACME_RENEW_SECONDS = 43200
+ACME_RETRY_SECONDS = 3600
+#: How often nginx's watcher compares the certificate's checksum, in every HTTPS mode (CERT_CHECK_SECONDS).
+CERT_CHECK_SECONDS = 30
+#: How long `djstack up` waits for the certbot service's first outcome after the stack is healthy.
+ACME_WAIT_SECONDS = 180
 #: HSTS for real certificates: one year. Off for self-signed ones (a browser would pin an untrusted site).
 DEFAULT_HSTS_SECONDS = 31536000
 
@@ -216,6 +236,11 @@ class StackFiles:
     acme: str = "compose/nginx/acme"  # ACME http-01 challenges (certbot --webroot -w this folder)
     nginx_log: str = "compose/nginx/log"  # mounted at Paths.nginx_logs
     nginx_error_log: str = "compose/nginx/log/error.log"  # nginx writes it (doctor reads it)
+    nginx_entrypoint: str = "compose/nginx/entrypoint.sh"  # nginx's: reloads it when the certificate changes
+    certbot: str = "compose/certbot"  # the certbot service's files (--tls acme)
+    certbot_script: str = "compose/certbot/run.sh"  # mounted at Paths.certbot_script
+    acme_ca: str = "compose/certbot/acme-ca.pem"  # --acme-ca-bundle's copy, mounted at Paths.acme_ca
+    letsencrypt: str = "compose/certbot/letsencrypt"  # mounted at Paths.letsencrypt (keys: not for git)
     mysql: str = "compose/mysql"  # db's files (not in the web image's build context)
     mysql_conf: str = "compose/mysql/conf/djstack.cnf"  # mounted at Paths.mysql_conf
     mysql_init: str = "compose/mysql/init"  # mounted at Paths.mysql_init
@@ -287,7 +312,8 @@ class CspHeader:
 #: A stack has the limits of the services it runs (Stack.limits); the background services' come with
 #: a Celery app. A Procfile's other processes get EXTRA_LIMITS under their own names.
 DEFAULT_LIMITS = {"web": ("1g", 512), "nginx": ("256m", 256), "db": ("1g", 512), "redis": ("512m", 128),
-                  "worker": ("1g", 512), "beat": ("256m", 64), "broker": ("512m", 128), "flower": ("256m", 128)}
+                  "worker": ("1g", 512), "beat": ("256m", 64), "broker": ("512m", 128), "flower": ("256m", 128),
+                  "certbot": ("256m", 64)}
 EXTRA_LIMITS = ("512m", 256)
 
 
@@ -334,6 +360,14 @@ CONFINEMENT = {
     "beat": Confinement(),  # writes only its schedule, in the beat volume
     "broker": Confinement(user="redis"),
     "flower": Confinement(),  # keeps its state in memory
+    # certbot runs as root (both images' user) and writes only its bind mounts, which belong to the
+    # deploying user: hence DAC_OVERRIDE; CHOWN gives the installed certificate to that user too.
+    "certbot": Confinement(
+        capabilities=(
+            ("CHOWN", "gives the installed certificate and key to the owner of compose/nginx/ssl"),
+            ("DAC_OVERRIDE", "writes the deploying user's letsencrypt, acme and ssl folders"),
+        ),
+        tmpfs=(("/tmp", "16m", "certbot's work folder (--work-dir)"),)),
 }
 #: A Procfile's other processes: the project's code, confined like a worker.
 EXTRA_CONFINEMENT = CONFINEMENT["worker"]
@@ -462,6 +496,14 @@ class Stack:
     tls_profile: str = "intermediate"  # a key of TLS_PROFILES
     https_port: int = 443
     hsts_seconds: int = 0
+    acme_server: str = LETSENCRYPT_SERVER  # --acme-server (ACME_SERVER in .env)
+    acme_email: str = ""  # --acme-email (ACME_EMAIL); empty: an account without e-mail
+    acme_ca: bool = False  # --acme-ca-bundle was given: compose/certbot/acme-ca.pem is the ACME server's CA
+    certbot_image: str = ""  # CERTBOT_IMAGE (acme only)
+    acme_renew_seconds: int = ACME_RENEW_SECONDS  # defaults of the .env keys of the same names
+    acme_retry_seconds: int = ACME_RETRY_SECONDS
+    cert_check_seconds: int = CERT_CHECK_SECONDS
+    acme_wait_seconds: int = ACME_WAIT_SECONDS  # `up` waits this long for certbot's first outcome
     limits: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     confinement: Mapping[str, Confinement] = field(default_factory=lambda: CONFINEMENT)
     nginx_page_cache: str = NGINX_PAGE_CACHE
@@ -498,6 +540,10 @@ class Stack:
     @property
     def https(self) -> bool:
         return self.tls != "off"
+
+    @property
+    def acme(self) -> bool:
+        return self.tls == "acme"
 
     @property
     def background_services(self) -> tuple[str, ...]:
@@ -591,7 +637,8 @@ class Stack:
     @property
     def base_images(self) -> list[str]:
         """Every base image the stack's builds and services use."""
-        return [*self.images.env().values(), *([self.node_image] if self.project.js_build else [])]
+        return [*self.images.env().values(), *([self.node_image] if self.project.js_build else []),
+                *([self.certbot_image] if self.acme else [])]
 
     @property
     def stack_dir(self) -> str:
@@ -701,6 +748,7 @@ class Stack:
             SETTINGS_KEY: self.project.settings_module,
             **self.images.env(),
             **({"NODE_IMAGE": self.node_image} if self.project.js_build else {}),
+            **({"CERTBOT_IMAGE": self.certbot_image} if self.acme else {}),
             "DEBIAN_MIRROR": self.debian_mirror,
             "PIP_INDEX_URL": self.pip_index_url,
             "PIP_CA_BUNDLE": self.pip_ca_bundle,
@@ -711,6 +759,7 @@ class Stack:
             "TLS_PROFILE": self.tls_profile,
             "HTTPS_PORT": str(self.https_port),
             "HSTS_SECONDS": str(self.hsts_seconds),
+            **({"ACME_SERVER": self.acme_server, "ACME_EMAIL": self.acme_email} if self.acme else {}),
             "ADMIN_LOGIN_RATE": str(self.login_rate),
             "CSP": self.csp,
             "DJANGO_ALLOWED_HOSTS": ",".join(self.hosts),
@@ -805,6 +854,9 @@ class StackOptions:
     tls_profile: str | None = None
     https_port: int | None = None
     hsts_seconds: int | None = None
+    acme_server: str | None = None  # --acme-server URL
+    acme_email: str | None = None  # --acme-email ADDRESS
+    acme_ca_bundle: str | None = None  # --acme-ca-bundle FILE (init copies it to StackFiles.acme_ca)
     csp: str | None = None  # --csp
     python: str | None = None  # --python X.Y
     settings: str | None = None  # --settings MODULE: the project's production settings
@@ -866,17 +918,24 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
     http_port = parse_port(pick(options.http_port, "HTTP_PORT", 80), "HTTP_PORT", "--port")
     https_port = parse_port(pick(options.https_port, "HTTPS_PORT", 443), "HTTPS_PORT", "--https-port")
     distinct_ports(http_port, https_port, tls)
-    hsts = parse_hsts(pick(options.hsts_seconds, "HSTS_SECONDS", DEFAULT_HSTS_SECONDS if tls == "provided" else 0))
-    if tls == "provided" and options.hsts_seconds is None and recorded.get("TLS", tls) != "provided":
+    # acme as provided: a browser ignores HSTS on the untrusted stand-in, and keeps it once the real
+    # certificate is served.
+    real = ("provided", "acme")
+    hsts = parse_hsts(pick(options.hsts_seconds, "HSTS_SECONDS", DEFAULT_HSTS_SECONDS if tls in real else 0))
+    if tls in real and options.hsts_seconds is None and recorded.get("TLS", tls) not in real:
         # Recorded under another TLS mode, where it was forced to 0 rather than chosen: a stack that
         # moves from self-signed to real certificates gets the default.
         hsts = DEFAULT_HSTS_SECONDS
-    if tls != "provided":
+    if tls not in real:
         hsts = 0  # never pin a self-signed certificate, and HSTS means nothing over plain HTTP
+    acme_server = parse_acme_server(pick(options.acme_server, "ACME_SERVER", LETSENCRYPT_SERVER))
+    acme_email = parse_acme_email(pick(options.acme_email, "ACME_EMAIL", ""))
+    stack_dir = project.root if project.stack_dir == "." else project.root / project.stack_dir
+    acme_ca = options.acme_ca_bundle is not None or (stack_dir / STACK_FILES.acme_ca).is_file()
     hosts = parse_hosts(hosts)
     workers = worker_plan(project, options, recorded)
     services = Services()
-    present = {services.web, services.nginx, services.db, services.redis}
+    present = {services.web, services.nginx, services.db, services.redis, *([services.certbot] if tls == "acme" else [])}
     extras = dict(workers.extra_services) if workers else {}
     if workers:
         present |= {services.broker, services.worker, *([services.beat] if workers.beat else []),
@@ -921,6 +980,11 @@ def build_stack(project: DjangoProject, options: StackOptions, recorded: dict[st
         tls_profile=parse_tls_profile(pick(options.tls_profile, "TLS_PROFILE", "intermediate")),
         https_port=https_port,
         hsts_seconds=hsts,
+        acme_server=acme_server,
+        acme_email=acme_email,
+        acme_ca=acme_ca,
+        certbot_image=(recorded.get("CERTBOT_IMAGE") if same_source and recorded.get("CERTBOT_IMAGE")
+                       else certbot_image(source)) if tls == "acme" else "",
         limits=limits,
         confinement={**CONFINEMENT, **{name: EXTRA_CONFINEMENT for name in extras}},
         workers=workers,
@@ -1008,6 +1072,33 @@ def parse_tls(text: str, domains: tuple[str, ...]) -> str:
         raise BadEnvEntry("TLS", f"TLS {text} needs the site's domain names.",
                           "Pass --domain NAME (repeatable), e.g. --domain example.com --domain www.example.com.")
     return text
+
+
+_ACME_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$")
+_EMAIL = re.compile(r"^[^@\s,]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def parse_acme_server(text: str) -> str:
+    """An ACME directory URL: https only (RFC 8555 requires it)."""
+    if not _ACME_URL.match(text):
+        raise BadEnvEntry("ACME_SERVER", f"ACME_SERVER {text!r} is not an https:// URL (from .env or --acme-server).",
+                          f"Give the ACME server's directory URL, e.g. {LETSENCRYPT_SERVER}.")
+    return text
+
+
+def parse_acme_email(text: str) -> str:
+    """The ACME account's contact address; empty for none."""
+    if text and not _EMAIL.match(text):
+        raise BadEnvEntry("ACME_EMAIL", f"ACME_EMAIL {text!r} is not an e-mail address (from .env or --acme-email).",
+                          "Give one address, e.g. admin@example.com, or leave it empty (no expiry e-mails).")
+    return text
+
+
+def parse_seconds(text: str, key: str) -> int:
+    """ACME_RENEW_SECONDS, ACME_RETRY_SECONDS, CERT_CHECK_SECONDS: a whole number of seconds, at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise BadEnvEntry(key, f".env: {key}={text!r} is not a number of seconds.", "Use a whole number, e.g. 3600.")
+    return int(text)
 
 
 def parse_tls_profile(text: str) -> str:
@@ -1160,6 +1251,9 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "HSTS_SECONDS": parse_hsts,
     "ADMIN_LOGIN_RATE": parse_login_rate,
     "CSP": parse_csp,
+    "ACME_SERVER": parse_acme_server,
+    "ACME_EMAIL": parse_acme_email,
+    **{key: partial(parse_seconds, key=key) for key in ("ACME_RENEW_SECONDS", "ACME_RETRY_SECONDS", "CERT_CHECK_SECONDS")},
     "WORKERS": partial(parse_switch, key="WORKERS"),
     "FLOWER": partial(parse_switch, key="FLOWER"),
     "WORKER_CONCURRENCY": parse_concurrency,

@@ -56,7 +56,8 @@ class FileRule:
 
 def _env_values(example: bool) -> Callable[[Stack], dict]:
     def values(s: Stack) -> dict:
-        image_keys = ["IMAGE_SOURCE", *s.images.env(), *(["NODE_IMAGE"] if s.project.js_build else [])]
+        image_keys = ["IMAGE_SOURCE", *s.images.env(), *(["NODE_IMAGE"] if s.project.js_build else []),
+                      *(["CERTBOT_IMAGE"] if s.acme else [])]
         return dict(env=s.env(), image_keys=image_keys, secret_keys=s.secret_keys, example=example)
     return values
 
@@ -85,6 +86,10 @@ RULES: dict[str, list[FileRule]] = {
         static_location=s.url_path(s.project.static_url), media_location=s.url_path(s.project.media_url),
         media_types=MEDIA_INLINE_TYPES, permissions_policy=PERMISSIONS_POLICY))],
     "compose/nginx/acme/gitignore.j2": [FileRule(only=lambda s: s.https)],
+    "compose/nginx/entrypoint.sh.j2": [FileRule(mode=0o755, only=lambda s: s.https)],
+    # --tls acme: the certbot service's script and folder.
+    "compose/certbot/run.sh.j2": [FileRule(mode=0o755, only=lambda s: s.acme)],
+    "compose/certbot/letsencrypt/gitignore.j2": [FileRule(only=lambda s: s.acme)],
     # The background services' files, only in a stack that has them.
     "compose/redis/broker.conf.j2": [FileRule(only=lambda s: s.workers is not None)],
     "compose/web/wait_for_migrations.py.j2": [FileRule(only=lambda s: s.workers is not None)],

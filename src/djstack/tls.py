@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import execute
@@ -65,6 +67,25 @@ def certificate_names(cert: Path) -> list[str]:
     return re.findall(r"DNS:([^,\s]+)", proc.stdout)
 
 
+@dataclass(frozen=True)
+class Validity:
+    not_after: datetime  # UTC
+    not_after_text: str  # as openssl prints it: "Dec  2 14:55:44 2031 GMT"
+
+
+def validity(cert: Path) -> Validity | None:
+    """When the certificate expires; None when it is no PEM certificate."""
+    proc = _openssl(host.x509_end(cert))
+    text = proc.stdout.strip().partition("notAfter=")[2].strip()
+    if proc.returncode != 0 or not text:
+        return None
+    try:  # openssl prints English month names whatever the locale; %b is the C locale's
+        when = datetime.strptime(" ".join(text.split()), "%b %d %H:%M:%S %Y GMT").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return Validity(when, text)
+
+
 def covers(pattern: str, name: str) -> bool:
     """Whether a certificate name (maybe '*.example.com') covers a host name (RFC 6125: one label)."""
     pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
@@ -106,10 +127,33 @@ def problems(stack: Stack) -> list[TlsProblem]:
     return found
 
 
+#: What certbot mends by itself in an acme stack: a certificate lacking a newly added domain, or expired.
+ACME_MENDS = ("names", "expired")
+
+
+def blocking_problems(stack: Stack) -> list[TlsProblem]:
+    """problems(), less what the certbot service of an acme stack mends by itself."""
+    return [p for p in problems(stack) if not (stack.acme and p.kind in ACME_MENDS)]
+
+
+def is_certificate(path: Path) -> bool:
+    """Whether the file holds a PEM certificate (its first)."""
+    return _openssl(host.x509_pubkey(path)).returncode == 0
+
+
+def is_stand_in(stack: Stack) -> bool:
+    """Whether nginx's certificate is self-signed (issuer = subject): init's stand-in, in an acme stack
+    before certbot's first certificate."""
+    cert, _ = cert_paths(stack)
+    proc = _openssl(host.x509_issuer_subject(cert))
+    lines = [line.split("=", 1)[1].strip() for line in proc.stdout.splitlines() if "=" in line]
+    return proc.returncode == 0 and len(lines) == 2 and lines[0] == lines[1]
+
+
 def validate(stack: Stack) -> None:
     """Raise the first problem with the certificate files; nothing when TLS is off."""
     if not stack.https:
         return
-    found = problems(stack)
+    found = blocking_problems(stack)
     if found:
         raise found[0]

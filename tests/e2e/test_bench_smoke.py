@@ -25,6 +25,7 @@ NUMBER = r"[\d.,]+"
 SOAK_TABLES = ("| 10 s | requests | errors | p50 (ms) | p99 (ms) |", "| request | requests | errors |",
                "| service | memory at start (MiB) |", "| rows (notes) | written (201) | found afterwards |")
 SOAK_SERVICES = ("web", "db", "redis", "nginx", "worker")
+INPROCESS_ROWS = {"dynamic page (DB)": "/", "cached page (Redis)": "/cached-page/"}
 
 
 def deploy_cells(report: str, label: str) -> list[str]:
@@ -62,11 +63,17 @@ def test_bench_smoke(tmp_path):
         rows = [line for line in report.splitlines() if line.startswith(f"| {endpoint} |")]
         assert len(rows) == 2, f"{endpoint}: expected a throughput and a latency row\n{report}"  # one level in smoke
         throughput = rows[0].split("|")[1:-1]
-        assert len(throughput) == 9
-        for cell in throughput[2:4] + throughput[5:6]:  # djstack, tutorial, Gunicorn requests/s
+        assert len(throughput) == 13
+        for cell in throughput[2:4] + throughput[5:6] + throughput[7:8]:  # djstack, tutorial, Gunicorn, Granian
             assert re.fullmatch(r"\s*[\d,]+\s*", cell), f"{endpoint}: not a number: {cell!r}"
-        for cell in (throughput[4], throughput[6]):
+        for cell in (throughput[4], throughput[6], throughput[8]):
             assert re.fullmatch(r"\s*[\d.]+×\s*", cell), f"{endpoint}: not a ratio: {cell!r}"
+        in_process, share = throughput[11].strip(), throughput[12].strip()  # the in-process ceiling, ÷
+        if endpoint in INPROCESS_ROWS:
+            assert re.fullmatch(r"[\d,]+", in_process) and re.fullmatch(r"[\d.]+×", share), throughput
+        else:
+            assert in_process == share == "—", throughput
+    check_inprocess(report, results)
     for label in ("web image build", "rebuild after a code-only change", "web image size", "to healthy"):
         line = next((l for l in report.splitlines() if label in l), None)
         assert line, f"missing row {label!r}\n{report}"
@@ -74,7 +81,9 @@ def test_bench_smoke(tmp_path):
         assert re.fullmatch(r"[\d.,]+", cells[0]), f"row {label!r} lacks djstack's figure: {line}"
         if "code-only" not in label:  # the tutorial's rebuild is skipped in smoke mode (minutes)
             assert re.fullmatch(r"[\d.,]+", cells[1]), f"row {label!r} lacks the tutorial's figure: {line}"
-    assert report.count("| yes |") + report.count("| NO |") == len(results["targets"]) == 9
+    assert report.count("| yes |") + report.count("| NO |") == len(results["targets"]) == 11
+    for target in ("dynamic page ≥ 0.8× its in-process ceiling", "dynamic page ahead of Granian at 8 and 32"):
+        assert any(t["target"].startswith(target) and t["met"] is not None for t in results["targets"]), target
     # Every request of the smoke load was answered 2xx/3xx: the harness measured working stacks.
     for row in results["load"]:
         for name, load in row["stacks"].items():
@@ -125,6 +134,19 @@ def check_https(report: str, h: dict) -> None:
     for row in h["h2"]:
         assert row["errors"] == 0 and row["requests"] == row["connections"] * h["per_client"], row
         assert re.search(rf"\| {re.escape(row['protocol'])} \| {row['connections']} \| {row['streams']} \| {NUMBER} \|", section), row
+
+
+def check_inprocess(report: str, results: dict) -> None:
+    """The in-process ceilings ran in djstack's web, in uWSGI's processes, and every call answered."""
+    section = report[report.index("### In-process ceiling (no server, no nginx)"):]
+    for endpoint, path in INPROCESS_ROWS.items():
+        found = results["inprocess"][endpoint]
+        assert found["path"] == path and found["requests"] > 0 and found["errors"] == 0, found
+        assert found["processes"] >= 1 and found["cpu_ms_per_request"] > 0, found
+        line = next((l for l in section.splitlines() if l.startswith(f"| {path} | {endpoint} |")), None)
+        assert line, f"in-process row {endpoint!r} missing\n{section}"
+        assert all(re.fullmatch(r"[\d.,]+( %)?", c.strip()) for c in line.split("|")[3:-1]), line
+    assert re.search(r"Granian [\d.]+ \(WSGI\): \d+ workers × \d+ blocking threads", report), report[:1500]
 
 
 def check_soak(report: str, soak: dict) -> None:

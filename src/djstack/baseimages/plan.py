@@ -7,6 +7,7 @@ Every local image is one of a few recipes, read from its name:
     djstack.local/python-build:X.Y-SUITE     python-build/Dockerfile FROM python:X.Y-SUITE
     djstack.local/node:MAJOR-SUITE           node/Dockerfile FROM debian:SUITE (Debian's nodejs, npm)
     djstack.local/mariadb:11.8-trixie, redis:8.0-trixie, nginx:1.26-trixie   (IMAGE_SETS["debian"])
+    djstack.local/certbot:4.0-trixie         certbot/Dockerfile FROM debian:trixie (--tls acme stacks)
 
 An image is built when it is missing (or with `rebuild`), after the image it is built FROM when
 that one has to be built too. A present image is never rebuilt for a missing one built on it.
@@ -21,6 +22,7 @@ from ..errors import DjstackError
 from ..imagesets import (
     DEBIAN_PYTHON_SUITES,
     DEBIAN_SUITES,
+    CERTBOT_IMAGES,
     IMAGE_SETS,
     LOCAL_PREFIX,
     rootfs_image,
@@ -55,6 +57,7 @@ def buildable_examples() -> list[str]:
         *(f"{LOCAL_PREFIX}/python:{v}-{s}" for v, s in DEBIAN_PYTHON_SUITES.items()),
         f"{LOCAL_PREFIX}/node:20-trixie",
         *(getattr(IMAGE_SETS["debian"], f) for f in _FIXED_SERVICES),
+        CERTBOT_IMAGES["debian"],
     ]
 
 
@@ -74,6 +77,9 @@ def recipe(name: str) -> BuildStep:
         if name == fixed:
             suite = fixed.rsplit("-", 1)[1]
             return BuildStep(name, suite, directory, rootfs_image(suite))
+    if name == CERTBOT_IMAGES["debian"]:
+        suite = name.rsplit("-", 1)[1]
+        return BuildStep(name, suite, "certbot", rootfs_image(suite))
     repository, _, tag = name[len(LOCAL_PREFIX) + 1 :].partition(":")
     if repository == "debian":
         if tag not in DEBIAN_SUITES:

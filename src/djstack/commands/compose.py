@@ -66,6 +66,10 @@ def recreate(project: Project, services: Sequence[str], timeout: float) -> Comma
                    timeout=timeout)
 
 
+def restart(project: Project, service: str, timeout: float = 120) -> Command:
+    return compose(project, "restart", service, timeout=timeout)
+
+
 def stop(project: Project, service: str, timeout: float = 120) -> Command:
     """Stop the service's containers (each gets its stop_grace_period: `timeout` must be longer)."""
     return compose(project, "stop", service, timeout=timeout)

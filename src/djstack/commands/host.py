@@ -52,6 +52,16 @@ def x509_expired(cert: Path) -> Command:
     return openssl("x509", "-in", str(cert), "-noout", "-checkend", "0")
 
 
+def x509_end(cert: Path) -> Command:
+    """`notAfter=…`: the end of the certificate's validity (openssl's English date, GMT)."""
+    return openssl("x509", "-in", str(cert), "-noout", "-enddate")
+
+
+def x509_issuer_subject(cert: Path) -> Command:
+    """Two lines: `issuer=…` and `subject=…` of the certificate."""
+    return openssl("x509", "-noout", "-issuer", "-subject", "-in", str(cert))
+
+
 def x509_names(cert: Path) -> Command:
     """The certificate's subjectAltName extension, as text."""
     return openssl("x509", "-in", str(cert), "-noout", "-ext", "subjectAltName")

@@ -17,6 +17,7 @@ from ..model import STACK_FILES
 from .diagnose import (Report, check_findings, diagnose, diagnose_ungathered, engine_unreachable, env_file_missing,
                        not_running)
 from .backups import stale_backup
+from .certificates import expiry
 from .facts import Facts, gather, inspect_containers
 from .finding import ERROR, WARNING, Finding
 from .signatures import SIGNATURES, Signature
@@ -59,7 +60,7 @@ def run_doctor(folder: Path, evidence: Path | None = None, replay: Path | None =
     containers = inspect_containers(compose)
     if not any(c.up for c in containers.values()):
         return not_running(folder, containers)
-    facts = gather(stack, compose, containers, check_findings(folder) + stale_backup(stack))
+    facts = gather(stack, compose, containers, check_findings(folder) + stale_backup(stack) + expiry(stack))
     _save(facts, evidence)
     return diagnose(stack, facts)
 

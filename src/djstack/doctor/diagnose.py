@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import tls
 from ..check import run_check
 from ..compose import stack_services
 from ..errors import ENGINE_START_HINT, DjstackError
 from ..lifecycle import notable_log_lines
 from ..model import STACK_FILES, Stack
 from .app_errors import crash_exception, request_findings, start_findings
+from .certificates import acme_failed
 from .causes import (cause_unknown, exit_meaning, host_port_taken, killed, nginx_config_invalid, start_refused,
                      static_files_missing)
 from .conditions import hold
@@ -86,6 +88,8 @@ def diagnose(stack: Stack, facts: Facts) -> Report:
     for key in ("web", *(k for k in names if k not in ("web", "nginx", "db", "redis", BROKER, FLOWER))):
         found += crash_reason(stack, facts, evidence, found, values, key)
     found += background_findings(stack, evidence, facts, values, names)
+    if stack.acme:
+        found += acme_failed(stack, facts.logs.get(stack.services.certbot, []), tls.is_stand_in(stack))
     with_queue(found, facts, values)
     findings = rank(hold(stack, found, evidence, facts, names))
     if findings and findings[0].symptom and findings[0].is_error:

@@ -23,6 +23,6 @@ def certificate_unusable(ctx):
     stack = ctx.stack
     if not stack.https:
         return
-    for found in tls.problems(stack):
+    for found in tls.blocking_problems(stack):
         yield Hit(ctx.rel(found.path), None, found.problem[:90],
                   "nginx cannot serve HTTPS with it; `djstack up` refuses to start.", found.fix)
