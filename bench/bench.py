@@ -33,6 +33,7 @@ import requests
 from djstack.compose import Compose  # the same readiness wait as `djstack up`
 from djstack.lifecycle import wait_ready
 from load import Load as SteadyLoad  # bench/load.py, beside this file (also used by the e2e tests)
+import https  # bench/https.py: the HTTPS rows
 from soak import report as soak_report  # bench/soak.py
 from soak import soak as run_soak
 from sandbox import EXAMPLE, copy_example, copy_project, free_port  # bench/sandbox.py (the tests' too)
@@ -122,6 +123,7 @@ class Stack:
     files: list[str] = field(default_factory=lambda: ["docker-compose.yml"])
     env: dict[str, str] = field(default_factory=dict)
     media_path: str | None = None
+    https_port: int | None = None  # the TLS stacks' (bench/https.py)
 
     @property
     def url(self) -> str:
@@ -149,9 +151,9 @@ class Stack:
             run(["docker", "image", "rm", "-f", *ours], check=False)
 
 
-def djstack_init(root: Path, name: str, port: int) -> None:
+def djstack_init(root: Path, name: str, port: int, *more: str) -> None:
     run([*DJSTACK, "init", str(root), "--images", "debian", "--bind", "127.0.0.1", "--port", str(port),
-         "--name", name])
+         "--name", name, *more])
 
 
 def make_djstack(work: Path, prefix: str) -> Stack:
@@ -159,6 +161,20 @@ def make_djstack(work: Path, prefix: str) -> Stack:
     stack = Stack("djstack", "djstack", root, f"{prefix}-djstack", free_port())
     djstack_init(root, stack.project, stack.port)
     return stack
+
+
+def make_tls(work: Path, prefix: str, djstack: Stack) -> tuple[Stack, Stack]:
+    """djstack's stack again, with --tls self-signed (its web image from the same build cache), and a
+    bare nginx with its certificate and TLS lines (bench/https.py writes its files once the stack is made)."""
+    root = copy_example(work / "djstack-tls" / "mysite")
+    stack = Stack("djstack-tls", "djstack over TLS", root, f"{prefix}-tls", free_port(), https_port=free_port())
+    djstack_init(root, stack.project, stack.port, "--tls", "self-signed", "--domain", https.DOMAIN,
+                 "--https-port", str(stack.https_port))
+    bare_port = free_port()
+    bare = Stack("bare-nginx-tls", "bare nginx over TLS", work / "https", f"{prefix}-https", bare_port,
+                 env={"NGINX_IMAGE": NGINX_IMAGE, "TLS_PORT": str(bare_port)}, https_port=bare_port)
+    https.write_bare(bare.root, root, EXAMPLE / "gallery" / "static" / "gallery" / "site.css")
+    return stack, bare
 
 
 def make_gunicorn(work: Path, prefix: str, cores: int) -> Stack:
@@ -273,9 +289,15 @@ def start_with_fresh_port(stack: Stack, start, *sharing: Stack) -> None:
     stack.compose("down", "--remove-orphans", check=False)
     for s in (stack, *sharing):
         s.port = free_port()
-    if stack.key in ("djstack", "gunicorn", "granian"):  # the port .env records (init would refuse: .env differs)
+    if stack.key in ("djstack", "gunicorn", "granian", "djstack-tls"):  # the port .env records (init would refuse: .env differs)
         env_file = stack.root / ".env"
         env_file.write_text(re.sub(r"(?m)^HTTP_PORT=.*$", f"HTTP_PORT={stack.port}", env_file.read_text()))
+        if stack.https_port:
+            stack.https_port = free_port()
+            env_file.write_text(re.sub(r"(?m)^HTTPS_PORT=.*$", f"HTTPS_PORT={stack.https_port}", env_file.read_text()))
+    elif stack.key == "bare-nginx-tls":
+        stack.https_port = stack.port
+        stack.env["TLS_PORT"] = str(stack.port)
     elif stack.key == "tutorial":
         stack.env["BENCH_PORT"] = str(stack.port)
     else:  # the ceilings share one project
@@ -302,10 +324,11 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, connections: int, seconds: float) -> Load:
+def wrk(url: str, connections: int, seconds: float, headers: dict | None = None) -> Load:
     threads = max(1, min(2, connections))
+    extra = [a for k, v in (headers or {}).items() for a in ("-H", f"{k}: {v}")]
     proc = run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-                "--timeout", "10s", url], timeout=seconds + 60)
+                "--timeout", "10s", *extra, url], timeout=seconds + 60)
     out = proc.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
@@ -598,6 +621,7 @@ def report(results: dict) -> str:
         d, t, g = (b.get(k, {}).get(key) for k in ("djstack", "tutorial", "gunicorn"))
         lines.append(f"| {label} ({unit}) | {fmt(d, 1)} | {fmt(t, 1)} | {ratio(d, t)} | {fmt(g, 1)} |")
     lines += deploy_report(results)
+    lines += https.report(results)
     if results.get("soak"):
         lines += soak_report(results["soak"], results["smoke"])
     lines += ["", "### Targets", "", "| target | measured | met |", "|---|---|---|"]
@@ -640,6 +664,7 @@ def targets(results: dict) -> list[dict]:
         [(c, r) for c, r in granian if c in (8, 32)] or granian, 1.0)
     add("cached page ≥ 0.8× uWSGI constant", load_ratios("cached page (Redis)", "uwsgi-const", "ceil"), 0.8)
     add("static file ≥ 0.9× bare nginx", load_ratios("static file", "bare-nginx", "ceil"), 0.9)
+    out += https.targets(results)
     b = results["build"]
     d, t = b["djstack"].get("rebuild_s"), b["tutorial"].get("rebuild_s")
     out.append({"target": "rebuild after code change ≤ 0.2× tutorial", "measured": ratio(d, t),
@@ -678,6 +703,28 @@ def up_time(stack: Stack, healthchecks: bool) -> float:
             raise SystemExit(f"{stack.title}: {failure[0]}")
     wait_http(stack.url + "/", 300)
     return time.monotonic() - started
+
+
+def https_rows(tls: Stack, bare: Stack, levels: list[int], seconds: float, rounds: int, warmup: float,
+               cores: int, smoke: bool) -> dict:
+    """The HTTPS rows (bench/https.py) on a second djstack stack with --tls self-signed, started after
+    the HTTP rows so that it does not load the host during them, and removed right after its rows."""
+    try:
+        log("djstack over TLS: up (the web image from the build cache)")
+        start_with_fresh_port(tls, lambda: run([*DJSTACK, "up", str(tls.root)]))
+        log("bare nginx over TLS: up")
+        start_with_fresh_port(bare, lambda: bare.compose("up", "--detach"))
+        https.wait_https(tls.https_port, "/", 300)
+        https.wait_https(bare.https_port, "/static/gallery/site.css", 60)
+        https.seed(tls.https_port, 5 if smoke else 20)
+        profile = re.search(r"(?m)^TLS_PROFILE=(\S+)", (tls.root / ".env").read_text()).group(1)
+        return {"profile": profile, **https.measure(tls.https_port, bare.https_port, levels=levels, seconds=seconds,
+                                                    rounds=rounds, warmup=warmup, cores=cores, smoke=smoke, wrk=wrk,
+                                                    median_run=median_run, log=log)}
+    finally:
+        log("removing the TLS stacks")
+        for s in (tls, bare):
+            s.remove()
 
 
 def soak_on(stack: Stack, minutes: float, smoke: bool) -> dict:
@@ -734,7 +781,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=None,
                         help="the soak's length (default 10; 0.5 in smoke mode, which soaks after its other rows)")
     parser.add_argument("--only", default="",
-                        help="comma-separated endpoints to load and/or `deploy` for the deploy row (default all)")
+                        help="comma-separated endpoints to load, `https` for the HTTPS rows and/or `deploy` for the "
+                             "deploy row (default all)")
     args = parser.parse_args()
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", args.prefix):
         parser.error(f"--prefix {args.prefix!r}: Compose project names take lower-case letters, digits, - and _")
@@ -753,8 +801,9 @@ def main() -> int:
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is missing: run bench/run.sh, which installs it")
+    for tool in ("wrk", "h2load", "openssl"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is missing: run bench/run.sh, which installs it")
     cores = os.cpu_count() or 1
     results: dict = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "smoke": smoke,
                      "machine": machine(), "seconds": seconds, "rounds": rounds, "warmup": warmup, "load": [],
@@ -772,8 +821,9 @@ def main() -> int:
     results["granian_sizing"] = (f"{gran.env['BENCH_GRANIAN_WORKERS']} workers × "
                                  f"{gran.env['BENCH_GRANIAN_THREADS']} blocking threads")
     static_ceiling, const_ceiling = make_ceiling(work, args.prefix, dj)
+    tls, bare_tls = make_tls(work, args.prefix, dj)
     stacks = [dj, tut, gun, gran]
-    for s in [*stacks, static_ceiling]:  # leftovers of an interrupted run
+    for s in [*stacks, static_ceiling, tls, bare_tls]:  # leftovers of an interrupted run
         s.remove()
     try:
         # Cold builds of the web image, one after the other (the base images are local already).
@@ -836,6 +886,9 @@ def main() -> int:
                 results["inprocess"][endpoint] = {**sorted(found, key=lambda x: x["rps"])[(len(found) - 1) // 2],
                                                   "rounds": [x["rps"] for x in found]}
 
+        if not only or "https" in only:
+            results["https"] = https_rows(tls, bare_tls, levels, seconds, rounds, warmup, cores, smoke)
+
         # In smoke mode the tutorial's rebuild (a full reinstall, minutes) is skipped: CI's budget.
         for s in (dj,) if smoke else (dj, tut):
             code_change(s.root if s is dj else s.root / "myproject")
@@ -853,7 +906,7 @@ def main() -> int:
         results["load_after"] = os.getloadavg()
         if not args.keep:
             log("removing the benchmark stacks")
-            for s in [*stacks, static_ceiling]:
+            for s in [*stacks, static_ceiling, tls, bare_tls]:
                 s.remove()
     results["targets"] = targets(results)
     text = report(results)

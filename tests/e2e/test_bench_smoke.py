@@ -81,7 +81,7 @@ def test_bench_smoke(tmp_path):
         assert re.fullmatch(r"[\d.,]+", cells[0]), f"row {label!r} lacks djstack's figure: {line}"
         if "code-only" not in label:  # the tutorial's rebuild is skipped in smoke mode (minutes)
             assert re.fullmatch(r"[\d.,]+", cells[1]), f"row {label!r} lacks the tutorial's figure: {line}"
-    assert report.count("| yes |") + report.count("| NO |") == len(results["targets"]) == 9
+    assert report.count("| yes |") + report.count("| NO |") == len(results["targets"]) == 11
     for target in ("dynamic page ≥ 0.8× its in-process ceiling", "dynamic page ahead of Granian at 8 and 32"):
         assert any(t["target"].startswith(target) and t["met"] is not None for t in results["targets"]), target
     # Every request of the smoke load was answered 2xx/3xx: the harness measured working stacks.
@@ -100,7 +100,40 @@ def test_bench_smoke(tmp_path):
         check_measured_deploy(djstack_cells, deploy["djstack-deploy"], "djstack deploy")
     assert deploy_cells(report, DEPLOY_WAYS["tutorial"])[0].startswith("skipped in smoke mode"), report
 
+    check_https(report, results["https"])
     check_soak(report, results["soak"])
+
+
+def check_https(report: str, h: dict) -> None:
+    """The HTTPS rows are whole: handshakes that really resumed, keep-alive rows without errors, the
+    page with its assets over the protocol each row names."""
+    section = report[report.index("### HTTPS (djstack --tls self-signed"):]
+    for version in ("1.3", "1.2"):
+        for server in ("djstack", "bare nginx"):
+            line = next((l for l in section.splitlines() if l.startswith(f"| {version} | {server} |")), None)
+            assert line, f"no handshake row for TLS {version} on {server}\n{section}"
+            cells = [c.strip() for c in line.split("|")[3:-1]]
+            assert all(re.fullmatch(NUMBER, c) for c in cells[:2]) and re.fullmatch(r"[\d.]+×", cells[2]), line
+        key = f"djstack/{version}"
+        assert h["handshakes"][f"{key}/full"]["resumed"] == 0, h["handshakes"]
+        resumed = h["handshakes"][f"{key}/resumed"]
+        # Tickets off: sessions resume from nginx's shared cache (TLS 1.3: stateful tickets naming its entries).
+        assert resumed["connections"] > 0 and resumed["resumed"] >= 0.9 * resumed["connections"], resumed
+    for endpoint in ("dynamic page (DB)", "static file"):
+        line = next((l for l in section.splitlines() if l.startswith(f"| {endpoint} over HTTPS |")), None)
+        assert line, f"no HTTPS row for {endpoint}\n{section}"
+        cells = [c.strip() for c in line.split("|")[3:-1]]
+        assert re.fullmatch(NUMBER, cells[0]) and re.fullmatch(NUMBER, cells[1]) and re.fullmatch(r"[\d.]+×", cells[2]), line
+        if endpoint == "static file":
+            assert re.fullmatch(NUMBER, cells[3]) and re.fullmatch(r"[\d.]+×", cells[4]), line
+    for row in h["keepalive"]:
+        for name, load in row["servers"].items():
+            assert load["errors"] == 0, f"HTTPS {row['endpoint']} on {name}: {load['errors']} errors"
+    assert len(h["page_files"]) >= 2, h["page_files"]  # the page and at least its stylesheet
+    assert sorted(r["protocol"] for r in h["h2"]) == ["h2", "http/1.1"], h["h2"]
+    for row in h["h2"]:
+        assert row["errors"] == 0 and row["requests"] == row["connections"] * h["per_client"], row
+        assert re.search(rf"\| {re.escape(row['protocol'])} \| {row['connections']} \| {row['streams']} \| {NUMBER} \|", section), row
 
 
 def check_inprocess(report: str, results: dict) -> None:
