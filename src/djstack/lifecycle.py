@@ -291,16 +291,12 @@ def up(stack: Stack, recorded: dict[str, str]) -> SmokeResult:
     return result
 
 
-#: The certbot service's outcome lines (compose/certbot/run.sh prints them).
-ACME_OUTCOME = re.compile(r"^acme: (issued|renewed|failed): ?(.*)$|^acme: (issued|renewed) (.*)$")
-
-
 def acme_outcome(log: str) -> tuple[str, str] | None:
     """The last `acme: issued|renewed|failed` line of certbot's log as (outcome, the rest), or None."""
     for line in reversed(log.splitlines()):
-        m = ACME_OUTCOME.match(line.strip())
+        m = tls.ACME_OUTCOME.match(line)
         if m:
-            return (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+            return ("failed", m.group(5)) if m.group(4) else (m.group(1), f"{m.group(2)} until {m.group(3)}")
     return None
 
 

@@ -20,6 +20,10 @@ from .execute import Command
 from .model import Stack
 
 
+#: The certbot service's outcome lines, as compose/certbot/run.sh prints them on its stdout: `up` waits
+#: for one and doctor judges the last. Groups: 1 issued|renewed, 2 names, 3 notAfter; 4 failed, 5 reason.
+ACME_OUTCOME = re.compile(r"^\s*acme: (?:(issued|renewed) (.*?) until (.*)|(failed): ?(.*))$")
+
 def _openssl(command: Command) -> execute.Result:
     try:
         return execute.run(command, check=False)

@@ -10,7 +10,6 @@ weeks' notice to be replaced.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
@@ -20,9 +19,6 @@ from .finding import ERROR, SITE, WARNING, Finding
 
 #: Days before a certificate's notAfter that doctor starts warning (see the module's docstring).
 CERT_WARN_DAYS = 21
-
-#: The certbot service's outcome lines (compose/certbot/run.sh prints exactly these on its stdout).
-OUTCOME = re.compile(r"^\s*acme: (?:(issued|renewed) (.*?) until (.*)|(failed): (.*))$")
 
 #: What to check when an ACME server cannot validate the names (the http-01 challenge is fetched from
 #: port 80 of every name).
@@ -67,7 +63,7 @@ def acme_failed(stack: Stack, lines: Sequence[str], stand_in: bool) -> list[Find
     """The certbot service's last outcome (in its log `lines`), when it is a failure: a finding naming
     certbot's reason. An error while the site serves the self-signed stand-in (`stand_in`: no
     certificate from the ACME server yet), a warning when an earlier one still serves."""
-    outcomes = [m for m in map(OUTCOME.match, lines) if m]
+    outcomes = [m for m in map(tls.ACME_OUTCOME.match, lines) if m]
     if not outcomes or not outcomes[-1].group(4):
         return []
     reason = outcomes[-1].group(5).strip()
